@@ -1,0 +1,53 @@
+"""What the edits need from a loaded latent-diffusion model.
+
+`edits/` programs against this protocol only, so a real SD 1.5, the tiny random model of the
+tests and any future backend are interchangeable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which weights made a result: enough to tell whether a replay uses the same weights."""
+
+    kind: str  # "tiny", "hub", "folder", "single-file", "random-sd15"
+    source: str  # hub id, path, or "tiny"
+    revision: str | None = None  # hub commit hash, when known
+    sha256: str | None = None  # content hash of the weights (single file) or of the folder index
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelIdentity:
+        return cls(**{k: data.get(k) for k in ("kind", "source", "revision", "sha256")})
+
+
+@runtime_checkable
+class LatentDiffusionModel(Protocol):
+    identity: ModelIdentity
+    device: torch.device
+    dtype: torch.dtype  # compute dtype of the UNet (latents may be float64; cast inside)
+    vae_scale_factor: int  # image pixels per latent pixel (8 for SD 1.5)
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """[B,3,H,W] in [-1,1] -> latent [B,4,H/8,W/8], already multiplied by the VAE scaling
+        factor; deterministic (the posterior mean)."""
+
+    def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        """Latent [B,4,h,w] -> image [B,3,8h,8w] float32 in [-1,1] on the CPU."""
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """Text -> CLIP hidden states [1,77,D] on the model's device."""
+
+    def predict_noise(self, latent: torch.Tensor, timestep: int | torch.Tensor,
+                      prompt_embeds: torch.Tensor, lora_scale: float = 1.0) -> torch.Tensor:
+        """UNet noise prediction. latent [B,4,h,w] (any float dtype; the result has the same
+        dtype), timestep an int or a [B] tensor, prompt_embeds [B,77,D]. lora_scale scales an
+        attached per-image LoRA (0 = the base model exactly); ignored when none is attached."""

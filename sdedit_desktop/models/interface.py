@@ -51,3 +51,16 @@ class LatentDiffusionModel(Protocol):
         """UNet noise prediction. latent [B,4,h,w] (any float dtype; the result has the same
         dtype), timestep an int or a [B] tensor, prompt_embeds [B,77,D]. lora_scale scales an
         attached per-image LoRA (0 = the base model exactly); ignored when none is attached."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked to load. source: "tiny", a hub id, a diffusers folder or a single
+    .safetensors/.ckpt file. device: "auto", "cuda", "cuda:1", "mps", "cpu". dtype: "auto",
+    "float16", "bfloat16", "float32", "float64"."""
+
+    source: str
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_pickle: bool = False  # .ckpt/.bin pickle checkpoints execute code when loaded
+    allow_download: bool = False  # offline first: the hub is only contacted when asked

@@ -1,0 +1,115 @@
+"""Persistent user settings: one JSON file in the user config dir (platformdirs).
+
+`SDEDIT_CONFIG_DIR` overrides the folder (tests, the self-test, portable installs). A damaged
+file never stops the app: `load_settings` falls back to defaults and says why; saving is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "sdedit-desktop"
+SETTINGS_FILE = "settings.json"
+MAX_RECENT = 10
+
+
+@dataclass
+class AppSettings:
+    model_source: str | None = None  # None = not configured yet (first-run dialog)
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_pickle: bool = False
+    recent_files: list[str] = field(default_factory=list)
+    last_dir: str = ""
+    overlay_opacity: float = 0.45
+    brush_radius: float = 16.0
+    brush_hardness: float = 0.8
+    max_side: int = 768
+    autosave_minutes: int = 2
+    window_geometry: str = ""  # hex of QWidget.saveGeometry()
+
+    def add_recent(self, path: str | Path) -> None:
+        text = str(Path(path).resolve())
+        self.recent_files = [text] + [p for p in self.recent_files if p != text]
+        del self.recent_files[MAX_RECENT:]
+
+
+def config_dir() -> Path:
+    override = os.environ.get("SDEDIT_CONFIG_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def _coerce(data: Any) -> tuple[AppSettings, list[str]]:
+    """Keep every well-typed known key; report the ones that were dropped."""
+    settings = AppSettings()
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return settings, ["the file does not hold a JSON object"]
+    defaults = asdict(settings)
+    for f in fields(AppSettings):
+        if f.name not in data:
+            continue
+        value, default = data[f.name], defaults[f.name]
+        ok = (
+            (f.name == "model_source" and (value is None or isinstance(value, str)))
+            or (isinstance(default, bool) and isinstance(value, bool))
+            or (isinstance(default, float) and isinstance(value, int | float)
+                and not isinstance(value, bool))
+            or (isinstance(default, int) and not isinstance(default, bool)
+                and isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(default, str) and isinstance(value, str))
+            or (isinstance(default, list) and isinstance(value, list)
+                and all(isinstance(v, str) for v in value))
+        )
+        if ok:
+            setattr(settings, f.name, float(value) if isinstance(default, float) else value)
+        else:
+            problems.append(f"ignored {f.name!r}: unexpected value {value!r}")
+    return settings, problems
+
+
+def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
+    """Read the settings; returns (settings, problems). Missing file = defaults, no problem."""
+    path = path or settings_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return AppSettings(), []
+    except OSError as exc:
+        return AppSettings(), [f"could not read {path}: {exc}"]
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return AppSettings(), [f"{path} is not valid JSON ({exc}); using defaults"]
+    return _coerce(data)
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> Path:
+    """Write atomically (temp file + os.replace) so a crash never leaves half a file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(asdict(settings), indent=2, sort_keys=True).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

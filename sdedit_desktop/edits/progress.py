@@ -13,7 +13,7 @@ import torch
 
 
 class EditError(ValueError):
-    """A request that cannot run as given (bad points, bad mask, bad image). Message is for users."""
+    """A request that cannot run as given (bad points, mask or image). Message is for users."""
 
 
 class EditCancelled(Exception):

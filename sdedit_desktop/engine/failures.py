@@ -1,0 +1,101 @@
+"""Exceptions from a job or a model load -> typed failures; freeing memory after one."""
+
+from __future__ import annotations
+
+import gc
+import traceback
+from collections.abc import Iterator
+
+import torch
+
+from sdedit_desktop.edits.progress import EditError
+from sdedit_desktop.engine.types import EngineFailure
+
+OOM_MESSAGE = (
+    "Not enough {where} memory for this edit. Try a smaller image (lower 'max side'), fewer "
+    "steps or a lower precision, or close other programs that use the {where2}. "
+    "The engine freed what it held and is ready for the next edit."
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes/contexts (an OOM is often wrapped by a library error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _model_error_type() -> type[BaseException] | None:
+    # models/ is written in parallel; it owns the ModelError hierarchy.
+    try:
+        from sdedit_desktop.models import errors
+    except ImportError:
+        return None
+    return getattr(errors, "ModelError", None)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    for item in _chain(exc):
+        if isinstance(item, torch.OutOfMemoryError):
+            return True
+        if type(item).__name__ in ("OutOfMemoryError", "ModelOutOfMemoryError", "OutOfMemory"):
+            return True
+        if isinstance(item, RuntimeError | MemoryError) and (
+                isinstance(item, MemoryError) or "out of memory" in str(item).lower()):
+            return True
+    return False
+
+
+def _user_message_of(exc: BaseException) -> str:
+    for name in ("user_message", "message"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(exc) or type(exc).__name__
+
+
+def _detail_of(exc: BaseException) -> str:
+    extra = getattr(exc, "detail", None)
+    text = "".join(traceback.format_exception(exc))
+    if isinstance(extra, str) and extra:
+        return f"{extra}\n\n{text}"
+    return text
+
+
+def classify_failure(exc: BaseException, device: torch.device | str | None = None) -> EngineFailure:
+    """Map an exception to an EngineFailure the UI can show.
+
+    bad-request: the request cannot run as given (EditError) - the user fixes the input;
+    out-of-memory: CUDA/MPS/host OOM anywhere in the cause chain;
+    model: the model could not be loaded or is missing (ModelError);
+    internal: everything else - a bug; the detail carries the traceback.
+    """
+    detail = _detail_of(exc)
+    if is_out_of_memory(exc):
+        kind = torch.device(device).type if device is not None else "cpu"
+        where, where2 = ("GPU", "GPU") if kind in ("cuda", "mps") else ("system", "memory")
+        return EngineFailure("out-of-memory", OOM_MESSAGE.format(where=where, where2=where2),
+                             detail)
+    model_error = _model_error_type()
+    if model_error is not None and isinstance(exc, model_error):
+        return EngineFailure("model", _user_message_of(exc), detail)
+    if isinstance(exc, EditError):
+        return EngineFailure("bad-request", str(exc) or "The edit request is not valid.", detail)
+    return EngineFailure(
+        "internal",
+        f"The edit stopped because of an internal error ({type(exc).__name__}: {exc}). "
+        "The engine is still usable; the details help to report the problem.",
+        detail)
+
+
+def free_memory() -> None:
+    """Give back cached accelerator memory after a job (most important after an OOM)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and torch.backends.mps.is_available():
+        mps.empty_cache()

@@ -1,0 +1,323 @@
+"""The engine's worker: lives in its own QThread, owns the model and the LoRA cache, runs commands.
+
+Everything heavy happens here; the UI thread only sees signals with small payloads (dataclasses,
+small QImages, the final EditResult). Cancel flags and the command queue are shared with the UI
+thread through `CommandQueue` (thread-safe), because the worker's event loop is busy while an
+edit runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from sdedit_desktop.edits.progress import EditCancelled, Progress
+from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
+from sdedit_desktop.engine.failures import classify_failure, free_memory
+from sdedit_desktop.engine.latent_preview import latent_to_rgb
+from sdedit_desktop.engine.plan import plan_for
+from sdedit_desktop.engine.progress_tracker import ProgressTracker
+from sdedit_desktop.engine.qimage import rgb_to_qimage
+from sdedit_desktop.engine.types import EngineFailure, ModelState
+from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
+
+log = logging.getLogger(__name__)
+
+EditRunner = Callable[..., Any]  # run_edit(model, request, progress=, cancel=, lora_cache=)
+ModelLoader = Callable[..., Any]  # load_model(spec, progress=)
+
+
+class LoadAborted(Exception):
+    """Raised from the loader's progress callback when the engine shuts down mid-load."""
+
+
+def _dtype_name(dtype: object) -> str | None:
+    return None if dtype is None else str(dtype).removeprefix("torch.")
+
+
+def _same_weights(wanted: ModelIdentity, loaded: ModelIdentity) -> bool:
+    if (wanted.kind, wanted.source) != (loaded.kind, loaded.source):
+        return False
+    if wanted.revision and loaded.revision and wanted.revision != loaded.revision:
+        return False
+    return not (wanted.sha256 and loaded.sha256 and wanted.sha256 != loaded.sha256)
+
+
+class _JobReporter:
+    """The progress callback handed to an edit: tracks whole-job progress, throttles signals
+    (the tiny model makes hundreds of steps a second) and makes previews."""
+
+    def __init__(self, worker: EngineWorker, job_id: int, tracker: ProgressTracker,
+                 progress_interval_s: float, preview_interval_s: float,
+                 clock: Callable[[], float]):
+        self._worker = worker
+        self._job_id = job_id
+        self._tracker = tracker
+        self._progress_interval = progress_interval_s
+        self._preview_interval = preview_interval_s
+        self._clock = clock
+        self._last_phase: str | None = None
+        self._last_progress = -float("inf")
+        self._last_preview = -float("inf")
+        self._previews_ok = True
+
+    def __call__(self, progress: Progress) -> None:
+        job_progress = self._tracker.update(progress.phase, progress.step, progress.total)
+        now = self._clock()
+        # Always send a phase's first and last step so the UI never misses a boundary.
+        if (progress.phase != self._last_phase or progress.step >= progress.total
+                or now - self._last_progress >= self._progress_interval):
+            self._last_phase = progress.phase
+            self._last_progress = now
+            self._worker.jobProgress.emit(self._job_id, job_progress)
+        if not self._previews_ok:
+            return
+        try:
+            if progress.image is not None:
+                # A decoded image (a finished drag step) is rare and worth showing every time.
+                self._emit_preview(rgb_to_qimage(progress.image), now)
+            elif progress.latent is not None and now - self._last_preview >= self._preview_interval:
+                self._emit_preview(rgb_to_qimage(latent_to_rgb(progress.latent)), now)
+        except ValueError as exc:
+            # A malformed preview must not cost the user the edit; stop previewing this job.
+            log.warning("job %d: preview disabled: %s", self._job_id, exc)
+            self._previews_ok = False
+
+    def _emit_preview(self, image: QImage, now: float) -> None:
+        self._last_preview = now
+        self._worker.jobPreview.emit(self._job_id, image)
+
+
+class EngineWorker(QObject):
+    jobStarted = Signal(int)
+    jobProgress = Signal(int, object)
+    jobPreview = Signal(int, QImage)
+    jobFinished = Signal(int, object)
+    jobFailed = Signal(int, object)
+    jobCancelled = Signal(int)
+    modelState = Signal(object)
+    stopped = Signal()
+
+    def __init__(self, queue: CommandQueue, stopping: threading.Event, *,
+                 edit_runner: EditRunner | None, model_loader: ModelLoader | None,
+                 lora_cache_factory: Callable[[], Any] | None,
+                 progress_interval_s: float, preview_interval_s: float,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._queue = queue
+        self._stopping = stopping
+        self._edit_runner = edit_runner
+        self._model_loader = model_loader
+        self._lora_cache_factory = lora_cache_factory
+        self._progress_interval = progress_interval_s
+        self._preview_interval = preview_interval_s
+        self._clock = clock
+        self._model: Any = None
+        self._spec: ModelSpec | None = None
+        self._lora_cache: Any = None
+
+    # -- command loop -------------------------------------------------------------------------
+
+    @Slot()
+    def drain(self) -> None:
+        """Run every queued command in order (one wake-up may find several)."""
+        while (command := self._queue.pop()) is not None:
+            if isinstance(command, RunJob):
+                self._run_job(command)
+            elif isinstance(command, LoadModel):
+                self._load(command.spec)
+            elif isinstance(command, UnloadModel):
+                self._unload()
+                self.modelState.emit(ModelState("none", message="No model loaded."))
+            elif isinstance(command, Stop):
+                self._stop()
+                return
+
+    # -- model --------------------------------------------------------------------------------
+
+    def _state_of_loaded(self, message: str) -> ModelState:
+        model = self._model
+        return ModelState("ready", identity=getattr(model, "identity", None),
+                          device=str(getattr(model, "device", "")) or None,
+                          dtype=_dtype_name(getattr(model, "dtype", None)), message=message)
+
+    def _load(self, spec: ModelSpec) -> None:
+        if self._model is not None and spec == self._spec:
+            self.modelState.emit(self._state_of_loaded("Model already loaded."))
+            return
+        # Free the old model first: two SD models at once may not fit in GPU memory.
+        self._unload()
+        self.modelState.emit(ModelState("loading", message=f"Loading {spec.source}…"))
+
+        def on_load_progress(*args: Any, **kwargs: Any) -> None:
+            if self._stopping.is_set():
+                raise LoadAborted("engine shutting down")
+            text = _describe_load_progress(args, kwargs)
+            if text:
+                self.modelState.emit(
+                    ModelState("loading", message=f"Loading {spec.source}: {text}"))
+
+        loader = self._model_loader or _default_model_loader()
+        failure: EngineFailure | None = None
+        try:
+            self._model = loader(spec, progress=on_load_progress)
+        except LoadAborted:
+            self._model = None
+            self.modelState.emit(ModelState("none", message="Loading stopped."))
+            return
+        except Exception as exc:
+            failure = classify_failure(exc, spec.device if spec.device != "auto" else None)
+            self._model = None
+        if failure is not None:
+            free_memory()
+            message = failure.message
+            if failure.kind == "internal":
+                message = f"Could not load {spec.source}: {failure.message}"
+            self.modelState.emit(ModelState("error", message=message, failure=failure))
+            return
+        self._spec = spec
+        self.modelState.emit(self._state_of_loaded(f"Loaded {spec.source}."))
+
+    def _unload(self) -> None:
+        model, self._model, self._spec = self._model, None, None
+        if model is None:
+            return
+        release = getattr(model, "release", None)
+        if callable(release):
+            try:
+                release()
+            except Exception:
+                log.exception("releasing the model failed")
+        del model
+        free_memory()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _run_job(self, job: RunJob) -> None:
+        try:
+            self.jobStarted.emit(job.job_id)
+            if job.cancel_event.is_set():
+                self.jobCancelled.emit(job.job_id)
+                return
+            failure = self._check_ready(job.request)
+            if failure is not None:
+                self.jobFailed.emit(job.job_id, failure)
+                return
+            self._execute(job)
+        finally:
+            self._queue.job_done(job)
+
+    def _check_ready(self, request: EditRequest) -> EngineFailure | None:
+        if self._model is None:
+            return EngineFailure(
+                "model", "No model is loaded. Load a model first, then run the edit again.")
+        wanted = request.model
+        loaded = getattr(self._model, "identity", None)
+        if wanted is not None and loaded is not None and not _same_weights(wanted, loaded):
+            return EngineFailure(
+                "model",
+                f"This edit asks for the model '{wanted.source}' ({wanted.kind}) but "
+                f"'{loaded.source}' ({loaded.kind}) is loaded. Load that model, or clear the "
+                "request's model to run it with the loaded one.",
+                f"requested {wanted}\nloaded {loaded}")
+        return None
+
+    def _execute(self, job: RunJob) -> None:
+        model = self._model
+        request = job.request
+        tracker = ProgressTracker(plan_for(request), clock=self._clock)
+        reporter = _JobReporter(self, job.job_id, tracker, self._progress_interval,
+                                self._preview_interval, self._clock)
+        failure: EngineFailure | None = None
+        cancelled = False
+        result: Any = None
+        try:
+            lora_cache = self._lora_cache_for(request)
+            runner = self._edit_runner or _default_edit_runner()
+            result = runner(model, request, progress=reporter, cancel=job.cancel_event.is_set,
+                            lora_cache=lora_cache)
+        except EditCancelled:
+            cancelled = True
+        except Exception as exc:
+            failure = classify_failure(exc, getattr(model, "device", None))
+        if failure is not None or cancelled:
+            # The exception (and the tensors its frames held) is gone by now; give the memory
+            # back and make sure no half-applied LoRA stays on the model for the next job.
+            self._detach_lora(model)
+            del model
+            free_memory()
+            if cancelled:
+                self.jobCancelled.emit(job.job_id)
+            else:
+                self.jobFailed.emit(job.job_id, failure)
+            return
+        self.jobFinished.emit(job.job_id, result)
+
+    def _lora_cache_for(self, request: EditRequest) -> Any:
+        if getattr(request, "lora", "off") == "off":
+            return self._lora_cache
+        if self._lora_cache is None:
+            factory = self._lora_cache_factory or _default_lora_cache
+            self._lora_cache = factory()
+        return self._lora_cache
+
+    @staticmethod
+    def _detach_lora(model: Any) -> None:
+        detach = getattr(model, "detach_lora", None)
+        if callable(detach):
+            try:
+                detach()
+            except Exception:
+                log.exception("detaching the LoRA after a failed job failed")
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    def _stop(self) -> None:
+        self._unload()
+        self._lora_cache = None
+        self.stopped.emit()
+        # Hand this object back to the main thread so it can be destroyed there after the
+        # worker thread is gone; then end the thread's event loop.
+        app = QCoreApplication.instance()
+        if app is not None:
+            self.moveToThread(app.thread())
+        QThread.currentThread().quit()
+
+
+def _describe_load_progress(args: tuple, kwargs: dict) -> str:
+    """models/ reports loading progress as a message and/or counts; render whatever came."""
+    parts = [str(a) for a in args if a is not None and not hasattr(a, "__dict__")]
+    for name in ("phase", "message", "name"):
+        if kwargs.get(name):
+            parts.insert(0, str(kwargs[name]))
+    for arg in args:
+        for name in ("phase", "message", "step", "total"):
+            value = getattr(arg, name, None)
+            if value is not None and hasattr(arg, "__dict__"):
+                parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+def _default_edit_runner() -> EditRunner:
+    from sdedit_desktop.edits import run_edit
+
+    return run_edit
+
+
+def _default_model_loader() -> ModelLoader:
+    from sdedit_desktop.models.loading import load_model
+
+    return load_model
+
+
+def _default_lora_cache() -> Any:
+    from sdedit_desktop.models.lora import LoraCache
+
+    return LoraCache()

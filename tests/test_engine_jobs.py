@@ -1,0 +1,319 @@
+"""Engine behaviour with an injected edit function and model (precise control over timing and
+failures): results, ordered progress, previews, a responsive UI thread, cancel, the queue,
+typed failures, model load/switch/unload and shutdown with a job in flight."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QImage
+from test_engine_fakes import FakeLoader, FakeRunner, make_request
+
+from sdedit_desktop.engine import Engine, EngineFailure, JobProgress, ModelState
+from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
+
+TIMEOUT_MS = 20_000
+
+
+class Recorder:
+    """Every signal of an engine, in arrival order, with the thread it arrived on."""
+
+    def __init__(self, engine: Engine):
+        self.events: list[tuple] = []
+        self.threads: set[str] = set()
+        for name in ("jobQueued", "jobStarted", "progress", "preview", "jobFinished",
+                     "jobFailed", "jobCancelled", "modelStateChanged", "queueChanged"):
+            getattr(engine, name).connect(lambda *args, _n=name: self._add(_n, args))
+
+    def _add(self, name: str, args: tuple) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.events.append((name, *args))
+
+    def of(self, name: str, job_id: int | None = None) -> list[tuple]:
+        return [e[1:] for e in self.events
+                if e[0] == name and (job_id is None or e[1] == job_id)]
+
+    def ended(self, job_id: int) -> bool:
+        return any(e[0] in ("jobFinished", "jobFailed", "jobCancelled") and e[1] == job_id
+                   for e in self.events)
+
+    def states(self) -> list[ModelState]:
+        return [e[1] for e in self.events if e[0] == "modelStateChanged"]
+
+
+@pytest.fixture
+def make_engine(qtbot):
+    engines: list[Engine] = []
+
+    def make(runner: FakeRunner | None = None, loader: FakeLoader | None = None, load=True,
+             **kwargs):
+        runner = runner or FakeRunner()
+        loader = loader or FakeLoader()
+        engine = Engine(edit_runner=runner, model_loader=loader, **kwargs)
+        engines.append(engine)
+        recorder = Recorder(engine)
+        if load:
+            engine.load_model(ModelSpec("fake-a"))
+            qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=TIMEOUT_MS)
+        return engine, recorder, runner, loader
+
+    yield make
+    for engine in engines:
+        engine.shutdown()
+        assert not engine.is_running()
+
+
+def wait_end(qtbot, recorder: Recorder, job_id: int) -> None:
+    qtbot.waitUntil(lambda: recorder.ended(job_id), timeout=TIMEOUT_MS)
+
+
+def test_job_finishes_with_result_and_ordered_progress(qtbot, make_engine):
+    engine, rec, runner, loader = make_engine()
+    state = engine.model_state
+    assert state.identity == ModelIdentity("fake", "fake-a")
+    assert (state.device, state.dtype) == ("cpu", "float32")
+    job = engine.submit(make_request(seed=42, steps=30))
+    wait_end(qtbot, rec, job)
+
+    (result,) = [r for _, r in rec.of("jobFinished", job)]
+    assert int(result.image[0, 0, 0]) == 42 and result.unet_calls == 30
+    per_job = ("jobQueued", "jobStarted", "progress", "preview", "jobFinished")
+    names = [e[0] for e in rec.events if e[0] in per_job and e[1] == job]
+    assert names[0] == "jobQueued" and names[1] == "jobStarted" and names[-1] == "jobFinished"
+    # The edit ran on the worker thread; every signal arrived on the UI thread.
+    assert runner.threads and runner.threads[0] != threading.main_thread().name
+    assert loader.loaded_in[0] != threading.main_thread().name
+    assert rec.threads == {threading.main_thread().name}
+
+    progress: list[JobProgress] = [p for _, p in rec.of("progress", job)]
+    assert [p.phase for p in progress] == sorted((p.phase for p in progress),
+                                                 key=["noising", "sampling"].index)
+    for phase in ("noising", "sampling"):
+        steps = [p.step for p in progress if p.phase == phase]
+        assert steps[0] == 1 and steps[-1] == 30
+        assert all(a < b for a, b in itertools.pairwise(steps))
+        assert all(p.total == 30 for p in progress if p.phase == phase)
+    fractions = [p.overall_fraction for p in progress]
+    assert all(a <= b for a, b in itertools.pairwise(fractions))
+    assert fractions[-1] == pytest.approx(0.999) and 0 < fractions[0] < 0.1
+    elapsed = [p.elapsed_s for p in progress]
+    assert all(a <= b for a, b in itertools.pairwise(elapsed))
+
+    previews: list[QImage] = [img for _, img in rec.of("preview", job)]
+    latent_previews = [img for img in previews if img.width() == 8]
+    decoded = [img for img in previews if img.width() == 64]
+    assert latent_previews and latent_previews[0].height() == 8
+    # The decoded drag-step image the edit reported comes through pixel-exact.
+    assert len(decoded) == 1 and decoded[0].pixelColor(10, 10).getRgb()[:3] == (200, 200, 200)
+
+
+def test_progress_and_previews_are_throttled(qtbot, make_engine):
+    engine, rec, _, _ = make_engine(loader=FakeLoader(work=8, repeats=1))
+    start = time.monotonic()
+    job = engine.submit(make_request(steps=3000))
+    wait_end(qtbot, rec, job)
+    elapsed = time.monotonic() - start
+    latent_previews = [img for _, img in rec.of("preview", job) if img.width() == 8]
+    progress = rec.of("progress", job)
+    # 6000 reported steps; at most ~15 previews/s and ~30 progress updates/s (+ phase ends).
+    assert 1 <= len(latent_previews) <= 15 * elapsed + 2
+    assert 4 <= len(progress) <= 30 * elapsed + 6
+    assert progress[-1][1].step == 3000
+
+
+def test_ui_heartbeat_never_stalls_while_a_job_runs(qtbot, make_engine):
+    engine, rec, _, loader = make_engine(loader=FakeLoader(work=512, repeats=4))
+    beats: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    job = engine.submit(make_request(steps=250))
+    wait_end(qtbot, rec, job)
+    timer.stop()
+    assert rec.of("jobFinished", job)
+    model = loader.models[0]
+    assert model.calls == 250
+    gaps = np.diff(beats)
+    assert len(beats) > 50  # the job ran long enough for the measurement to mean something
+    print(f"heartbeat: {len(beats)} beats, max gap {gaps.max()*1000:.1f} ms")
+    assert gaps.max() < 0.100, f"UI thread stalled {gaps.max() * 1000:.0f} ms"
+
+
+def test_cancel_stops_within_one_model_call_and_next_job_runs(qtbot, make_engine):
+    engine, rec, _runner, loader = make_engine(loader=FakeLoader(work=256, repeats=8))
+    model = loader.models[0]
+    calls_at_cancel: list[int] = []
+
+    def on_progress(job_id: int, progress: JobProgress) -> None:
+        if progress.phase == "sampling" and progress.step >= 5 and not calls_at_cancel:
+            calls_at_cancel.append(model.calls)
+            assert engine.cancel() is True
+
+    engine.progress.connect(on_progress)
+    job = engine.submit(make_request(seed=3, steps=400))
+    wait_end(qtbot, rec, job)
+    engine.progress.disconnect(on_progress)
+    assert rec.of("jobCancelled", job) == [(job,)]
+    assert not rec.of("jobFinished", job) and not rec.of("jobFailed", job)
+    assert model.calls - calls_at_cancel[0] <= 1
+    assert engine.running_job is None and engine.cancel() is False
+
+    follow = engine.submit(make_request(seed=4, steps=10))
+    wait_end(qtbot, rec, follow)
+    ((_, result),) = rec.of("jobFinished", follow)
+    assert int(result.image[0, 0, 0]) == 4 and result.unet_calls == 10
+
+
+def test_three_jobs_run_in_order(qtbot, make_engine):
+    engine, rec, runner, _ = make_engine()
+    jobs = [engine.submit(make_request(seed=s, steps=5)) for s in (11, 12, 13)]
+    assert jobs == sorted(jobs)
+    wait_end(qtbot, rec, jobs[-1])
+    assert [e[1] for e in rec.events if e[0] == "jobStarted"] == jobs
+    finished = rec.of("jobFinished")
+    assert [j for j, _ in finished] == jobs
+    assert [int(r.image[0, 0, 0]) for _, r in finished] == [11, 12, 13]
+    assert runner.started == [11, 12, 13]
+    # The waiting count went up while submitting and back to 0.
+    counts = [c for (c,) in rec.of("queueChanged")]
+    assert max(counts) >= 1 and counts[-1] == 0
+
+
+def test_clear_queue_drops_only_waiting_jobs(qtbot, make_engine):
+    engine, rec, runner, _ = make_engine(loader=FakeLoader(work=256, repeats=8))
+    first = engine.submit(make_request(seed=21, steps=40))
+    second = engine.submit(make_request(seed=22, steps=5))
+    third = engine.submit(make_request(seed=23, steps=5))
+    qtbot.waitUntil(lambda: bool(rec.of("jobStarted", first)), timeout=TIMEOUT_MS)
+    assert engine.waiting_jobs() == 2
+    assert engine.clear_queue() == [second, third]
+    assert rec.of("jobCancelled") == [(second,), (third,)]
+    assert rec.of("queueChanged")[-1] == (0,)
+    wait_end(qtbot, rec, first)
+    ((_, result),) = rec.of("jobFinished", first)
+    assert int(result.image[0, 0, 0]) == 21
+    assert runner.started == [21]  # the dropped jobs never started
+    assert engine.clear_queue() == []
+
+    later = engine.submit(make_request(seed=24, steps=5))
+    wait_end(qtbot, rec, later)
+    assert runner.started == [21, 24]
+
+
+def test_cancel_a_waiting_job_by_id(qtbot, make_engine):
+    engine, rec, runner, _ = make_engine(loader=FakeLoader(work=256, repeats=8))
+    first = engine.submit(make_request(seed=31, steps=30))
+    second = engine.submit(make_request(seed=32, steps=5))
+    assert engine.cancel(second) is True
+    assert engine.cancel(second) is False  # already gone
+    assert engine.cancel(9999) is False
+    wait_end(qtbot, rec, first)
+    assert rec.of("jobCancelled") == [(second,)]
+    assert runner.started == [31]
+
+
+@pytest.mark.parametrize(("prompt", "kind", "words"), [
+    ("bad", "bad-request", "mask is empty"),
+    ("oom", "out-of-memory", "Not enough"),
+    ("crash", "internal", "KeyError"),
+])
+def test_failures_are_typed_and_engine_keeps_working(qtbot, make_engine, monkeypatch, prompt,
+                                                     kind, words):
+    emptied: list[bool] = []
+    # CPU CI has no CUDA: pretend it has, to see the cache being emptied after a failure.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    engine, rec, runner, _ = make_engine()
+    job = engine.submit(make_request(seed=5, steps=20, prompt=prompt))
+    wait_end(qtbot, rec, job)
+    ((_, failure),) = rec.of("jobFailed", job)
+    assert isinstance(failure, EngineFailure)
+    assert failure.kind == kind and words in failure.message
+    assert "Traceback" in failure.detail
+    assert emptied, "accelerator cache not emptied after the failure"
+    if prompt == "oom":
+        assert "OutOfMemoryError" in failure.detail
+        # The tensors the failed edit held are gone (the traceback's frames were dropped).
+        assert runner.held and runner.held[0]() is None
+    if prompt == "crash":
+        assert "lost_key" in failure.message
+
+    after = engine.submit(make_request(seed=6, steps=8))
+    wait_end(qtbot, rec, after)
+    ((_, result),) = rec.of("jobFinished", after)
+    assert int(result.image[0, 0, 0]) == 6
+
+
+def test_job_without_model_or_with_other_model_fails_clearly(qtbot, make_engine):
+    engine, rec, runner, _ = make_engine(load=False)
+    job = engine.submit(make_request())
+    wait_end(qtbot, rec, job)
+    ((_, failure),) = rec.of("jobFailed", job)
+    assert failure.kind == "model" and "No model is loaded" in failure.message
+
+    engine.load_model(ModelSpec("fake-a"))
+    other = engine.submit(make_request(model=ModelIdentity("fake", "fake-b")))
+    wait_end(qtbot, rec, other)
+    ((_, failure),) = rec.of("jobFailed", other)
+    assert failure.kind == "model" and "fake-b" in failure.message and "fake-a" in failure.message
+    same = engine.submit(make_request(model=ModelIdentity("fake", "fake-a")))
+    wait_end(qtbot, rec, same)
+    assert rec.of("jobFinished", same)
+    assert runner.started == [1]
+
+
+def test_model_switch_unload_and_load_failure(qtbot, make_engine):
+    loader = FakeLoader()
+    loader.fail_for["broken"] = FileNotFoundError("unet/diffusion_pytorch_model.safetensors")
+    engine, rec, _, _ = make_engine(loader=loader)
+    first = loader.models[0]
+
+    engine.load_model(ModelSpec("fake-a"))  # the same spec again: no reload
+    engine.load_model(ModelSpec("fake-b"))
+    qtbot.waitUntil(lambda: engine.model_state.identity == ModelIdentity("fake", "fake-b"),
+                    timeout=TIMEOUT_MS)
+    assert len(loader.models) == 2 and first.released == 1
+    assert [s.status for s in rec.states()] == ["loading", "loading", "ready", "ready",
+                                                "loading", "loading", "ready"]
+
+    engine.load_model(ModelSpec("broken"))
+    qtbot.waitUntil(lambda: engine.model_state.status == "error", timeout=TIMEOUT_MS)
+    assert loader.models[1].released == 1
+    state = engine.model_state
+    assert "broken" in state.message and state.failure is not None
+    assert "diffusion_pytorch_model.safetensors" in state.failure.detail
+
+    engine.load_model(ModelSpec("fake-c"))
+    engine.unload_model()
+    qtbot.waitUntil(lambda: engine.model_state.status == "none", timeout=TIMEOUT_MS)
+    assert loader.models[2].released == 1
+    with pytest.raises(TypeError, match="ModelSpec"):
+        engine.load_model("tiny")
+    with pytest.raises(TypeError, match="EditRequest"):
+        engine.submit({"kind": "drag"})
+
+
+def test_shutdown_with_a_running_job_cancels_and_joins(qtbot, make_engine):
+    engine, rec, _, loader = make_engine(loader=FakeLoader(work=256, repeats=8))
+    running = engine.submit(make_request(seed=41, steps=1000))
+    waiting = engine.submit(make_request(seed=42, steps=5))
+    qtbot.waitUntil(lambda: len(rec.of("progress", running)) > 3, timeout=TIMEOUT_MS)
+    start = time.monotonic()
+    engine.shutdown()
+    assert time.monotonic() - start < 2.0
+    assert not engine.is_running()
+    assert rec.of("jobCancelled") == [(waiting,), (running,)] or \
+        sorted(rec.of("jobCancelled")) == [(running,), (waiting,)]
+    assert not rec.of("jobFinished")
+    assert loader.models[0].released == 1
+    assert engine.model_state.status == "none"
+    with pytest.raises(RuntimeError, match="shut down"):
+        engine.submit(make_request())
+    engine.shutdown()  # idempotent

@@ -1,0 +1,9 @@
+"""The one exception the project package raises for a file it cannot read or write."""
+
+from __future__ import annotations
+
+
+class ProjectError(Exception):
+    """A project file that cannot be loaded or saved as asked. The message is for users: it says
+    which part of the file is wrong and how. Loading never returns a partial project and never
+    modifies the file; a failed save leaves the previous file as it was."""

@@ -5,3 +5,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+# The tiny test models are far faster on one thread: with two, a busy 2-core CI machine turns a
+# 8 ms UNet call into hundreds of ms of spinning threads.
+torch.set_num_threads(1)

@@ -3,8 +3,12 @@ checks that they really cover every edit kind, method and request field."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zipfile
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save as save_safetensors
@@ -17,9 +21,11 @@ from sdedit_desktop.edits.requests import (
     EditResult,
     InpaintRequest,
     ReconstructRequest,
+    image_sha256,
 )
 from sdedit_desktop.models.interface import ModelIdentity
-from sdedit_desktop.project import EmbeddedLora, HistoryEntry, Project
+from sdedit_desktop.project import EmbeddedLora, HistoryEntry, Project, save_project
+from sdedit_desktop.project.pngcodec import encode_png
 
 H, W = 16, 24
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
@@ -139,3 +145,48 @@ def test_fixture_continues_from_previous_results():
     for entry in chained:
         parent = project.find_entry(entry.parent_id)
         assert entry.request.image is parent.result.image
+
+
+# --- crafting (damaged, hostile, old) files ---------------------------------------------------
+
+def read_zip(path: Path) -> tuple[dict, dict[str, bytes]]:
+    """(parsed manifest, other members) of a project file written by save_project."""
+    with zipfile.ZipFile(path) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    return json.loads(members.pop("manifest.json")), members
+
+
+def write_zip(path: Path, manifest: dict | bytes | None, members: dict[str, bytes],
+              compression: int = zipfile.ZIP_STORED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        if manifest is not None:
+            data = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+            archive.writestr("manifest.json", data)
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+    return path
+
+
+def add_array(manifest: dict, members: dict[str, bytes], array: np.ndarray) -> str:
+    """Stores a correctly named and hashed array, as a writer would."""
+    sha = image_sha256(array)
+    manifest["arrays"][sha] = {"shape": list(array.shape)}
+    members[f"arrays/{sha}.png"] = encode_png(array)
+    return sha
+
+
+def drop_unused_arrays(manifest: dict, members: dict[str, bytes]) -> None:
+    text = json.dumps({k: v for k, v in manifest.items() if k != "arrays"})
+    for sha in [s for s in manifest["arrays"] if s not in text]:
+        del manifest["arrays"][sha]
+        del members[f"arrays/{sha}.png"]
+
+
+def digest(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def saved(tmp_path: Path, project: Project | None = None, name: str = "p.sdeproj") -> Path:
+    path = tmp_path / name
+    save_project(project or make_project(), path)
+    return path

@@ -51,16 +51,16 @@ def read_archive(path: Path, limits: LoadLimits) -> dict[str, bytes]:
     except ProjectError:
         raise
     except FileNotFoundError as exc:
-        raise ProjectError(f"{path}: no such file") from exc
+        raise ProjectError("no such file") from exc
     except IsADirectoryError as exc:
-        raise ProjectError(f"{path} is a folder, not a project file") from exc
+        raise ProjectError("it is a folder, not a project file") from exc
     except PermissionError as exc:
-        raise ProjectError(f"{path}: permission denied") from exc
+        raise ProjectError("permission denied") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
-        raise ProjectError(f"{path.name} is not a readable .sdeproj file (damaged or not a zip "
-                           f"archive: {exc})") from exc
+        raise ProjectError(f"not a readable .sdeproj file (damaged or not a zip archive: "
+                           f"{exc})") from exc
     except OSError as exc:
-        raise ProjectError(f"cannot read {path}: {exc}") from exc
+        raise ProjectError(f"read error ({exc.strerror or exc})") from exc
 
 
 def _check_directory(infos: list[zipfile.ZipInfo], limits: LoadLimits) -> None:

@@ -75,10 +75,19 @@ def load_project_with_info(path: str | Path, *, limits: LoadLimits = DEFAULT_LIM
                            migrations: dict[int, Migration] | None = None
                            ) -> tuple[Project, FileInfo]:
     path = Path(path)
+    try:
+        return _load(path, limits, migrations)
+    except ProjectError as exc:
+        raise ProjectError(f"cannot open {path.name}: {exc}", reason=str(exc),
+                           path=path) from exc
+
+
+def _load(path: Path, limits: LoadLimits, migrations: dict[int, Migration] | None
+          ) -> tuple[Project, FileInfo]:
     members = read_archive(path, limits)
     manifest_bytes = members.pop(MANIFEST, None)
     if manifest_bytes is None:
-        raise ProjectError(f"{path.name} has no manifest.json: it is not an sdedit project")
+        raise ProjectError("no manifest.json: it is not an sdedit project")
     if len(manifest_bytes) > limits.max_manifest_bytes:
         raise ProjectError(f"manifest.json is {len(manifest_bytes)} bytes, more than the limit "
                            f"of {limits.max_manifest_bytes}")

@@ -136,7 +136,8 @@ def test_dirty_flag_tracks_changes_and_saves(tmp_path):
     assert not project.dirty
     project.set_label("e1", "the good one")
     assert project.dirty
-    assert load_project(path).find_entry("e1").label == "edit 1 «ü»"  # only what was saved is on disk
+    # Only what was saved is on disk.
+    assert load_project(path).find_entry("e1").label == "edit 1 «ü»"
     save_project(project)
     assert load_project(path).find_entry("e1").label == "the good one"
 

@@ -3,7 +3,7 @@
 Zoom (wheel, fit, 100 %), pan (space-drag, middle button), the mask brush / eraser (strokes go
 straight into the document's numpy mask; one undo entry per stroke), drag points (click source
 then target, drag a handle to move it, Delete removes the selected pair), the before/after split
-(drag the line) and a hold-to-compare key (B).
+(drag the line) and a hold-to-compare key (C).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sdedit_desktop.ui.commands import PointsCommand, mask_command
 from sdedit_desktop.ui.document import EditorDocument, PointPair
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
-COMPARE_KEY = Qt.Key.Key_B
+COMPARE_KEY = Qt.Key.Key_C
 
 
 class Tool(Enum):
@@ -462,7 +462,7 @@ class CanvasView(QGraphicsView):
                 self._badge(painter, QPointF(x - 8, 8), "Before", right_align=True)
                 self._badge(painter, QPointF(x + 8, 8), "After")
         elif item.before_only and item.after is not None:
-            self._badge(painter, QPointF(8, 8), "Before (release B)")
+            self._badge(painter, QPointF(8, 8), "Before (release C)")
         if (self._cursor_view is not None and self.tool in (Tool.BRUSH, Tool.ERASER)
                 and not self._space and self.doc.has_image):
             r = self.brush_radius * self.zoom()

@@ -1,0 +1,183 @@
+"""The history of edits: a list model of project HistoryEntry objects and the panel that shows
+each edit with a thumbnail, method, parameters, seed and duration."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdedit_desktop.project.model import HistoryEntry
+from sdedit_desktop.ui.params import METHOD_LABELS
+from sdedit_desktop.ui.qimage import rgb_to_qimage
+
+THUMB = 72
+
+
+def method_label(entry: HistoryEntry) -> str:
+    request = entry.request
+    sde, ode = METHOD_LABELS.get(request.kind, (request.kind, request.kind))
+    return sde if request.method == "sde" else ode
+
+
+def entry_summary(entry: HistoryEntry, number: int) -> str:
+    request = entry.request
+    parts = [f"#{number} {method_label(entry)}"]
+    if entry.label:
+        parts[0] += f" — {entry.label}"
+    detail = [f"seed {request.seed}", f"{entry.duration_s:.1f} s"]
+    if "psnr" in entry.result.metrics:
+        detail.append(f"PSNR {entry.result.metrics['psnr']:.2f} dB")
+    if request.kind == "drag":
+        detail.append(f"{len(getattr(request, 'points', ()))} pt")
+    if entry.parent_id:
+        detail.append("continued")
+    return parts[0] + "\n" + " · ".join(detail)
+
+
+def entry_tooltip(entry: HistoryEntry) -> str:
+    params = entry.request.params()
+    params.pop("image_sha256", None)
+    params.pop("mask_sha256", None)
+    lines = [f"{k}: {json.dumps(v)}" for k, v in params.items()]
+    if entry.result.timings:
+        lines.append("timings: " + ", ".join(f"{k} {v:.2f} s"
+                                             for k, v in entry.result.timings.items()))
+    if entry.result.unet_calls:
+        lines.append(f"UNet calls: {entry.result.unet_calls}")
+    if entry.lora_id:
+        lines.append(f"LoRA: {entry.lora_id[:16]}…")
+    return "\n".join(lines)
+
+
+def thumbnail(image: np.ndarray, size: int = THUMB) -> QPixmap:
+    pixmap = QPixmap.fromImage(rgb_to_qimage(image))
+    return pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                         Qt.TransformationMode.SmoothTransformation)
+
+
+class HistoryModel(QObject):
+    """Ordered entries; every change goes through add/remove so the undo stack can replay it."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.entries: list[HistoryEntry] = []
+
+    def add(self, entry: HistoryEntry, index: int | None = None) -> None:
+        if index is None:
+            self.entries.append(entry)
+        else:
+            self.entries.insert(index, entry)
+        self.changed.emit()
+
+    def remove(self, entry_id: str) -> tuple[int, HistoryEntry]:
+        for index, entry in enumerate(self.entries):
+            if entry.id == entry_id:
+                del self.entries[index]
+                self.changed.emit()
+                return index, entry
+        raise KeyError(entry_id)
+
+    def find(self, entry_id: str | None) -> HistoryEntry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+    def number(self, entry_id: str) -> int:
+        return next(i for i, e in enumerate(self.entries) if e.id == entry_id) + 1
+
+    def reset(self, entries: list[HistoryEntry]) -> None:
+        self.entries = list(entries)
+        self.changed.emit()
+
+
+class HistoryPanel(QWidget):
+    entrySelected = Signal(object)  # entry id or None
+    continueRequested = Signal(str)
+    rerunRequested = Signal(str)
+    paramsRequested = Signal(str)
+
+    def __init__(self, model: HistoryModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self._thumbs: dict[str, QIcon] = {}
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSpacing(2)
+        self.list.setUniformItemSizes(False)
+        self.list.currentItemChanged.connect(self._current_changed)
+        layout.addWidget(self.list, 1)
+        self.continue_button = QPushButton("Continue from this result")
+        self.continue_button.setToolTip(
+            "Use the selected result as the input of the next edit (sequential drags).")
+        self.rerun_button = QPushButton("Re-run with new seed")
+        self.rerun_button.setToolTip("Run the selected edit again with a fresh random seed.")
+        self.params_button = QPushButton("Load parameters")
+        self.params_button.setToolTip("Put the selected edit's parameters back in the panel.")
+        self.continue_button.clicked.connect(lambda: self._emit(self.continueRequested))
+        self.rerun_button.clicked.connect(lambda: self._emit(self.rerunRequested))
+        self.params_button.clicked.connect(lambda: self._emit(self.paramsRequested))
+        layout.addWidget(self.continue_button)
+        row = QHBoxLayout()
+        row.addWidget(self.rerun_button)
+        row.addWidget(self.params_button)
+        layout.addLayout(row)
+        model.changed.connect(self.rebuild)
+        self.rebuild()
+
+    def _emit(self, signal) -> None:
+        entry_id = self.selected_id()
+        if entry_id is not None:
+            signal.emit(entry_id)
+
+    def selected_id(self) -> str | None:
+        item = self.list.currentItem()
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+
+    def select(self, entry_id: str | None) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == entry_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.setCurrentItem(None)
+        self.list.clearSelection()
+
+    def rebuild(self) -> None:
+        selected = self.selected_id()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for number, entry in enumerate(self.model.entries, start=1):
+            icon = self._thumbs.get(entry.id)
+            if icon is None:
+                icon = self._thumbs[entry.id] = QIcon(thumbnail(entry.result.image))
+            item = QListWidgetItem(icon, entry_summary(entry, number))
+            item.setToolTip(entry_tooltip(entry))
+            item.setData(Qt.ItemDataRole.UserRole, entry.id)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        if selected is not None and self.model.find(selected) is not None:
+            self.select(selected)
+        elif selected is not None:
+            self.entrySelected.emit(None)
+        self._update_buttons()
+
+    def _current_changed(self, *_: object) -> None:
+        self._update_buttons()
+        self.entrySelected.emit(self.selected_id())
+
+    def _update_buttons(self) -> None:
+        has = self.selected_id() is not None
+        for button in (self.continue_button, self.rerun_button, self.params_button):
+            button.setEnabled(has)

@@ -1,0 +1,298 @@
+"""Model setup: the first-run dialog and Model > Model setup…. Download SD 1.5 from the hub
+(off the UI thread, with a byte progress bar), pick a local diffusers folder / .safetensors file,
+or use the tiny demo model; choose device and precision."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.settings import AppSettings
+
+SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+DEVICES = (("auto", "Automatic (GPU if available)"), ("cuda", "NVIDIA GPU (CUDA)"),
+           ("mps", "Apple GPU (MPS)"), ("cpu", "CPU (slow)"))
+DTYPES = (("auto", "Automatic (float16 on GPU, float32 on CPU)"), ("float16", "float16"),
+          ("bfloat16", "bfloat16"), ("float32", "float32"),
+          ("float64", "float64 (exact Cycle-SDE reconstruction; slow)"))
+
+
+def find_downloader() -> Any | None:
+    """`models.hub.download_model` (imported lazily: it pulls in torch/huggingface_hub, which the
+    UI thread never needs)."""
+    try:
+        from sdedit_desktop.models.hub import download_model
+    except ImportError:
+        return None
+    return download_model
+
+
+class DownloadBridge(QObject):
+    """Carries progress from the download thread to the dialog (queued signals)."""
+
+    progress = Signal(object)  # models.hub.DownloadProgress
+    finished = Signal(str)  # where the model is
+    failed = Signal(str, str)  # message, detail
+
+
+class ModelSetupDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None,
+                 first_run: bool = False):
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("Welcome — choose a model" if first_run else "Model setup")
+        self.setMinimumWidth(560)
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "<b>sdedit-desktop needs a Stable Diffusion 1.5 model.</b> Nothing is downloaded "
+            "unless you ask. You can change this later in Model > Model setup…" if first_run
+            else "Choose the diffusion model, the device and the precision.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        self.group = QButtonGroup(self)
+        self.hub = QRadioButton("Stable Diffusion 1.5 from Hugging Face (about 4 GB, once)")
+        self.local = QRadioButton("A model on this computer: diffusers folder or .safetensors "
+                                  "file")
+        self.tiny = QRadioButton("Tiny demo model (random weights: instant, for trying the app "
+                                 "— results are not meaningful images)")
+        for b in (self.hub, self.local, self.tiny):
+            self.group.addButton(b)
+
+        layout.addWidget(self.hub)
+        hub_row = QHBoxLayout()
+        hub_row.setContentsMargins(24, 0, 0, 0)
+        self.hub_id = QLineEdit(SD15_HUB_ID)
+        self.hub_id.setToolTip("Hugging Face model id (diffusers layout)")
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip("Download (or resume) the model into the Hugging Face "
+                                        "cache; files already there are not fetched again.")
+        self.download_button.clicked.connect(self.start_download)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the download; it resumes where it stopped next time.")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop_download)
+        hub_row.addWidget(self.hub_id, 1)
+        hub_row.addWidget(self.download_button)
+        hub_row.addWidget(self.stop_button)
+        layout.addLayout(hub_row)
+        self.download_bar = QProgressBar()
+        self.download_bar.setVisible(False)
+        self.download_label = QLabel("")
+        self.download_label.setWordWrap(True)
+        for w in (self.download_bar, self.download_label):
+            w.setContentsMargins(24, 0, 0, 0)
+            layout.addWidget(w)
+        if find_downloader() is None:
+            self.download_button.setEnabled(False)
+            self.download_label.setText("This build cannot download: use `sdedit models "
+                                        "download` or pick a local copy.")
+
+        layout.addWidget(self.local)
+        local_row = QHBoxLayout()
+        local_row.setContentsMargins(24, 0, 0, 0)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("folder with model_index.json, or a .safetensors file")
+        folder = QPushButton("Folder…")
+        folder.clicked.connect(self._pick_folder)
+        file = QPushButton("File…")
+        file.clicked.connect(self._pick_file)
+        local_row.addWidget(self.path, 1)
+        local_row.addWidget(folder)
+        local_row.addWidget(file)
+        layout.addLayout(local_row)
+        self.allow_pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code "
+                                      "when loaded; only for files you trust")
+        self.allow_pickle.setContentsMargins(24, 0, 0, 0)
+        layout.addWidget(self.allow_pickle)
+        layout.addWidget(self.tiny)
+
+        form = QFormLayout()
+        self.device = QComboBox()
+        for value, text in DEVICES:
+            self.device.addItem(text, value)
+        self.dtype = QComboBox()
+        for value, text in DTYPES:
+            self.dtype.addItem(text, value)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.dtype)
+        layout.addLayout(form)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Use this model")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._thread: threading.Thread | None = None
+        self._stop: threading.Event | None = None
+        self.bridge = DownloadBridge(self)
+        self.bridge.progress.connect(self._download_progress)
+        self.bridge.finished.connect(self._download_done)
+        self.bridge.failed.connect(self._download_failed)
+        self._load(settings)
+
+    def _load(self, s: AppSettings) -> None:
+        source = s.model_source
+        if source == "tiny":
+            self.tiny.setChecked(True)
+        elif source and (Path(source).exists() or Path(source).suffix):
+            self.local.setChecked(True)
+            self.path.setText(source)
+        else:
+            self.hub.setChecked(True)
+            if source:
+                self.hub_id.setText(source)
+        self.device.setCurrentIndex(max(self.device.findData(s.device), 0))
+        self.dtype.setCurrentIndex(max(self.dtype.findData(s.dtype), 0))
+        self.allow_pickle.setChecked(s.allow_pickle)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Diffusers model folder")
+        if path:
+            self.path.setText(path)
+            self.local.setChecked(True)
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Model checkpoint", "", "Checkpoints (*.safetensors *.ckpt *.bin *.pt)")
+        if path:
+            self.path.setText(path)
+            self.local.setChecked(True)
+
+    # -- choice --------------------------------------------------------------------------
+    def chosen_source(self) -> str:
+        """The model source, or ValueError with what is missing."""
+        if self.tiny.isChecked():
+            return "tiny"
+        if self.local.isChecked():
+            text = self.path.text().strip()
+            if not text:
+                raise ValueError("Choose a model folder or a .safetensors file.")
+            path = Path(text).expanduser()
+            if not path.exists():
+                raise ValueError(f"{path} does not exist.")
+            if path.is_dir() and not (path / "model_index.json").is_file():
+                raise ValueError(f"{path} is not a diffusers model folder (it has no "
+                                 "model_index.json). Pick the folder that contains it, or a "
+                                 ".safetensors checkpoint.")
+            if path.is_file() and path.suffix.lower() not in (".safetensors", ".ckpt", ".bin",
+                                                                ".pt"):
+                raise ValueError(f"{path.name} is not a checkpoint (.safetensors expected).")
+            if path.suffix.lower() in (".ckpt", ".bin", ".pt") and not \
+                    self.allow_pickle.isChecked():
+                raise ValueError(f"{path.name} is a pickle checkpoint, which can run code when "
+                                 "loaded. Use a .safetensors file, or tick 'Allow pickle "
+                                 "checkpoints' if you trust it.")
+            return str(path)
+        hub = self.hub_id.text().strip()
+        if not hub:
+            raise ValueError("Enter a Hugging Face model id.")
+        return hub
+
+    def accept(self) -> None:
+        try:
+            source = self.chosen_source()
+        except ValueError as exc:
+            show_error(self, "Model setup", str(exc))
+            return
+        if self.downloading():
+            show_error(self, "Download in progress", "Wait for the download to finish (it "
+                       "resumes if interrupted), or pick another model.")
+            return
+        self.settings.model_source = source
+        self.settings.device = self.device.currentData()
+        self.settings.dtype = self.dtype.currentData()
+        self.settings.allow_pickle = self.allow_pickle.isChecked()
+        super().accept()
+
+    # -- download ------------------------------------------------------------------------
+    def start_download(self) -> None:
+        fn = find_downloader()
+        if fn is None or self.downloading():
+            return
+        hub_id = self.hub_id.text().strip() or SD15_HUB_ID
+        self.hub.setChecked(True)
+        self.download_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.download_bar.setVisible(True)
+        self.download_bar.setRange(0, 0)
+        self.download_label.setText(f"Connecting to the Hugging Face hub for {hub_id}…")
+        bridge, stop = self.bridge, threading.Event()
+        self._stop = stop
+
+        def work() -> None:
+            try:
+                snapshot = fn(hub_id, progress=bridge.progress.emit, cancel=stop.is_set)
+                bridge.finished.emit(str(getattr(snapshot, "path", snapshot)))
+            except Exception as exc:  # shown in the dialog, the app keeps running
+                if stop.is_set():
+                    bridge.failed.emit("", "")
+                    return
+                message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+                bridge.failed.emit(message, traceback.format_exc())
+
+        # A plain thread: the download is I/O bound and must not block the UI thread.
+        self._thread = threading.Thread(target=work, name="sd15-download", daemon=True)
+        self._thread.start()
+
+    def downloading(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop_download(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self.download_label.setText("Stopping…")
+
+    def _download_progress(self, p: Any) -> None:
+        done, total = int(p.done_bytes), int(p.total_bytes)
+        if total:
+            self.download_bar.setRange(0, 1000)
+            self.download_bar.setValue(int(1000 * min(done / total, 1.0)))
+        current = p.files_done + 1 if p.file else p.files_done
+        self.download_label.setText(f"{done / 1e9:.2f} of {total / 1e9:.2f} GB — file "
+                                    f"{current}/{p.files_total} {p.file}")
+
+    def _download_done(self, where: str) -> None:
+        self.download_bar.setRange(0, 1000)
+        self.download_bar.setValue(1000)
+        self.download_label.setText(f"Downloaded. Stored in {where}")
+        self.download_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def _download_failed(self, message: str, detail: str) -> None:
+        self.download_bar.setVisible(False)
+        self.download_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        if not message:  # stopped by the user
+            self.download_label.setText("Download stopped; it resumes where it stopped.")
+            return
+        self.download_label.setText("Download failed; what was fetched is kept (it resumes "
+                                    "when you try again).")
+        show_error(self, "Download failed", message, detail)
+
+    def reject(self) -> None:
+        self.stop_download()
+        super().reject()

@@ -1,0 +1,106 @@
+"""Edit > Settings…: the persistent preferences (saved as JSON in the user config folder)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sdedit_desktop.ui.model_setup import DEVICES, DTYPES, ModelSetupDialog
+from sdedit_desktop.ui.settings import AppSettings, settings_path
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(480)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        model_row = QHBoxLayout()
+        self.model_label = QLabel(settings.model_source or "none")
+        self.model_label.setWordWrap(True)
+        change = QPushButton("Change…")
+        change.clicked.connect(self._change_model)
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(change)
+        form.addRow("Model", model_row)
+        self.device = QComboBox()
+        for value, text in DEVICES:
+            self.device.addItem(text, value)
+        self.device.setCurrentIndex(max(self.device.findData(settings.device), 0))
+        form.addRow("Device", self.device)
+        self.dtype = QComboBox()
+        for value, text in DTYPES:
+            self.dtype.addItem(text, value)
+        self.dtype.setCurrentIndex(max(self.dtype.findData(settings.dtype), 0))
+        form.addRow("Precision", self.dtype)
+        self.max_side = QSpinBox()
+        self.max_side.setRange(0, 4096)
+        self.max_side.setSingleStep(64)
+        self.max_side.setSpecialValueText("keep size")
+        self.max_side.setValue(settings.max_side)
+        self.max_side.setToolTip("Default longest side the image is scaled to for an edit.")
+        form.addRow("Default max side (px)", self.max_side)
+        self.opacity = QDoubleSpinBox()
+        self.opacity.setRange(0.0, 1.0)
+        self.opacity.setSingleStep(0.05)
+        self.opacity.setValue(settings.overlay_opacity)
+        form.addRow("Mask overlay opacity", self.opacity)
+        self.autosave = QSpinBox()
+        self.autosave.setRange(0, 60)
+        self.autosave.setSpecialValueText("off")
+        self.autosave.setSuffix(" min")
+        self.autosave.setValue(settings.autosave_minutes)
+        self.autosave.setToolTip("How often unsaved work is copied to the recovery folder.")
+        form.addRow("Autosave every", self.autosave)
+        clear_recent = QPushButton("Clear recent files")
+        clear_recent.clicked.connect(self._clear_recent)
+        form.addRow("", clear_recent)
+        layout.addLayout(form)
+        where = QLabel(f"Settings file: {settings_path()}")
+        where.setWordWrap(True)
+        where.setStyleSheet("color: gray")
+        layout.addWidget(where)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._source = settings.model_source
+        self._pickle = settings.allow_pickle
+        self._recent = list(settings.recent_files)
+
+    def _change_model(self) -> None:
+        probe = AppSettings(model_source=self._source, device=self.device.currentData(),
+                            dtype=self.dtype.currentData(), allow_pickle=self._pickle)
+        dialog = ModelSetupDialog(probe, self)
+        if dialog.exec():
+            self._source, self._pickle = probe.model_source, probe.allow_pickle
+            self.device.setCurrentIndex(max(self.device.findData(probe.device), 0))
+            self.dtype.setCurrentIndex(max(self.dtype.findData(probe.dtype), 0))
+            self.model_label.setText(self._source or "none")
+
+    def _clear_recent(self) -> None:
+        self._recent = []
+
+    def accept(self) -> None:
+        s = self.settings
+        s.model_source, s.allow_pickle = self._source, self._pickle
+        s.device, s.dtype = self.device.currentData(), self.dtype.currentData()
+        s.max_side = int(self.max_side.value())
+        s.overlay_opacity = float(self.opacity.value())
+        s.autosave_minutes = int(self.autosave.value())
+        s.recent_files = self._recent
+        super().accept()

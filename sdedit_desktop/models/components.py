@@ -1,0 +1,122 @@
+"""Shared pieces of loading: configs, tokenizer choice, building modules without a wasted random
+initialisation, and turning torch's loading errors into named, user-readable ones."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from sdedit_desktop.models.errors import MissingComponentError, WrongCheckpointError
+from sdedit_desktop.models.tokenizer import build_clip_tokenizer
+from sdedit_desktop.resources import model_configs_dir
+
+
+def sd15_config_dir() -> Path:
+    return model_configs_dir() / "sd15"
+
+
+def read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise MissingComponentError(f"Missing {what}: {path.name} is not in {path.parent}.",
+                                    detail=str(path), path=path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MissingComponentError(f"{path} is damaged (not valid JSON).", detail=str(exc),
+                                    path=path) from exc
+    if not isinstance(data, dict):
+        raise MissingComponentError(f"{path} is not a config file.", path=path)
+    return data
+
+
+def model_config(data: dict) -> dict:
+    """A diffusers config without its bookkeeping keys (`_class_name`, ...)."""
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+@contextlib.contextmanager
+def quiet_diffusers() -> Iterator[None]:
+    """diffusers warns about dtype casts and deprecated keys at every load; the app reports its
+    own errors instead."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    loggers = [logging.getLogger(n) for n in ("diffusers", "transformers")]
+    levels = [lg.level for lg in loggers]
+    bars = [m.is_progress_bar_enabled() for m in (diffusers_logging, transformers_logging)]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        for module, enabled in zip((diffusers_logging, transformers_logging), bars, strict=True):
+            if enabled:
+                module.enable_progress_bar()
+
+
+def empty_unet(config: dict) -> UNet2DConditionModel:
+    with init_empty_weights(), quiet_diffusers():
+        return UNet2DConditionModel.from_config(model_config(config))
+
+
+def empty_vae(config: dict) -> AutoencoderKL:
+    with init_empty_weights(), quiet_diffusers():
+        return AutoencoderKL.from_config(model_config(config))
+
+
+def empty_text_encoder(config: dict) -> CLIPTextModel:
+    with init_empty_weights(), quiet_diffusers():
+        return CLIPTextModel(CLIPTextConfig(**model_config(config)))
+
+
+def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], component: str,
+                 file: Path) -> None:
+    """Load a state dict into a module built on the meta device; a checkpoint whose tensors do
+    not fit the architecture is a WrongCheckpointError naming the file and the first mismatch."""
+    expected = module.state_dict()
+    state = dict(state)
+    for key in expected:  # a persistent position_ids buffer is not a weight; older files lack it
+        if key.endswith("position_ids") and key not in state:
+            state[key] = expected[key]
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected
+             if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or wrong:
+        first = wrong[:1] or missing[:1]
+        shape = (f" (file {tuple(state[first[0]].shape)}, model {tuple(expected[first[0]].shape)})"
+                 if wrong else "")
+        raise WrongCheckpointError(
+            f"{file.name} does not hold a {component} of this architecture: "
+            f"{len(missing)} tensors missing, {len(wrong)} of the wrong shape, e.g. "
+            f"{first[0]}{shape}. Is it a Stable Diffusion 1.x checkpoint?",
+            detail=f"{file}: missing {missing[:5]}, wrong shape {wrong[:5]}, "
+                   f"unexpected {unexpected[:5]}", path=file)
+    module.load_state_dict({k: state[k] for k in expected}, strict=True, assign=True)
+
+
+def tokenizer_for(folder: Path | None, text_config: dict) -> CLIPTokenizer:
+    """The folder's tokenizer when it has one, else CLIP's (the only tokenizer SD 1.x uses)."""
+    if folder is not None and folder.is_dir() and any(
+            (folder / name).is_file() for name in ("tokenizer.json", "vocab.json")):
+        return CLIPTokenizer.from_pretrained(str(folder))
+    vocab = int(text_config.get("vocab_size", 49408))
+    if vocab == 49408:
+        return build_clip_tokenizer()
+    raise MissingComponentError(
+        f"Missing tokenizer: {folder or 'the model'} has no tokenizer files (vocab.json + "
+        "merges.txt or tokenizer.json) and its text encoder is not CLIP's (vocab size "
+        f"{vocab}), so the bundled CLIP tokenizer cannot stand in.",
+        detail=str(folder), path=folder)

@@ -1,0 +1,80 @@
+"""Typed model errors: a message a user understands plus the technical detail.
+
+`str(error)` is the user message (what happened and what to do); `detail` carries the exception
+text, path or numbers a bug report needs. The engine and the CLI show both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+class ModelError(Exception):
+    """Base of every model loading / running error."""
+
+    def __init__(self, message: str, detail: str = "", path: Path | str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.path = Path(path) if path is not None else None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelNotFoundError(ModelError):
+    """The source does not exist: no such file/folder, or a hub id not in the local cache."""
+
+
+class MissingComponentError(ModelError):
+    """A diffusers folder lacks a file it needs (config or weights of one component)."""
+
+
+class CorruptWeightsError(ModelError):
+    """A weight file is truncated or damaged (bad header, size does not match the header)."""
+
+
+class WrongCheckpointError(ModelError):
+    """A readable file that is not a Stable Diffusion 1.x checkpoint (a LoRA, a VAE, SDXL, ...)."""
+
+
+class PickleRefusedError(ModelError):
+    """A pickle checkpoint (.ckpt/.bin/.pt) and the user did not allow unsafe loading."""
+
+
+class DeviceError(ModelError):
+    """The requested device or precision is not available here."""
+
+
+class DownloadError(ModelError):
+    """A hub download failed (network, disk space, permission)."""
+
+
+class LoraError(ModelError):
+    """A LoRA file or cache entry that cannot be used with this model."""
+
+
+class ModelOutOfMemoryError(ModelError, torch.OutOfMemoryError):
+    """The device ran out of memory. Also a `torch.OutOfMemoryError`, so code that catches the
+    torch exception keeps working."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def out_of_memory_error(exc: BaseException, what: str,
+                        device: torch.device | str) -> ModelOutOfMemoryError:
+    """Wrap a torch OOM in a user message; frees the CUDA cache so the app can continue."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if str(device).startswith(("cuda", "mps")):
+        hint = "close other GPU programs, use float16, a smaller image (max side), or the CPU"
+    else:
+        hint = "close other programs or use a smaller image"
+    return ModelOutOfMemoryError(f"Out of memory on {device} while {what}: {hint}.",
+                                 detail=f"{type(exc).__name__}: {exc}")

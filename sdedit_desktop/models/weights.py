@@ -1,0 +1,118 @@
+"""Reading weight files safely: safetensors with integrity checks, pickle only when allowed.
+
+A truncated download is the most common broken file; the safetensors header states how many
+bytes follow, so it is caught before any tensor is read, with the file named in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from sdedit_desktop.models.errors import CorruptWeightsError, ModelNotFoundError, PickleRefusedError
+
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
+_MAX_HEADER = 100 * 1024 * 1024
+_REDOWNLOAD = ("Download it again (`sdedit models download` for the hub model resumes and "
+               "repairs it) and check it with `sdedit models verify`.")
+
+
+def sniff_format(path: Path) -> str:
+    """'safetensors', 'pickle' (zip or raw pickle, as torch.save writes) or 'unknown'."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
+    if len(head) >= 9:
+        (length,) = struct.unpack("<Q", head[:8])
+        if 0 < length < _MAX_HEADER and head[8:9] == b"{":
+            return "safetensors"
+    return "unknown"
+
+
+def safetensors_header(path: Path) -> dict:
+    """Parse and validate a safetensors header; raise CorruptWeightsError naming the file when
+    the file is truncated, padded or not safetensors at all."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"Weight file not found: {path}", path=path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise CorruptWeightsError(
+                f"{path.name} is empty or truncated ({size} bytes). {_REDOWNLOAD}",
+                detail=f"{path}: shorter than the 8-byte safetensors header length", path=path)
+        (length,) = struct.unpack("<Q", prefix)
+        if length <= 1 or length > _MAX_HEADER:
+            pickled = sniff_format(path) == "pickle"
+            kind = "a pickle checkpoint" if pickled else "not a safetensors file"
+            raise CorruptWeightsError(
+                f"{path.name} is {kind} (its first bytes are not a safetensors header). If it "
+                f"was downloaded, the download may have saved an error page. {_REDOWNLOAD}",
+                detail=f"{path}: header length field {length}", path=path)
+        raw = handle.read(length)
+    if len(raw) < length:
+        raise CorruptWeightsError(
+            f"{path.name} is truncated: it ends inside its header ({size} bytes). {_REDOWNLOAD}",
+            detail=f"{path}: header needs {length} bytes, file has {size}", path=path)
+    try:
+        header = json.loads(raw)
+        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+        data_end = max((int(v["data_offsets"][1]) for v in tensors.values()), default=0)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CorruptWeightsError(f"{path.name} has a damaged header. {_REDOWNLOAD}",
+                                  detail=f"{path}: {exc}", path=path) from exc
+    expected = 8 + length + data_end
+    if size < expected:
+        raise CorruptWeightsError(
+            f"{path.name} is truncated: {size:,} of {expected:,} bytes "
+            f"({100 * size / expected:.1f}%). {_REDOWNLOAD}",
+            detail=f"{path}: expected {expected} bytes from its header, found {size}", path=path)
+    if size > expected:
+        raise CorruptWeightsError(
+            f"{path.name} has {size - expected:,} unexpected bytes after its data. {_REDOWNLOAD}",
+            detail=f"{path}: expected {expected} bytes from its header, found {size}", path=path)
+    return header
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a checked safetensors file, on the CPU."""
+    safetensors_header(path)
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # the library's own check caught something the header did not
+        raise CorruptWeightsError(f"{Path(path).name} could not be read. {_REDOWNLOAD}",
+                                  detail=f"{path}: {type(exc).__name__}: {exc}", path=path) from exc
+
+
+def refuse_pickle(path: Path) -> PickleRefusedError:
+    return PickleRefusedError(
+        f"{Path(path).name} is a pickle checkpoint, which can run arbitrary code when loaded. "
+        "Use a .safetensors version of it, or allow unsafe loading explicitly "
+        "(--allow-pickle) if you trust where it came from.",
+        detail=f"{path}: pickle format refused (allow_pickle is off)", path=path)
+
+
+def read_pickle_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A pickle checkpoint's tensors, read with torch's restricted (weights-only) unpickler, which
+    refuses any object other than tensors and plain containers. Only called when allowed."""
+    try:
+        data = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CorruptWeightsError(
+            f"{Path(path).name} could not be read as a weights-only checkpoint: it is damaged "
+            "or holds objects other than tensors. Convert it to .safetensors with a trusted "
+            "tool, or download a .safetensors version.",
+            detail=f"{path}: {type(exc).__name__}: {exc}", path=path) from exc
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise CorruptWeightsError(f"{Path(path).name} does not hold a state dict.",
+                                  detail=f"{path}: top-level object {type(data).__name__}",
+                                  path=path)
+    return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}

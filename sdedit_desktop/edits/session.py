@@ -1,0 +1,128 @@
+"""What every edit does around its algorithm: validate the input, bring it to the working size,
+encode/decode, map points and masks to latents, report progress, reset masked-out regions,
+attach LoRA, and assemble the result at the input's size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from sdedit_desktop.diffusion.ddim import StepHook
+from sdedit_desktop.diffusion.schedule import Step
+from sdedit_desktop.edits.geometry import (
+    validate_image,
+    validate_mask,
+    validate_points,
+    working_size,
+)
+from sdedit_desktop.edits.model_calls import ModelCalls
+from sdedit_desktop.edits.options import LoraProvider
+from sdedit_desktop.edits.progress import EditError, StepReporter
+from sdedit_desktop.edits.requests import EditRequest, EditResult, PointPair
+from sdedit_desktop.edits.tensors import blend, image_to_tensor, latent_mask, tensor_to_image
+from sdedit_desktop.models.interface import LatentDiffusionModel
+
+
+class EditSession:
+    def __init__(self, model: LatentDiffusionModel, request: EditRequest,
+                 reporter: StepReporter, mask_required: bool = False,
+                 latent_dtype: torch.dtype | None = None):
+        validate_image(request.image)
+        validate_mask(request.mask, request.image, required=mask_required)
+        self.model = model
+        self.request = request
+        self.reporter = reporter
+        self.calls = ModelCalls(model, reporter)
+        height, width = request.image.shape[:2]
+        self.size = working_size(width, height, request.max_side)
+        self.image = self.size.to_work(request.image)
+        self.mask = None if request.mask is None else self.size.mask_to_work(request.mask)
+        if latent_dtype is None:
+            latent_dtype = torch.float64 if model.dtype == torch.float64 else torch.float32
+        self.latent_dtype = latent_dtype
+        self.started = time.perf_counter()
+        self._lora_attached = False
+
+    # --- images and latents -------------------------------------------------------------
+    def encode(self, image: np.ndarray | None = None) -> torch.Tensor:
+        pixels = image_to_tensor(self.image if image is None else image, self.model.device)
+        with torch.no_grad():
+            return self.model.encode_image(pixels).to(self.latent_dtype)
+
+    def decode_work(self, latent: torch.Tensor) -> np.ndarray:
+        """Latent -> image at the working size."""
+        with torch.no_grad():
+            return tensor_to_image(self.model.decode_latent(latent))
+
+    def decode(self, latent: torch.Tensor) -> np.ndarray:
+        """Latent -> image at the input's size."""
+        return self.size.to_original(self.decode_work(latent))
+
+    def latent_mask(self, latent: torch.Tensor, mask: np.ndarray | None = None
+                    ) -> torch.Tensor | None:
+        mask = self.mask if mask is None else mask
+        if mask is None:
+            return None
+        return latent_mask(mask, tuple(latent.shape[-2:]), latent)
+
+    def check_points(self, points: tuple[PointPair, ...]) -> None:
+        height, width = self.request.image.shape[:2]
+        validate_points(points, width, height)
+
+    def point_to_latent(self, point: tuple[int, int]) -> tuple[int, int]:
+        x, y = self.size.point_to_work(point)
+        f = self.model.vae_scale_factor
+        return x // f, y // f
+
+    # --- the loop -------------------------------------------------------------------------
+    @staticmethod
+    def reset_outside(x: torch.Tensor, reference: torch.Tensor,
+                      mask: torch.Tensor | None) -> torch.Tensor:
+        return blend(x, reference, mask)
+
+    def progress_hook(self, phase: str, total: int) -> StepHook:
+        def hook(i: int, _step: Step, x: torch.Tensor) -> torch.Tensor:
+            self.reporter.report(phase, i + 1, total, latent=x)
+            return x
+        return hook
+
+    def reverse_hook(self, phase: str, states: Sequence[torch.Tensor],
+                     mask: torch.Tensor | None) -> StepHook:
+        """After reverse step i: reset outside the mask to the recorded state at that level
+        (states[i + 1]) and report."""
+        total = len(states) - 1
+
+        def hook(i: int, _step: Step, x: torch.Tensor) -> torch.Tensor:
+            x = blend(x, states[i + 1], mask)
+            self.reporter.report(phase, i + 1, total, latent=x)
+            return x
+        return hook
+
+    # --- LoRA -----------------------------------------------------------------------------
+    def attach_lora(self, provider: LoraProvider | None, setting: str, prompt: str,
+                    reporter: StepReporter) -> str | None:
+        detach = getattr(self.model, "detach_lora", None)
+        if setting == "off":
+            if detach is not None:
+                detach()
+            return None
+        if provider is None:
+            raise EditError("per-image LoRA is not available here (no LoRA cache configured)")
+        self._lora_attached = True
+        return provider(self.model, setting, self.image, prompt, reporter)
+
+    def close(self) -> None:
+        detach = getattr(self.model, "detach_lora", None)
+        if self._lora_attached and detach is not None:
+            detach()
+
+    # --- the result -----------------------------------------------------------------------
+    def result(self, request: EditRequest, image: np.ndarray, **fields: object) -> EditResult:
+        timings = dict(fields.pop("timings", {}) or {})
+        timings["total"] = time.perf_counter() - self.started
+        return EditResult(request=request, image=image, timings=timings,
+                          unet_calls=self.calls.counter.calls,
+                          unet_samples=self.calls.counter.samples, **fields)

@@ -1,0 +1,39 @@
+"""Conversions between uint8 images/masks and model tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWx3 uint8 -> [1,3,H,W] float32 in [-1, 1]."""
+    t = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float() / 127.5 - 1.0
+    return t.unsqueeze(0).to(device)
+
+
+def tensor_to_image(t: torch.Tensor) -> np.ndarray:
+    """[1,3,H,W] in [-1, 1] -> HxWx3 uint8."""
+    arr = ((t[0].detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round()
+    return arr.permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def latent_mask(mask: np.ndarray, latent_hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    """Pixel mask (255 = may change) -> [1,1,h,w] tensor of 0/1 in like's dtype/device: a latent
+    pixel may change when at least half of its 8x8 pixels may."""
+    m = torch.from_numpy((mask >= 128).astype(np.float32))[None, None]
+    m = F.adaptive_avg_pool2d(m, latent_hw)
+    return (m >= 0.5).to(like.device, like.dtype)
+
+
+def blend(inside: torch.Tensor, outside: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """mask * inside + (1 - mask) * outside, exact where the mask is 0 or 1."""
+    if mask is None:
+        return inside
+    return torch.where(mask.bool(), inside, outside)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)

@@ -144,7 +144,6 @@ class StableDiffusionModel:
         """Add a LoRA adapter (peft `LoraConfig`) to the UNet, with `state_dict` weights or, when
         None, peft's initialisation (for training). Replaces any LoRA already attached."""
         from peft import set_peft_model_state_dict
-        from peft.tuners.lora import LoraLayer
 
         from sdedit_desktop.models.errors import LoraError
 
@@ -170,6 +169,13 @@ class StableDiffusionModel:
             self.detach_lora_layers()
             raise LoraError("The LoRA weights do not fit this model (tensor shapes differ: made "
                             "for another base model?).", detail=str(exc)) from exc
+        self.adopt_lora(lora_id)
+
+    def adopt_lora(self, lora_id: str) -> None:
+        """Take over the adapter named LORA_ADAPTER already added to the UNet (by `attach_lora`
+        or by diffusers' LoRA loader) so `predict_noise` can scale it per call."""
+        from peft.tuners.lora import LoraLayer
+
         # Adapter weights in at least float32 (half-precision AdamW is unstable); float64 models
         # keep float64 so exact runs stay exact.
         adapter_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
@@ -203,7 +209,8 @@ class StableDiffusionModel:
             self.detach_lora_layers()
 
     def detach_lora_layers(self) -> None:
-        self.unet.unload_lora()
+        if getattr(self.unet, "_hf_peft_config_loaded", False) or self._lora_layers:
+            self.unet.unload_lora()
         self._lora_layers = []
         self._lora_base_scaling = []
         self._lora_scale = None

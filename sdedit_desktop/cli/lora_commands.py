@@ -1,0 +1,131 @@
+"""`sdedit lora train|list|clear`: the per-image LoRA cache from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+from pathlib import Path
+
+from sdedit_desktop.cli import CliError
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    lora = subparsers.add_parser("lora", help="per-image LoRA: train, list, clear the cache",
+                                 description="Per-image LoRA cache.")
+    sub = lora.add_subparsers(dest="lora_command", required=True, parser_class=type(lora))
+    p = sub.add_parser("train", help="train (or reuse) the LoRA for an image + prompt")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="hub id, diffusers folder, .safetensors file or 'tiny'")
+    p.add_argument("--image", type=Path, required=True)
+    p.add_argument("--prompt", default="", help="the edit prompt (the training condition)")
+    p.add_argument("--max-side", type=int, default=768,
+                   help="scale the image as the edit will (default 768, as the edits)")
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--allow-pickle", action="store_true")
+    p.add_argument("--download", action="store_true", help="download the model if missing")
+    p.add_argument("--export", type=Path, default=None,
+                   help="also copy the LoRA .safetensors here (usable with --lora PATH)")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("list", help="cached LoRAs, most recently used first")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("clear", help="delete every cached LoRA")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.set_defaults(handler=cmd_clear)
+
+
+def _cache(args: argparse.Namespace):
+    from sdedit_desktop.models.lora import LoraCache
+
+    return LoraCache(args.cache_dir)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sdedit_desktop.cli.terminal_progress import TerminalProgress
+    from sdedit_desktop.edits.geometry import working_size
+    from sdedit_desktop.edits.progress import EditError, StepReporter
+    from sdedit_desktop.imaging import ImageFileError, load_image
+    from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.interface import ModelSpec
+    from sdedit_desktop.models.loading import load_model
+    from sdedit_desktop.models.lora import LoraSettings, ensure_lora
+
+    try:
+        settings = LoraSettings(rank=args.rank, learning_rate=args.lr, steps=args.steps,
+                                batch_size=args.batch_size, seed=args.seed)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        image = load_image(args.image)
+        height, width = image.shape[:2]
+        image = working_size(width, height, args.max_side).to_work(image)
+    except (ImageFileError, EditError) as exc:
+        raise CliError(str(exc)) from None
+    cache = _cache(args)
+    bar = TerminalProgress()
+    steps_run: list[int] = []
+
+    def progress(p) -> None:  # counts training steps: none run on a cache hit
+        steps_run.append(p.step)
+        bar(p)
+
+    try:
+        model = load_model(ModelSpec(args.model, args.device, args.dtype, args.allow_pickle,
+                                     args.download))
+        key = ensure_lora(model, image, args.prompt, settings, cache, StepReporter(progress))
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        bar.close()
+    meta = cache.read_metadata(key) or {}
+    losses = meta.get("losses") or []
+    print(f"{'trained' if steps_run else 'reused cached'} LoRA {key}")
+    if losses:
+        print(f"  loss: first 10 steps {sum(losses[:10]) / len(losses[:10]):.4f}, "
+              f"last 10 {sum(losses[-10:]) / len(losses[-10:]):.4f}; probe "
+              f"{meta.get('probe_loss_before', float('nan')):.4f} -> "
+              f"{meta.get('probe_loss_after', float('nan')):.4f}")
+    print(f"  {cache.weights_path(key)}")
+    if args.export is not None:
+        try:
+            shutil.copyfile(cache.weights_path(key), args.export)
+            shutil.copyfile(cache.metadata_path(key), args.export.with_suffix(".json"))
+        except OSError as exc:
+            raise CliError(f"cannot write {args.export}: {exc.strerror}") from None
+        print(f"  exported to {args.export}")
+    model.detach_lora()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    entries = cache.entries()
+    total = sum(e.size_bytes for e in entries)
+    print(f"LoRA cache {cache.dir}: {len(entries)} entries, {total / 1e6:.1f} MB "
+          f"of {cache.max_bytes / 1e9:.1f} GB")
+    for e in entries:
+        used = datetime.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
+        base = e.base.get("source", "?")
+        print(f"  {e.key[:16]}  {e.size_bytes / 1e6:6.1f} MB  used {used}  "
+              f"rank {e.settings.get('rank')}  steps {e.settings.get('steps')}  "
+              f"base {base}  prompt {e.prompt!r}")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    count = cache.clear()
+    print(f"removed {count} cached LoRA(s) from {cache.dir}")
+    return 0

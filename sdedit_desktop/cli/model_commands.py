@@ -1,0 +1,167 @@
+"""`sdedit models list|download|verify`: what is installed, get SD 1.5, check downloaded files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sdedit_desktop.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    models = subparsers.add_parser("models", help="list, download and verify models",
+                                   description="Models: list, download, verify.")
+    sub = models.add_subparsers(dest="models_command", required=True,
+                                parser_class=type(models))
+    p = sub.add_parser("list", help="known models and whether they are downloaded")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("download", help="download a model into the Hugging Face cache (resumes)")
+    p.add_argument("model", nargs="?", default=None,
+                   help="hub id (default: stable-diffusion-v1-5/stable-diffusion-v1-5)")
+    p.add_argument("--variant", default=None,
+                   help="weight variant: fp32 (default, ~4.3 GB) or fp16 (~2.1 GB)")
+    p.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
+    p.set_defaults(handler=cmd_download)
+
+    p = sub.add_parser("verify", help="check a downloaded model, a folder or a .safetensors file")
+    p.add_argument("source", nargs="?", default=None,
+                   help="hub id, diffusers folder or .safetensors file (default: SD 1.5)")
+    p.add_argument("--variant", default=None, help="fp32 or fp16 (default: what is present)")
+    p.set_defaults(handler=cmd_verify)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.hub import find_snapshot, hub_cache_dir
+    from sdedit_desktop.models.manifest import detect_variant, load_manifest, verify_folder
+
+    print(f"Hugging Face cache: {hub_cache_dir()}")
+    for model in load_manifest().values():
+        try:
+            snapshot = find_snapshot(model.hub_id, model.revision)
+        except ModelError:
+            print(f"{model.hub_id}  ({model.name}): not downloaded — "
+                  f"`sdedit models download` gets it")
+            continue
+        variant = detect_variant(snapshot.path, model)
+        report = verify_folder(snapshot.path, model, variant)
+        size = sum(c.size or 0 for c in report.checks)
+        state = "complete" if report.ok else "INCOMPLETE — run `sdedit models download` to finish"
+        print(f"{model.hub_id}  ({model.name}): {state}, variant {variant}, {_size(size)}, "
+              f"revision {snapshot.revision[:12]}\n    {snapshot.path}")
+    print("tiny  (random tiny model for tests and demos): built in, always available")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.hub import DownloadProgress, download_model
+    from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
+
+    repo = args.model or default_model().hub_id
+    known = known_model_for_hub_id(repo)
+    if known and args.variant and args.variant not in known.variants:
+        raise CliError(f"unknown variant {args.variant!r}: use {' or '.join(known.variants)}")
+    tty = sys.stderr.isatty()
+    last = [0.0]
+    started = time.perf_counter()
+
+    def show(p: DownloadProgress) -> None:
+        now = time.perf_counter()
+        if not tty or (now - last[0] < 0.2 and p.file):
+            return
+        last[0] = now
+        pct = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 100.0
+        rate = p.done_bytes / max(now - started, 1e-6)
+        sys.stderr.write(f"\r{pct:5.1f}%  {_size(p.done_bytes)} / {_size(p.total_bytes)}  "
+                         f"file {p.files_done + (1 if p.file else 0)}/{p.files_total}  "
+                         f"{_size(int(rate))}/s   ")
+        sys.stderr.flush()
+
+    try:
+        snapshot = download_model(repo, revision=args.revision, variant=args.variant,
+                                  progress=show)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if tty:
+            sys.stderr.write("\n")
+    print(f"downloaded {repo} at revision {snapshot.revision} to {snapshot.path}")
+    if known:
+        report = verify_folder(snapshot.path, known, args.variant)
+        _print_report(report)
+        return 0 if report.ok else 1
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.hub import find_snapshot, is_hub_id
+    from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
+
+    source = args.source or default_model().hub_id
+    path = Path(source).expanduser()
+    try:
+        if path.is_file():
+            return _verify_file(path)
+        if path.is_dir():
+            report = verify_folder(path, default_model(), args.variant)
+        elif is_hub_id(source):
+            snapshot = find_snapshot(source)
+            report = verify_folder(snapshot.path, known_model_for_hub_id(source) or default_model(),
+                                   args.variant)
+        else:
+            raise CliError(f"no such file or folder, and not a hub id: {source}")
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    _print_report(report)
+    return 0 if report.ok else 1
+
+
+def _print_report(report) -> None:
+    print(f"{report.folder} (variant {report.variant}):")
+    for check in report.checks:
+        mark = "ok " if check.ok else "BAD"
+        size = f" [{_size(check.size)}]" if check.size is not None else ""
+        print(f"  {mark} {check.file}{size}: {check.message}")
+    print("all files complete" if report.ok else
+          "problems found: run `sdedit models download` again (it resumes and replaces "
+          "broken files) or replace the files named above")
+
+
+def _verify_file(path: Path) -> int:
+    """A single checkpoint: complete safetensors, and an SD 1.x layout."""
+    from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.single_file import describe_foreign
+    from sdedit_desktop.models.weights import PICKLE_SUFFIXES, safetensors_header, sniff_format
+
+    if path.suffix.lower() in PICKLE_SUFFIXES or sniff_format(path) == "pickle":
+        print(f"BAD {path.name}: a pickle checkpoint; it cannot be checked without loading it "
+              "(which can run code). Prefer a .safetensors file.")
+        return 1
+    try:
+        header = safetensors_header(path)
+    except ModelError as exc:
+        print(f"BAD {path.name}: {exc}")
+        return 1
+    keys = [k for k in header if k != "__metadata__"]
+    foreign = describe_foreign(keys)
+    if foreign:
+        print(f"BAD {path.name}: {foreign}")
+        return 1
+    print(f"ok  {path.name}: complete ({_size(path.stat().st_size)}, {len(keys)} tensors), "
+          "Stable Diffusion 1.x layout")
+    return 0

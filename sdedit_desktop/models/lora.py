@@ -1,0 +1,400 @@
+"""Per-image LoRA (the paper's SDE-Drag setting): train, cache on disk, attach, scale per step.
+
+Training follows the paper / DragDiffusion: rank 16 on the UNet attention projections (to_q,
+to_k, to_v, to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, MSE
+between the true and predicted noise at a random timestep. A trained LoRA is stored as
+safetensors + a small JSON file, keyed by a hash of the image content, the prompt, the base
+model identity and every setting, so the same request is never trained twice; the cache is
+bounded in bytes and evicts the least recently used entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sdedit_desktop.edits.progress import EditCancelled, StepReporter
+from sdedit_desktop.models.errors import LoraError, ModelError
+from sdedit_desktop.models.interface import ModelIdentity
+from sdedit_desktop.models.paths import default_lora_dir
+from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel
+from sdedit_desktop.models.weights import read_safetensors
+
+CACHE_FORMAT = 1
+DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Every setting that changes the trained weights (all of them enter the cache key)."""
+
+    rank: int = 16
+    alpha: float | None = None  # None = rank (LoRA scale 1, as DragDiffusion)
+    learning_rate: float = 2e-4
+    steps: int = 100
+    batch_size: int = 1
+    seed: int = 0
+    weight_decay: float = 1e-2  # AdamW's default
+    target_modules: tuple[str, ...] = _TARGETS
+    probe_samples: int = 8  # fixed (t, noise) pairs on which the loss is measured before/after
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("LoRA settings: rank, steps and batch size must be >= 1 and the "
+                             "learning rate > 0")
+
+    @property
+    def lora_alpha(self) -> float:
+        return float(self.alpha if self.alpha is not None else self.rank)
+
+    def peft_config(self):
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.rank, lora_alpha=self.lora_alpha,
+                          target_modules=list(self.target_modules), init_lora_weights=True)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["target_modules"] = list(self.target_modules)
+        return data
+
+
+@dataclass
+class LoraEntry:
+    key: str
+    prompt: str
+    created: float
+    last_used: float
+    size_bytes: int
+    base: dict
+    settings: dict
+    metadata: dict = field(repr=False, default_factory=dict)
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 -> [1,3,H,W] float32 in [-1,1]."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise LoraError(f"LoRA training needs an HxWx3 uint8 RGB image, got {image.shape} "
+                        f"{image.dtype}.")
+    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float()
+    return tensor / 127.5 - 1.0
+
+
+def image_digest(image: np.ndarray) -> str:
+    from sdedit_desktop.edits.requests import image_sha256
+
+    return str(image_sha256(image))
+
+
+class LoraCache:
+    """LoRA weights on disk: `<key>.safetensors` + `<key>.json`, LRU-bounded in bytes."""
+
+    def __init__(self, cache_dir: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.dir = Path(cache_dir) if cache_dir is not None else default_lora_dir()
+        self.max_bytes = int(max_bytes)
+
+    # -- keys and paths -----------------------------------------------------------------------
+    def key(self, model_identity: ModelIdentity, image: np.ndarray, prompt: str,
+            settings: LoraSettings) -> str:
+        payload = {"format": CACHE_FORMAT, "image": image_digest(image), "prompt": prompt,
+                   "base": model_identity.to_dict(), "settings": settings.to_dict()}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def weights_path(self, key: str) -> Path:
+        return self.dir / f"{key}.safetensors"
+
+    def metadata_path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self.weights_path(key).is_file() and self.metadata_path(key).is_file()
+
+    # -- reading and writing ------------------------------------------------------------------
+    def read_metadata(self, key: str) -> dict | None:
+        try:
+            data = json.loads(self.metadata_path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def load(self, key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
+        """Weights and metadata, or None (a damaged entry is removed: it will be retrained)."""
+        meta = self.read_metadata(key)
+        if meta is None or not self.weights_path(key).is_file():
+            return None
+        try:
+            state = read_safetensors(self.weights_path(key))
+        except ModelError:
+            self.remove(key)
+            return None
+        self.touch(key, meta)
+        return state, meta
+
+    def save(self, key: str, state: dict[str, torch.Tensor], metadata: dict) -> None:
+        from safetensors.torch import save_file
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        metadata = {**metadata, "key": key, "created": now, "last_used": now}
+        tmp = self.weights_path(key).with_suffix(f".{os.getpid()}.tmp")
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp),
+                  metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
+                            "alpha": str(metadata["lora_alpha"])})
+        os.replace(tmp, self.weights_path(key))
+        self._write_metadata(key, metadata)
+        self.evict(keep=key)
+
+    def _write_metadata(self, key: str, metadata: dict) -> None:
+        tmp = self.metadata_path(key).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(metadata, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.metadata_path(key))
+
+    def touch(self, key: str, metadata: dict | None = None) -> None:
+        """Mark an entry as just used (LRU order)."""
+        meta = metadata if metadata is not None else self.read_metadata(key)
+        if meta is None:
+            return
+        # Strictly increasing even within one clock tick, so LRU order is exact.
+        meta["last_used"] = max(time.time(), float(meta.get("last_used", 0)) + 1e-6)
+        with contextlib.suppress(OSError):
+            self._write_metadata(key, meta)
+
+    # -- listing and eviction -----------------------------------------------------------------
+    def entries(self) -> list[LoraEntry]:
+        """All complete entries, most recently used first."""
+        out = []
+        if not self.dir.is_dir():
+            return out
+        for meta_file in self.dir.glob("*.json"):
+            key = meta_file.stem
+            meta = self.read_metadata(key)
+            weights = self.weights_path(key)
+            if meta is None or not weights.is_file():
+                continue
+            size = weights.stat().st_size + meta_file.stat().st_size
+            out.append(LoraEntry(key=key, prompt=str(meta.get("prompt", "")),
+                                 created=float(meta.get("created", 0)),
+                                 last_used=float(meta.get("last_used", 0)), size_bytes=size,
+                                 base=dict(meta.get("base", {})),
+                                 settings=dict(meta.get("settings", {})), metadata=meta))
+        out.sort(key=lambda e: e.last_used, reverse=True)
+        return out
+
+    def total_bytes(self) -> int:
+        return sum(e.size_bytes for e in self.entries())
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove least recently used entries until the cache fits `max_bytes` (the entry
+        `keep` stays even if it alone is larger)."""
+        entries = self.entries()
+        total = sum(e.size_bytes for e in entries)
+        removed = []
+        for entry in reversed(entries):  # oldest first
+            if total <= self.max_bytes:
+                break
+            if entry.key == keep:
+                continue
+            self.remove(entry.key)
+            total -= entry.size_bytes
+            removed.append(entry.key)
+        return removed
+
+    def remove(self, key: str) -> None:
+        for path in (self.weights_path(key), self.metadata_path(key)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def clear(self) -> int:
+        """Remove every entry (and stray temp files); returns the number of entries removed."""
+        count = len(self.entries())
+        if self.dir.is_dir():
+            for path in self.dir.iterdir():
+                if path.suffix in (".safetensors", ".json", ".tmp"):
+                    path.unlink(missing_ok=True)
+        return count
+
+
+# -- training ----------------------------------------------------------------------------------
+def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, embeds: torch.Tensor,
+                timesteps: torch.Tensor, noise: torch.Tensor) -> float:
+    """Denoising MSE on fixed (timestep, noise) pairs: the same numbers before and after."""
+    ab = model.alphas_cumprod[timesteps].to(device=latent.device, dtype=latent.dtype)
+    noisy = ab.sqrt()[:, None, None, None] * latent + (1 - ab).sqrt()[:, None, None, None] * noise
+    with torch.no_grad():
+        pred = model.unet(noisy.to(model.dtype), timesteps.to(model.device),
+                          encoder_hidden_states=embeds.expand(len(timesteps), -1, -1),
+                          return_dict=False)[0]
+    return float(torch.mean((pred.double() - noise.double()) ** 2))
+
+
+def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
+               settings: LoraSettings, reporter: StepReporter | None = None,
+               lora_id: str = "training") -> dict:
+    """Train a fresh LoRA on one image and leave it attached to `model`. Returns the metadata
+    (losses per step, probe loss before/after, timings). Cancel leaves the model as it was."""
+    reporter = reporter or StepReporter()
+    device, dtype = model.device, model.dtype
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    latent = model.encode_image(image_to_tensor(image)).to(work)
+    embeds = model.encode_prompt(prompt)
+    alphas = model.alphas_cumprod.to(device=device, dtype=work)
+    n_train = alphas.shape[0]
+    gen = torch.Generator(device="cpu").manual_seed(settings.seed)
+    probe_t = torch.linspace(0, n_train - 1, settings.probe_samples + 2)[1:-1].round().long()
+    probe_noise = torch.randn((settings.probe_samples, *latent.shape[1:]), generator=gen,
+                              dtype=work).to(device)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)  # peft's initialisation of lora_A
+        model.attach_lora(settings.peft_config(), None, lora_id)
+    try:
+        before = _probe_loss(model, latent, embeds, probe_t, probe_noise)
+        params = model.lora_parameters()
+        for p in params:
+            p.requires_grad_(True)
+        optimizer = torch.optim.AdamW(params, lr=settings.learning_rate,
+                                      weight_decay=settings.weight_decay)
+        losses: list[float] = []
+        batch = settings.batch_size
+        cond = embeds.expand(batch, -1, -1)
+        for step in range(settings.steps):
+            reporter.check_cancel()
+            noise = torch.randn((batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
+            t = torch.randint(0, n_train, (batch,), generator=gen)
+            ab = alphas[t.to(device)][:, None, None, None]
+            noisy = ab.sqrt() * latent + (1 - ab).sqrt() * noise
+            pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
+                              return_dict=False)[0]
+            loss = torch.nn.functional.mse_loss(pred.to(work), noise)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise LoraError("LoRA training diverged (the loss is not finite); try float32 "
+                                "or a lower learning rate.", detail=f"step {step}: loss {value}")
+            losses.append(value)
+            reporter.report("LoRA", step + 1, settings.steps)
+        for p in params:
+            p.requires_grad_(False)
+        after = _probe_loss(model, latent, embeds, probe_t, probe_noise)
+    except (EditCancelled, Exception):
+        model.detach_lora()
+        raise
+    return {"prompt": prompt, "settings": settings.to_dict(), "lora_alpha": settings.lora_alpha,
+            "losses": losses, "probe_loss_before": before, "probe_loss_after": after,
+            "train_seconds": time.perf_counter() - start,
+            "image_sha256": image_digest(image), "image_shape": list(image.shape)}
+
+
+def ensure_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
+                settings: LoraSettings, cache: LoraCache,
+                reporter: StepReporter | None = None) -> str:
+    """Make the LoRA for (image, prompt, base model, settings) attached to `model`, training it
+    only when the cache does not have it. Returns its cache key."""
+    key = cache.key(model.identity, image, prompt, settings)
+    if model.lora_id == key and model.has_lora:
+        cache.touch(key)
+        return key
+    cached = cache.load(key)
+    if cached is not None:
+        state, meta = cached
+        config = LoraSettings(**{**meta["settings"],
+                                 "target_modules": tuple(meta["settings"]["target_modules"])})
+        model.attach_lora(config.peft_config(), state, key)
+        return key
+    metadata = train_lora(model, image, prompt, settings, reporter, lora_id=key)
+    metadata["base"] = model.identity.to_dict()
+    cache.save(key, model.lora_state_dict(), metadata)
+    return key
+
+
+def detach_lora(model: StableDiffusionModel) -> None:
+    model.detach_lora()
+
+
+# -- LoRA files given by the user ----------------------------------------------------------------
+def load_lora_file(model: StableDiffusionModel, path: Path | str) -> str:
+    """Attach a LoRA from a .safetensors file: this app's own format (a cache entry or an
+    exported one) or the diffusers / kohya formats community LoRAs use. Text-encoder parts of a
+    community LoRA are not applied (the edits condition the UNet only). Returns the LoRA id
+    ("file:" + the file's sha256)."""
+    from sdedit_desktop.models.hashing import file_sha256
+    from sdedit_desktop.models.weights import PICKLE_SUFFIXES, refuse_pickle
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise LoraError(f"LoRA file not found: {path}", path=path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise refuse_pickle(path)
+    state = read_safetensors(path)
+    lora_id = "file:" + file_sha256(path)
+    ours = [k for k in state
+            if k.endswith(".lora_A.weight") and not k.startswith(("unet.", "text"))]
+    if ours and len(ours) * 2 == len(state):
+        rank = int(state[ours[0]].shape[0])
+        alpha = float(_file_alpha(path) or rank)
+        targets = sorted({_target_of(k) for k in ours})
+        settings = LoraSettings(rank=rank, alpha=alpha, target_modules=tuple(targets))
+        model.attach_lora(settings.peft_config(), state, lora_id)
+        return lora_id
+    _attach_community_lora(model, state, path)
+    model.adopt_lora(lora_id)
+    if not model.has_lora:
+        raise LoraError(f"{path.name} has no LoRA weights for the UNet.", path=path)
+    return lora_id
+
+
+def _target_of(key: str) -> str:
+    stem = key.removesuffix(".lora_A.weight")
+    return "to_out.0" if stem.endswith("to_out.0") else stem.rsplit(".", 1)[-1]
+
+
+def _file_alpha(path: Path) -> float | None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    try:
+        return float(meta["alpha"]) if "alpha" in meta else None
+    except ValueError:
+        return None
+
+
+def _attach_community_lora(model: StableDiffusionModel, state: dict[str, torch.Tensor],
+                           path: Path) -> None:
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin
+
+    from sdedit_desktop.models.components import quiet_diffusers
+
+    try:
+        with quiet_diffusers():
+            converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
+        unet_part = {k: v for k, v in converted.items() if k.startswith("unet.")}
+        if not unet_part:
+            raise LoraError(f"{path.name} is not a LoRA for an SD 1.x UNet (no UNet weights).",
+                            detail=f"keys e.g. {list(state)[:3]}", path=path)
+        unet_alphas = ({k: v for k, v in alphas.items() if k.startswith("unet.")}
+                       if alphas else None)
+        model.detach_lora()
+        with quiet_diffusers():
+            model.unet.load_lora_adapter(unet_part, prefix="unet", network_alphas=unet_alphas,
+                                         adapter_name=LORA_ADAPTER)
+    except LoraError:
+        raise
+    except (ValueError, KeyError, RuntimeError) as exc:
+        if getattr(model.unet, "_hf_peft_config_loaded", False):
+            model.detach_lora_layers()
+        raise LoraError(f"{path.name} is not a LoRA this model can use (made for another "
+                        "architecture, or an unknown format).", detail=f"{exc}", path=path) from exc

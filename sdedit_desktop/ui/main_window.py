@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
         self.history_panel.continueRequested.connect(self.continue_from)
         self.history_panel.rerunRequested.connect(self.rerun_with_new_seed)
         self.history_panel.paramsRequested.connect(self.load_parameters)
-        self.undo.indexChanged.connect(lambda _: self._update_title())
+        self.undo.indexChanged.connect(self._on_undo_index)
 
     # ------------------------------------------------------------------ tools
     def set_tool(self, tool: Tool) -> None:
@@ -864,6 +864,9 @@ class MainWindow(QMainWindow):
         self.act_export.setEnabled(has)
         for act in (self.act_clear_mask, self.act_invert_mask, self.act_clear_points):
             act.setEnabled(has)
+
+    def _on_undo_index(self, _index: int) -> None:
+        self._update_title()
 
     def _update_title(self) -> None:
         name = self.doc.image_label or "untitled"

@@ -1,0 +1,334 @@
+"""The main window end to end with the real engine and the tiny model (offscreen): drag runs,
+previews, compare view, cancel (button and Esc), history (continue, re-run, undo), bad input,
+missing model, bad files and failing jobs shown in the error dialog with the app still usable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QImage, QPainter
+
+from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.engine import Engine
+from sdedit_desktop.models.interface import ModelSpec
+from sdedit_desktop.ui.errors import error_handler
+from sdedit_desktop.ui.main_window import MainWindow
+from sdedit_desktop.ui.qimage import qimage_to_rgb
+from sdedit_desktop.ui.settings import AppSettings
+
+W, H = 96, 64
+
+
+def _image(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:H, 0:W]
+    base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def errors():
+    shown = []
+    with error_handler(lambda _parent, e: shown.append(e)):
+        yield shown
+
+
+@pytest.fixture
+def engine(qtbot):
+    from sdedit_desktop.edits import run_edit
+
+    def runner(model, request, progress=None, cancel=None, lora_cache=None):
+        return run_edit(model, request, progress, cancel)
+
+    e = Engine(edit_runner=runner)  # TEMP until engine/edits agree on run_edit's signature
+    yield e
+    e.shutdown()
+
+
+def _make_window(qtbot, engine, tmp_path, monkeypatch) -> MainWindow:
+    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path / "config"))
+    settings = AppSettings(model_source="tiny", device="cpu", autosave_minutes=0)
+    window = MainWindow(engine, settings, settings_file=tmp_path / "config" / "settings.json")
+    window.autosave_dir = tmp_path / "autosave"
+    window.confirm = lambda *_: True
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, engine, tmp_path, monkeypatch, errors):
+    return _make_window(qtbot, engine, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def ready(qtbot, window):
+    window.load_model(window.model_spec())
+    qtbot.waitUntil(lambda: getattr(window.model_state, "status", "") == "ready", timeout=60000)
+    window.start_project(_image(), "test.png", None)
+    return window
+
+
+def _wait_entries(qtbot, window, errors, n: int) -> None:
+    """Wait for n history entries; an error dialog on the way fails at once with its text."""
+    qtbot.waitUntil(lambda: len(window.history.entries) >= n or bool(errors), timeout=60000)
+    assert not errors, errors
+    assert len(window.history.entries) == n
+
+
+def _drag_setup(window: MainWindow, steps: int = 20) -> None:
+    window.doc.set_points([((30, 30), (46, 30))])
+    panel = window.panels.select("drag")
+    panel.widgets["steps"].setValue(steps)
+    window.panels.max_side.setValue(0)
+
+
+def _render_canvas(window: MainWindow) -> np.ndarray:
+    """The canvas scene (image + overlays) rendered at 1:1 image pixels."""
+    scene = window.canvas.scene()
+    out = QImage(W, H, QImage.Format.Format_RGB888)
+    painter = QPainter(out)
+    scene.render(painter, QRectF(0, 0, W, H), QRectF(0, 0, W, H))
+    painter.end()
+    return qimage_to_rgb(out)
+
+
+def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
+    w = ready
+    _drag_setup(w)
+    job = w.run_edit()
+    assert job is not None
+    _wait_entries(qtbot, w, errors, 1)
+    assert not errors
+    assert w.preview_count > 0  # the canvas showed live previews during the run
+    entry = w.history.entries[0]
+    request = entry.request
+    assert isinstance(request, DragRequest)
+    assert request.points == (((30, 30), (46, 30)),)
+    assert request.steps == 20 and request.seed == 1234
+    assert entry.result.image.shape == (H, W, 3)
+    assert len(entry.result.trajectory) >= 1
+    assert w.history_panel.selected_id() == entry.id
+    assert "SDE-Drag" in w.history_panel.list.item(0).text()
+
+    # After only: the canvas shows the result; with the split at 0.5 the left half is the input.
+    w.act_overlays.setChecked(False)
+    assert np.array_equal(_render_canvas(w), entry.result.image)
+    w.compare.check.setChecked(True)
+    w.compare.slider.setValue(500)
+    shown = _render_canvas(w)
+    assert np.array_equal(shown[:, :47], entry.request.image[:, :47])
+    assert np.array_equal(shown[:, 49:], entry.result.image[:, 49:])
+    assert not np.array_equal(entry.request.image, entry.result.image)
+
+    # Hold-to-compare: C shows the input alone while held.
+    w.compare.check.setChecked(False)
+    qtbot.keyPress(w.canvas, Qt.Key.Key_C)
+    assert np.array_equal(_render_canvas(w), entry.request.image)
+    qtbot.keyRelease(w.canvas, Qt.Key.Key_C)
+    assert np.array_equal(_render_canvas(w), entry.result.image)
+
+    # The trajectory player steps through the drag: frame 0 is the input.
+    n = len(entry.result.trajectory)
+    assert w.player.slider.maximum() == n
+    w.player.slider.setValue(0)
+    assert np.array_equal(_render_canvas(w), entry.request.image)
+    w.player.slider.setValue(1)
+    assert np.array_equal(_render_canvas(w), entry.result.trajectory[0])
+
+    # Undo removes the history entry, redo brings it back.
+    w.undo.undo()
+    assert w.history.entries == []
+    w.undo.redo()
+    assert [e.id for e in w.history.entries] == [entry.id]
+
+
+def test_continue_and_rerun_with_new_seed(qtbot, ready, errors):
+    w = ready
+    _drag_setup(w, steps=10)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    first = w.history.entries[0]
+    original = w.doc.image.copy()
+
+    w.continue_from(first.id)
+    assert np.array_equal(w.doc.image, first.result.image)
+    assert w.doc.points == []
+    w.doc.set_points([((50, 30), (60, 36))])
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 2)
+    second = w.history.entries[1]
+    assert second.parent_id == first.id
+    assert np.array_equal(second.request.image, first.result.image)
+
+    w.rerun_with_new_seed(first.id)
+    _wait_entries(qtbot, w, errors, 3)
+    third = w.history.entries[2]
+    assert third.request.seed != first.request.seed
+    assert third.request.points == first.request.points
+    assert not errors
+
+    w.undo.undo()  # the re-run entry
+    w.undo.undo()  # the second drag's entry
+    w.undo.undo()  # continue-from
+    assert [e.id for e in w.history.entries] == [first.id]
+    assert np.array_equal(w.doc.image, original)
+    assert w.doc.points == [((30, 30), (46, 30))]
+
+
+def _long_drag(window: MainWindow) -> None:
+    window.doc.set_points([((20, 30), (80, 30))])
+    panel = window.panels.select("drag")
+    panel.widgets["steps"].setValue(1000)  # many UNet calls: still running when we cancel
+
+
+@pytest.mark.parametrize("how", ["button", "esc"])
+def test_cancel_from_button_and_escape(qtbot, ready, errors, how):
+    w = ready
+    _long_drag(w)
+    cancelled = []
+    w.engine.jobCancelled.connect(cancelled.append)
+    job = w.run_edit()
+    qtbot.waitUntil(lambda: w.run_box.cancel_button.isEnabled() and w.preview_count > 0,
+                    timeout=60000)
+    if how == "button":
+        qtbot.mouseClick(w.run_box.cancel_button, Qt.MouseButton.LeftButton)
+    else:
+        w.activateWindow()
+        w.canvas.setFocus()
+        qtbot.keyClick(w.canvas, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: cancelled == [job], timeout=30000)
+    assert w.history.entries == []
+    assert not w.run_box.cancel_button.isEnabled()
+    assert w.run_box.bar.format() == "Idle"
+    assert not errors
+    # The app stays usable: a short drag afterwards succeeds.
+    _drag_setup(w, steps=10)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+
+
+def test_bad_input_gives_message_and_sends_nothing(qtbot, ready, errors, monkeypatch):
+    w = ready
+    submitted = []
+    monkeypatch.setattr(w.engine, "submit", lambda r: submitted.append(r) or 99)
+    w.panels.select("drag")
+    assert w.run_edit() is None
+    assert "Drag needs points" in errors[-1].message
+    w.doc.set_points([((10, 10), None)])
+    assert w.run_edit() is None
+    assert "no target" in errors[-1].message
+    w.panels.select("inpaint")
+    assert w.doc.mask_is_empty()
+    assert w.run_edit() is None
+    assert "Inpainting needs a mask" in errors[-1].message
+    w.panels.select("diffedit")
+    assert w.run_edit() is None
+    assert "target prompt" in errors[-1].message
+    assert submitted == []
+    # With a mask, inpaint goes through and carries the mask pixels exactly.
+    w.doc.mask[10:20, 30:50] = 255
+    w.panels.select("inpaint")
+    assert w.run_edit() == 99
+    assert np.array_equal(submitted[0].mask, w.doc.mask)
+
+
+def test_missing_model_then_load_works(qtbot, window, errors):
+    w = window
+    w.start_project(_image(), "x.png", None)
+    _drag_setup(w, steps=10)
+    assert getattr(w.model_state, "status", "none") == "none"
+    assert w.run_edit() is None
+    assert errors[-1].title == "No model loaded"
+    assert "Model setup" in errors[-1].message
+    # A model that cannot be found: error dialog with details, window still works.
+    w.load_model(ModelSpec("/nonexistent/model-folder"))
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=30000)
+    assert errors[-1].title == "Model could not be loaded"
+    assert errors[-1].message
+    assert w.model_label.text() == "Model: failed to load"
+    w.load_model(ModelSpec("tiny", device="cpu"))
+    qtbot.waitUntil(lambda: getattr(w.model_state, "status", "") == "ready", timeout=60000)
+    assert "tiny" in w.model_label.text()
+    assert w.device_label.text() == "Device: cpu"
+    assert w.dtype_label.text().startswith("Precision: float")
+    errors.clear()
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+
+
+def test_bad_image_file_shows_error_and_keeps_work(qtbot, window, errors, tmp_path):
+    w = window
+    w.start_project(_image(), "keep.png", None)
+    w.doc.mask[5:9, 5:9] = 255
+    kept = w.doc.image.copy()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    assert w.open_image(bad) is False
+    assert errors[-1].title == "Cannot open image"
+    assert "broken.png" in errors[-1].message
+    text = tmp_path / "notes.jpg"
+    text.write_text("hello")
+    assert w.open_image(text) is False
+    assert "not an image" in errors[-1].message
+    assert w.open_image(tmp_path / "missing.png") is False
+    assert "does not exist" in errors[-1].message
+    assert np.array_equal(w.doc.image, kept)
+    assert w.doc.mask[6, 6] == 255
+    # A good file still opens.
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    Image.fromarray(_image(3)).save(good)
+    assert w.open_image(good) is True
+    assert np.array_equal(w.doc.image, _image(3))
+    assert str(good.resolve()) == w.settings.recent_files[0]
+
+
+def test_failing_job_shows_error_and_engine_keeps_working(qtbot, ready, errors):
+    w = ready
+    # Points outside the image pass the panel (it checks presence) but the edit refuses them.
+    bad = DragRequest(image=w.doc.image, points=(((5, 5), (500, 400)),), steps=10,
+                      max_side=None)
+    w.submit(bad, None)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=60000)
+    assert errors[0].title == "Edit failed"
+    assert errors[0].message
+    assert w.history.entries == []
+    assert not w.run_box.cancel_button.isEnabled()
+    errors.clear()
+    _drag_setup(w, steps=10)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+
+
+def test_reconstruct_shows_psnr(qtbot, ready, errors):
+    w = ready
+    panel = w.panels.select("reconstruct")
+    panel.widgets["steps"].setValue(10)
+    w.panels.max_side.setValue(0)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    psnr = w.history.entries[0].result.metrics["psnr"]
+    assert f"PSNR {psnr:.2f} dB" in w.metrics_label.text()
+    assert f"PSNR {psnr:.2f} dB" in w.history_panel.list.item(0).text()
+
+
+def test_diffedit_auto_mask_lands_on_canvas_and_is_editable(qtbot, ready, errors):
+    w = ready
+    panel = w.panels.select("diffedit")
+    panel.widgets["source_prompt"].setText("a photo")
+    panel.widgets["target_prompt"].setText("a painting")
+    panel.widgets["steps"].setValue(10)
+    panel.widgets["mask_samples"].setValue(2)
+    w.panels.max_side.setValue(0)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    result = w.history.entries[0].result
+    assert result.mask is not None
+    assert np.array_equal(w.doc.mask, result.mask)
+    assert panel.widgets["mask_mode"].currentData() == "user"
+    w.undo.undo()  # the auto mask is one undo step
+    assert not w.doc.mask.any()

@@ -34,7 +34,7 @@ def refused(path, pattern, **kwargs):
     with pytest.raises(ProjectError, match=pattern) as info:
         load_project(path, **kwargs)
     assert digest(path) == before
-    assert str(info.value).startswith(f"cannot open {path.name}: ")
+    assert info.value.path == path and str(info.value) == info.value.reason
     return info.value
 
 

@@ -48,7 +48,7 @@ def check_mutant(data: bytes, work: Path, original: Project) -> None:
     try:
         project = load_project(path, limits=LIMITS)
     except ProjectError as exc:
-        assert str(exc).startswith("cannot open mutant.sdeproj: ") and exc.reason
+        assert exc.path == path and str(exc)
         event("refused")
     else:
         event("loaded")

@@ -179,8 +179,24 @@ def test_save_refuses_what_it_could_not_load_and_writes_nothing(tmp_path):
     project.points.append(((W, 0), (0, 0)))
     with pytest.raises(ProjectError, match=r"source.points\[2\] source \(24, 0\) is outside"):
         save_project(project, path)
+    project = make_project()
+    project.history[4].result.metrics["psnr"] = "n/a"
+    with pytest.raises(ProjectError, match=r"history\[4\] \(e4\) cannot be written: could not"):
+        save_project(project, path)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temp file
     assert make_project().dirty is False
+
+
+def test_numpy_scalars_are_saved_as_plain_numbers(tmp_path):
+    project = make_project()
+    project.ui["zoom"] = np.float32(2.0)
+    project.ui["count"] = np.int64(3)
+    project.history[0].result.metrics["psnr"] = np.float64(30.5)
+    project.history[0].result.unet_calls = np.int64(12)
+    loaded = load_project(saved(tmp_path, project))
+    assert loaded.ui["zoom"] == 2.0 and type(loaded.ui["count"]) is int
+    assert loaded.history[0].result.metrics["psnr"] == 30.5
+    assert loaded.history[0].result.unet_calls == 12
 
 
 def test_saves_are_reproducible_apart_from_the_modified_time(tmp_path):

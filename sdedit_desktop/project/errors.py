@@ -8,10 +8,13 @@ class ProjectError(Exception):
     which part of the file is wrong and how. Loading never returns a partial project and never
     modifies the file; a failed save leaves the previous file as it was.
 
-    Errors from `load_project` read "cannot open NAME: REASON"; `reason` and `path` hold the
-    parts for a UI that lays them out itself."""
+    The message is the reason alone ("manifest.json is not valid UTF-8 text (byte 12)"); the
+    caller names the file. Errors from `load_project` carry the file in `path`."""
 
-    def __init__(self, message: str, *, reason: str | None = None, path: object = None):
+    def __init__(self, message: str, *, path: object = None):
         super().__init__(message)
-        self.reason = reason if reason is not None else message
         self.path = path
+
+    @property
+    def reason(self) -> str:
+        return str(self)

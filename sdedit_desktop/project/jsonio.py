@@ -12,11 +12,21 @@ import math
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from sdedit_desktop.project.errors import ProjectError
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, indent=1, default=_numpy_scalar).encode("utf-8")
+
+
+def _numpy_scalar(value: Any) -> Any:
+    # numpy scalars slip into settings and parameters easily (spin boxes, array maths); they
+    # are plain numbers in JSON. Anything else is a programming error the caller reports.
+    if isinstance(value, np.generic) and isinstance(value.item(), bool | int | float | str):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def loads(data: bytes, what: str, max_depth: int) -> Any:

@@ -75,25 +75,12 @@ def encode_project(project: Project, modified: datetime,
               "points": [[list(map(int, s)), list(map(int, t))] for s, t in project.points]}
     history = []
     for i, entry in enumerate(project.history):
-        where = f"history entry {i + 1} ({entry.id})"
-        request, result = entry.request, entry.result
-        ref(request.image, f"{where}: request image", 3)
-        ref(request.mask, f"{where}: request mask", 1)
-        history.append({
-            "id": entry.id, "created": jsonio.format_time(entry.created),
-            "duration_s": float(entry.duration_s), "parent_id": entry.parent_id,
-            "label": entry.label, "request": request.params(),
-            "result": {
-                "image": ref(result.image, f"{where}: result image", 3),
-                "trajectory": [ref(frame, f"{where}: trajectory frame {j + 1}", 3)
-                               for j, frame in enumerate(result.trajectory)],
-                "mask": ref(result.mask, f"{where}: result mask", 1),
-                "metrics": {k: float(v) for k, v in result.metrics.items()},
-                "timings": {k: float(v) for k, v in result.timings.items()},
-                "unet_calls": int(result.unet_calls), "unet_samples": int(result.unet_samples),
-                "lora_id": result.lora_id,
-            },
-        })
+        where = f"history[{i}]"
+        try:
+            history.append(_encode_entry(entry, where, ref))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ProjectError(f"{where} ({getattr(entry, 'id', '?')}) cannot be written: {exc}"
+                               ) from exc
     members: dict[str, bytes] = {}
     cache = png_cache if png_cache is not None else {}
     for sha, array in arrays.items():
@@ -115,6 +102,27 @@ def encode_project(project: Project, modified: datetime,
         "source": source, "ui": project.ui, "history": history, "loras": loras,
     }
     return Encoded(manifest, members, arrays)
+
+
+def _encode_entry(entry: HistoryEntry, where: str, ref: Any) -> dict[str, Any]:
+    request, result = entry.request, entry.result
+    ref(request.image, f"{where}.request image", 3)
+    ref(request.mask, f"{where}.request mask", 1)
+    return {
+        "id": entry.id, "created": jsonio.format_time(entry.created),
+        "duration_s": float(entry.duration_s), "parent_id": entry.parent_id,
+        "label": entry.label, "request": request.params(),
+        "result": {
+            "image": ref(result.image, f"{where}.result image", 3),
+            "trajectory": [ref(frame, f"{where}.result trajectory frame {j + 1}", 3)
+                           for j, frame in enumerate(result.trajectory)],
+            "mask": ref(result.mask, f"{where}.result mask", 1),
+            "metrics": {k: float(v) for k, v in result.metrics.items()},
+            "timings": {k: float(v) for k, v in result.timings.items()},
+            "unet_calls": int(result.unet_calls), "unet_samples": int(result.unet_samples),
+            "lora_id": result.lora_id,
+        },
+    }
 
 
 def _check_array(array: Any, where: str, channels: int) -> None:

@@ -78,8 +78,8 @@ def load_project_with_info(path: str | Path, *, limits: LoadLimits = DEFAULT_LIM
     try:
         return _load(path, limits, migrations)
     except ProjectError as exc:
-        raise ProjectError(f"cannot open {path.name}: {exc}", reason=str(exc),
-                           path=path) from exc
+        exc.path = path  # the message is the reason; callers put the file name in front
+        raise
 
 
 def _load(path: Path, limits: LoadLimits, migrations: dict[int, Migration] | None
@@ -134,10 +134,10 @@ def serialize_project(project: Project, modified: datetime, limits: LoadLimits
     try:
         manifest_bytes = jsonio.dumps(encoded.manifest)
     except (TypeError, ValueError) as exc:
-        raise ProjectError(f"cannot save: the UI settings or LoRA metadata are not plain JSON "
-                           f"({exc})") from exc
+        raise ProjectError(f"part of the project (UI settings, LoRA metadata or "
+                           f"request parameters) is not plain JSON ({exc})") from exc
     if len(manifest_bytes) > limits.max_manifest_bytes:
-        raise ProjectError(f"cannot save: the manifest would be {len(manifest_bytes)} bytes, "
+        raise ProjectError(f"the manifest would be {len(manifest_bytes)} bytes, "
                            f"more than the limit of {limits.max_manifest_bytes}")
     manifest = jsonio.loads(manifest_bytes, "manifest.json",
                             limits.max_json_depth + _MANIFEST_NESTING)
@@ -151,16 +151,16 @@ def serialize_project(project: Project, modified: datetime, limits: LoadLimits
 
 def _check_sizes(members: list[tuple[str, bytes, int]], limits: LoadLimits) -> None:
     if len(members) > limits.max_entries:
-        raise ProjectError(f"cannot save: {len(members)} archive members exceed the limit of "
+        raise ProjectError(f"{len(members)} archive members exceed the limit of "
                            f"{limits.max_entries}")
     total = 0
     for name, blob, _ in members:
         if len(blob) > limits.max_entry_bytes:
-            raise ProjectError(f"cannot save: {name} is {len(blob)} bytes, more than the limit "
+            raise ProjectError(f"{name} would be {len(blob)} bytes, more than the limit "
                                f"of {limits.max_entry_bytes}")
         total += len(blob)
     if total > limits.max_total_bytes:
-        raise ProjectError(f"cannot save: {total} bytes exceed the limit of "
+        raise ProjectError(f"{total} bytes would exceed the limit of "
                            f"{limits.max_total_bytes}")
 
 
@@ -189,11 +189,11 @@ def write_member(archive: zipfile.ZipFile, name: str, blob: bytes, compression: 
 def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backup: bool) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise ProjectError(f"cannot save: {path} is a folder")
+        raise ProjectError(f"{path} is a folder")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise ProjectError(f"cannot save to {directory}: {exc.strerror or exc}") from exc
+        raise ProjectError(f"cannot create a file in {directory}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -207,8 +207,8 @@ def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backu
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ProjectError(f"could not save {path.name}: {exc.strerror or exc}; the "
-                               "previous file is unchanged") from exc
+            raise ProjectError(f"write error: {exc.strerror or exc} (the previous file is "
+                               "unchanged)") from exc
         raise
 
 

@@ -23,6 +23,10 @@ API for the UI (no Qt here):
 * `autosave(project)`, `list_recoverable()`, `recover(item)`, `discard_autosave(item)`,
   `clear_autosave(project)` (autosave.py): crash recovery in the user data folder.
 * `export_result_png(entry, path)`, `export_history(project, folder)` (export.py).
+* `embed_cached_loras(project, cache)`, `install_embedded_loras(project, cache)` (loras.py):
+  carry per-image LoRA weights from the local LoRA cache into the project and back out.
+* `summarize(project, info)` / `format_summary(...)` (summary.py): what `sdedit project info`
+  prints.
 * `migrate.register(from_version)`: how format version 2 will plug in.
 """
 
@@ -38,6 +42,7 @@ from sdedit_desktop.project.autosave import (
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.export import export_history, export_result_png
 from sdedit_desktop.project.limits import DEFAULT_LIMITS, LoadLimits
+from sdedit_desktop.project.loras import embed_cached_loras, install_embedded_loras
 from sdedit_desktop.project.model import EmbeddedLora, HistoryEntry, Project
 from sdedit_desktop.project.schema import FORMAT_VERSION
 from sdedit_desktop.project.storage import (
@@ -67,8 +72,10 @@ __all__ = [
     "backup_path",
     "clear_autosave",
     "discard_autosave",
+    "embed_cached_loras",
     "export_history",
     "export_result_png",
+    "install_embedded_loras",
     "list_recoverable",
     "load_project",
     "load_project_with_info",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdedit_desktop.project import jsonio
-from sdedit_desktop.project.model import Project
+from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.project.storage import FileInfo
 
 
@@ -30,7 +30,7 @@ def summarize(project: Project, info: FileInfo | None = None) -> dict[str, Any]:
     return out
 
 
-def _entry(entry: Any) -> dict[str, Any]:
+def _entry(entry: HistoryEntry) -> dict[str, Any]:
     request, result = entry.request, entry.result
     return {"id": entry.id, "label": entry.label, "kind": request.kind,
             "method": request.method, "seed": request.seed,

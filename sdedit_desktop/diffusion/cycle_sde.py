@@ -73,7 +73,8 @@ def trajectory_noise_predictions(traj: Trajectory, eps_fn: NoisePredictor,
             out.append(eps_fn(traj.states[lo], traj.steps[lo].t))
             continue
         ys = torch.cat(traj.states[lo:hi])
-        ts = torch.tensor([traj.steps[i].t for i in range(lo, hi)], device=ys.device)
+        # levels stay on the CPU: guidance reads them per sample without a device sync
+        ts = torch.tensor([traj.steps[i].t for i in range(lo, hi)])
         ts = ts.repeat_interleave(traj.states[lo].shape[0])
         out.extend(eps_fn(ys, ts).split(traj.states[lo].shape[0]))
     return out

@@ -23,9 +23,10 @@ def _at(scale: Scale, t: int) -> float:
 
 
 def guided(predict: ConditionalPredictor, cond: torch.Tensor, uncond: torch.Tensor | None,
-           guidance: Scale = 1.0, lora_scale: Scale = 1.0) -> NoisePredictor:
+           guidance: Scale = 1.0, lora_scale: Scale = 1.0,
+           skip_uncond_at_one: bool = True) -> NoisePredictor:
     """eps(x, t) = u + g(t) (c - u). With g == 1 (or no unconditional embedding) only the
-    conditional prediction is computed."""
+    conditional prediction is computed, unless `skip_uncond_at_one` is False."""
 
     def eps(x: torch.Tensor, t: Timestep) -> torch.Tensor:
         if isinstance(t, torch.Tensor) and t.ndim > 0:
@@ -45,7 +46,7 @@ def guided(predict: ConditionalPredictor, cond: torch.Tensor, uncond: torch.Tens
     def _predict(x: torch.Tensor, t: Timestep, levels: list[int], lscale: float) -> torch.Tensor:
         n = x.shape[0]
         g = [_at(guidance, lv) for lv in levels]
-        if uncond is None or all(v == 1.0 for v in g):
+        if uncond is None or (skip_uncond_at_one and all(v == 1.0 for v in g)):
             return predict(x, t, cond.expand(n, *cond.shape[1:]), lscale)
         t2 = torch.cat([t, t]) if isinstance(t, torch.Tensor) else t
         embeds = torch.cat([uncond.expand(n, *uncond.shape[1:]), cond.expand(n, *cond.shape[1:])])

@@ -52,7 +52,7 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
     if isinstance(request, ReconstructRequest):
         latent_dtype = torch.float64 if request.dtype == "float64" else torch.float32
     session = EditSession(model, request, reporter, isinstance(request, InpaintRequest),
-                          latent_dtype)
+                          latent_dtype, options.always_batch_uncond)
     try:
         if isinstance(request, DragRequest):
             return run_drag(session, request, reporter, options, lora)

@@ -30,10 +30,12 @@ class CallCounter:
 class ModelCalls:
     """Builds noise predictors for one edit and accounts for every UNet call they make."""
 
-    def __init__(self, model: LatentDiffusionModel, reporter: StepReporter):
+    def __init__(self, model: LatentDiffusionModel, reporter: StepReporter,
+                 always_batch_uncond: bool = False):
         self.model = model
         self.reporter = reporter
         self.counter = CallCounter()
+        self.always_batch_uncond = always_batch_uncond
 
     def _predict(self, x: torch.Tensor, t: Timestep, embeds: torch.Tensor,
                  lora_scale: float) -> torch.Tensor:
@@ -53,4 +55,5 @@ class ModelCalls:
         cond = self.embeddings(prompt)
         needs_uncond = callable(guidance) or float(guidance) != 1.0
         uncond = self.embeddings(negative_prompt) if needs_uncond else None
-        return guided(self._predict, cond, uncond, guidance, lora_scale)
+        return guided(self._predict, cond, uncond, guidance, lora_scale,
+                      skip_uncond_at_one=not self.always_batch_uncond)

@@ -19,3 +19,6 @@ class ExecutionOptions:
     # Cycle-SDE: predict the trajectory-side noise (independent of the edit) this many steps per
     # UNet call ahead of the loop; 0/1 = together with the sample, one call per step.
     trajectory_batch: int = 0
+    # The reference code's execution: every guided step computes both the unconditional and the
+    # conditional prediction, even where the guidance scale is 1 (batch 4 on every step).
+    always_batch_uncond: bool = False

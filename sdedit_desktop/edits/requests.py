@@ -170,6 +170,7 @@ class EditResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase + "total"
     unet_calls: int = 0  # UNet forward calls
     unet_samples: int = 0  # samples pushed through the UNet (sum of batch sizes)
+    unet_batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> calls
     lora_id: str | None = None  # cache key of the LoRA used, if any
 
     def summary(self) -> dict[str, Any]:

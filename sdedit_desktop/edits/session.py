@@ -29,13 +29,13 @@ from sdedit_desktop.models.interface import LatentDiffusionModel
 class EditSession:
     def __init__(self, model: LatentDiffusionModel, request: EditRequest,
                  reporter: StepReporter, mask_required: bool = False,
-                 latent_dtype: torch.dtype | None = None):
+                 latent_dtype: torch.dtype | None = None, always_batch_uncond: bool = False):
         validate_image(request.image)
         validate_mask(request.mask, request.image, required=mask_required)
         self.model = model
         self.request = request
         self.reporter = reporter
-        self.calls = ModelCalls(model, reporter)
+        self.calls = ModelCalls(model, reporter, always_batch_uncond)
         height, width = request.image.shape[:2]
         self.size = working_size(width, height, request.max_side)
         self.image = self.size.to_work(request.image)
@@ -125,4 +125,5 @@ class EditSession:
         timings["total"] = time.perf_counter() - self.started
         return EditResult(request=request, image=image, timings=timings,
                           unet_calls=self.calls.counter.calls,
-                          unet_samples=self.calls.counter.samples, **fields)
+                          unet_samples=self.calls.counter.samples,
+                          unet_batch_sizes=dict(self.calls.counter.batch_sizes or {}), **fields)

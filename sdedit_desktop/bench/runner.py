@@ -1,0 +1,221 @@
+"""The benchmark: our execution vs the reference code's on the same drag, in the same run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sdedit_desktop.edits import (
+    DiffEditRequest,
+    DragRequest,
+    EditRequest,
+    ExecutionOptions,
+    InpaintRequest,
+    Progress,
+    ReconstructRequest,
+    run_edit,
+)
+from sdedit_desktop.models.acceleration import synchronize
+from sdedit_desktop.models.interface import LatentDiffusionModel
+from sdedit_desktop.resources import sample_images
+
+METHODS = ("drag", "inpaint", "diffedit", "reconstruct")
+
+
+@dataclass
+class BenchSettings:
+    size: int = 512
+    drag_steps: int = 200
+    inpaint_steps: int = 50
+    diffedit_steps: int = 50
+    trajectory_batch: int = 16
+    methods: tuple[str, ...] = METHODS
+    repeats: int = 1
+    lora: bool = True
+    lora_steps: int = 100
+    reference: bool = True
+    unet_batches: tuple[int, ...] = (1, 2, 4, 16)
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    unet_calls: int
+    unet_batch_sizes: dict[int, int]
+    peak_memory_bytes: int | None
+    first_preview_seconds: float | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds, "unet_calls": self.unet_calls,
+            "unet_batch_sizes": {str(k): v for k, v in sorted(self.unet_batch_sizes.items())},
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "first_preview_seconds": self.first_preview_seconds, **self.extra,
+        }
+
+
+def bench_image(size: int) -> np.ndarray:
+    path = next((p for p in sample_images() if p.stem == "astronaut"), None)
+    if path is None:
+        rng = np.random.default_rng(0)
+        return (rng.random((size, size, 3)) * 255).astype(np.uint8)
+    img = Image.open(path).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(img)
+
+
+def bench_requests(size: int, s: BenchSettings) -> dict[str, EditRequest]:
+    """The paper's defaults at size x size; the drag moves 80 pixels = 10 latent pixels, so
+    m = 5 drag steps (less on images too small for that)."""
+    image = bench_image(size)
+    mask = np.zeros((size, size), np.uint8)
+    mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
+    c = size // 2
+    d = min(80, size - 16)
+    common = dict(image=image, max_side=None)
+    return {
+        "drag": DragRequest(points=(((c - d // 2, c), (c + d // 2, c)),), steps=s.drag_steps,
+                            prompt="a photo of an astronaut", **common),
+        "inpaint": InpaintRequest(mask=mask, prompt="a photo", steps=s.inpaint_steps, **common),
+        "diffedit": DiffEditRequest(source_prompt="an astronaut", target_prompt="a robot",
+                                    steps=s.diffedit_steps, **common),
+        "reconstruct": ReconstructRequest(prompt="a photo", steps=50, **common),
+    }
+
+
+def measure_edit(model: LatentDiffusionModel, name: str, request: EditRequest,
+                 options: ExecutionOptions) -> Measurement:
+    device = model.device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    first: list[float] = []
+    start = time.perf_counter()
+
+    def on_progress(p: Progress) -> None:
+        # what the GUI does for a preview: bring the latent to the host
+        if not first and p.latent is not None:
+            p.latent.float().cpu()
+            first.append(time.perf_counter() - start)
+
+    result = run_edit(model, request, progress=on_progress, options=options)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    return Measurement(name, seconds, result.unet_calls, result.unet_batch_sizes, peak,
+                       first[0] if first else None,
+                       {"method": request.method, "drag_steps": len(result.trajectory) or None})
+
+
+def unet_call_seconds(model: LatentDiffusionModel, latent_hw: tuple[int, int],
+                      batches: tuple[int, ...], repeats: int = 10) -> dict[str, float]:
+    embeds = model.encode_prompt("")
+    out = {}
+    for batch in batches:
+        x = torch.randn(batch, 4, *latent_hw, device=model.device, dtype=model.dtype)
+        t = torch.full((batch,), 500)
+        model.predict_noise(x, t, embeds)  # warm-up
+        synchronize(model.device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model.predict_noise(x, t, embeds)
+        synchronize(model.device)
+        out[str(batch)] = (time.perf_counter() - start) / repeats
+    return out
+
+
+def measure_lora(model: LatentDiffusionModel, image: np.ndarray, steps: int) -> dict[str, float]:
+    import tempfile
+    from pathlib import Path
+
+    from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora
+
+    settings = LoraSettings(steps=steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = LoraCache(Path(tmp))
+        if model.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(model.device)
+        start = time.perf_counter()
+        ensure_lora(model, image, "a photo", settings, cache)
+        synchronize(model.device)
+        train = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated(model.device) if model.device.type == "cuda" \
+            else None
+        model.detach_lora()
+        start = time.perf_counter()
+        ensure_lora(model, image, "a photo", settings, cache)
+        cached = time.perf_counter() - start
+        model.detach_lora()
+    return {"train_seconds": train, "cached_seconds": cached, "steps": steps,
+            "peak_memory_bytes": peak}
+
+
+def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
+                  reference_model: LatentDiffusionModel | None = None,
+                  log=print) -> dict[str, Any]:
+    """Each method with our execution; then (reference_model given) the drag the way the
+    reference code runs it: float32, eager, one batch-4 UNet call per reverse step."""
+    requests = bench_requests(settings.size, settings)
+    ours = ExecutionOptions(trajectory_batch=settings.trajectory_batch)
+    factor = model.vae_scale_factor
+    latent_hw = (settings.size // factor, settings.size // factor)
+    report: dict[str, Any] = {
+        "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
+        "model": model.identity.to_dict(), "size": settings.size, "methods": {},
+        "torch": torch.__version__,
+    }
+    if model.device.type == "cuda":
+        report["gpu"] = torch.cuda.get_device_name(model.device)
+    log("timing single UNet calls ...")
+    report["unet_call_seconds"] = unet_call_seconds(model, latent_hw, settings.unet_batches)
+    for name in settings.methods:
+        runs = []
+        for _ in range(settings.repeats):
+            log(f"{name} ...")
+            runs.append(measure_edit(model, name, requests[name], ours))
+        best = min(runs, key=lambda m: m.seconds)
+        report["methods"][name] = best.as_dict()
+    if settings.lora and "drag" in settings.methods:
+        log("LoRA training ...")
+        report["lora"] = measure_lora(model, requests["drag"].image, settings.lora_steps)
+    if reference_model is not None and "drag" in settings.methods:
+        log("drag, reference execution ...")
+        ref = measure_edit(reference_model, "drag-reference", requests["drag"],
+                           ExecutionOptions(trajectory_batch=0, always_batch_uncond=True))
+        report["reference_drag"] = ref.as_dict()
+        report["reference_drag"]["dtype"] = str(reference_model.dtype).replace("torch.", "")
+        report["drag_speedup"] = ref.seconds / report["methods"]["drag"]["seconds"]
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    rows = [("edit", "seconds", "UNet calls", "batches", "peak GB", "first preview s")]
+
+    def row(name: str, m: dict[str, Any]) -> tuple[str, ...]:
+        peak = m.get("peak_memory_bytes")
+        first = m.get("first_preview_seconds")
+        batches = ",".join(f"{k}x{v}" for k, v in m["unet_batch_sizes"].items())
+        return (name, f"{m['seconds']:.2f}", str(m["unet_calls"]), batches,
+                f"{peak / 1e9:.2f}" if peak else "-", f"{first:.2f}" if first else "-")
+
+    for name, m in report["methods"].items():
+        rows.append(row(f"{name} ({m['method']})", m))
+    if "reference_drag" in report:
+        rows.append(row("drag, reference execution", report["reference_drag"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    calls = ", ".join(f"B={k}: {v * 1000:.1f} ms" for k, v in report["unet_call_seconds"].items())
+    lines.append(f"UNet call: {calls}")
+    if "lora" in report:
+        lora = report["lora"]
+        lines.append(f"LoRA ({lora['steps']} steps): {lora['train_seconds']:.2f} s to train, "
+                     f"{lora['cached_seconds']:.3f} s from the cache")
+    if "drag_speedup" in report:
+        lines.append(f"drag speed-up over the reference execution: {report['drag_speedup']:.2f}x")
+    return "\n".join(lines)

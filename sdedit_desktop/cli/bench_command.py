@@ -1,0 +1,86 @@
+"""`sdedit bench`: timings of every method on the SD 1.5 architecture (random weights by
+default: speed does not depend on weight values), against the reference code's execution."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from sdedit_desktop.bench.runner import METHODS, BenchSettings, format_table, run_benchmark
+from sdedit_desktop.cli.common import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmark every method (SD 1.5 shape, random weights)")
+    p.add_argument("--model", default="random-sd15",
+                   help="random-sd15 (default, no download), tiny, or any --model of the edits")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto", help="our precision (auto: float16 on CUDA)")
+    p.add_argument("--method", action="append", choices=METHODS, dest="methods",
+                   help="repeatable; default: all")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--steps", type=int, default=200, help="drag grid steps (N)")
+    p.add_argument("--inpaint-steps", type=int, default=50)
+    p.add_argument("--diffedit-steps", type=int, default=50)
+    p.add_argument("--trajectory-batch", type=int, default=16)
+    p.add_argument("--lora-steps", type=int, default=100)
+    p.add_argument("--no-lora", action="store_true")
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the reference-execution drag")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet (CUDA graphs); compile time reported apart")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--json", type=Path, dest="json_out", help="write the report here")
+    p.set_defaults(handler=run)
+
+
+def _load(source: str, device: str, dtype: str):
+    from sdedit_desktop.models.errors import ModelError
+
+    try:
+        if source == "random-sd15":
+            from sdedit_desktop.models.sd15 import build_random_sd15
+
+            return build_random_sd15(device, dtype)
+        from sdedit_desktop.models.interface import ModelSpec
+        from sdedit_desktop.models.loading import load_model
+
+        return load_model(ModelSpec(source=source, device=device, dtype=dtype))
+    except ModelError as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.size % 8 or args.size < 64:
+        raise CliError(f"--size must be a multiple of 8 and at least 64, got {args.size}")
+    settings = BenchSettings(
+        size=args.size, drag_steps=args.steps, inpaint_steps=args.inpaint_steps,
+        diffedit_steps=args.diffedit_steps, trajectory_batch=args.trajectory_batch,
+        methods=tuple(args.methods or METHODS), repeats=max(1, args.repeats),
+        lora=not args.no_lora, lora_steps=args.lora_steps, reference=not args.no_reference)
+    model = _load(args.model, args.device, args.dtype)
+    compile_seconds = None
+    if args.compile:
+        from sdedit_desktop.models.acceleration import compile_unet, warm_up
+
+        compile_unet(model)
+        f = model.vae_scale_factor
+        compile_seconds = warm_up(model, (args.size // f, args.size // f),
+                                  (1, 2, 4, args.trajectory_batch * 2))
+    reference = None
+    if settings.reference:
+        reference = model if model.dtype == torch.float32 and not args.compile else \
+            _load(args.model, str(model.device), "float32")
+    report = run_benchmark(model, settings, reference, log=lambda m: print(m, flush=True))
+    if compile_seconds is not None:
+        report["compile_seconds"] = compile_seconds
+    print(format_table(report))
+    if args.json_out is not None:
+        try:
+            args.json_out.write_text(json.dumps(report, indent=2))
+        except OSError as exc:
+            raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+    return 0

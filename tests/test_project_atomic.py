@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
 
 import pytest
 from test_project_fixtures import digest, grey, make_project, saved
@@ -105,3 +107,27 @@ def test_save_without_backup_and_without_a_path(tmp_path):
 def test_save_into_missing_folder_is_a_project_error(tmp_path):
     with pytest.raises(ProjectError, match="cannot create a file in"):
         save_project(make_project(), tmp_path / "missing" / "p.sdeproj")
+
+
+def test_saved_file_gets_normal_permissions_and_keeps_existing_ones(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = saved(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+    os.chmod(path, 0o640)
+    project = load_project(path)
+    project.set_label("e0", "x")
+    save_project(project)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_saving_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
+    real = saved(tmp_path, name="real.sdeproj")
+    link = tmp_path / "link.sdeproj"
+    link.symlink_to(real)
+    project = load_project(link)
+    project.set_label("e0", "via link")
+    save_project(project)
+    assert link.is_symlink() and link.resolve() == real
+    assert load_project(real).find_entry("e0").label == "via link"
+    assert backup_path(real).exists()

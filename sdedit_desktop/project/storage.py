@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import stat
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -187,14 +187,15 @@ def write_member(archive: zipfile.ZipFile, name: str, blob: bytes, compression: 
 
 
 def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backup: bool) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_symlink():
+        path = path.resolve()  # replace the file the link points to, keep the link
     if path.is_dir():
         raise ProjectError(f"{path} is a folder")
+    directory = path.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        tmp, fd = _create_temp(path)
     except OSError as exc:
         raise ProjectError(f"cannot create a file in {directory}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -210,6 +211,25 @@ def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backu
             raise ProjectError(f"write error: {exc.strerror or exc} (the previous file is "
                                "unchanged)") from exc
         raise
+
+
+def _create_temp(path: Path) -> tuple[Path, int]:
+    """A new hidden file beside `path`. Unlike mkstemp (always 0600) it gets the permissions a
+    normal new file gets (umask), or those of the file it will replace."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            if path.exists():
+                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        except OSError:
+            pass  # permissions are a nicety; the content is what matters
+        return tmp, fd
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _make_backup(path: Path) -> None:

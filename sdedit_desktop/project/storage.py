@@ -208,8 +208,7 @@ def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backu
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ProjectError(f"write error: {exc.strerror or exc} (the previous file is "
-                               "unchanged)") from exc
+            raise ProjectError(f"write error: {exc.strerror or exc}") from exc
         raise
 
 

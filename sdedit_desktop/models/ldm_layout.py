@@ -21,7 +21,6 @@ from diffusers.loaders.single_file_utils import (
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 TEXT_PREFIX = "cond_stage_model.transformer."
-_POSITION_IDS = "text_model.embeddings.position_ids"
 
 _UNET_FIXED = {
     "time_embedding.linear_1.": "time_embed.0.", "time_embedding.linear_2.": "time_embed.2.",
@@ -111,7 +110,10 @@ def to_ldm_state_dict(unet: dict[str, torch.Tensor], vae: dict[str, torch.Tensor
     """One original-layout state dict from the three diffusers/transformers state dicts."""
     out = {UNET_PREFIX + k: v for k, v in unet_to_ldm(unet, unet_config).items()}
     out.update({VAE_PREFIX + k: v for k, v in vae_to_ldm(vae, vae_config).items()})
-    out.update({TEXT_PREFIX + k: v for k, v in text.items() if k != _POSITION_IDS})
+    # Original files nest the CLIP weights under `text_model.` (transformers >= 5.6 no longer
+    # does in its own state dict).
+    out.update({TEXT_PREFIX + (k if k.startswith("text_model.") else "text_model." + k): v
+                for k, v in text.items() if not k.endswith("position_ids")})
     return {k: v.contiguous() for k, v in out.items()}
 
 
@@ -129,6 +131,18 @@ def from_ldm_state_dict(checkpoint: dict[str, torch.Tensor], unet_config: dict,
     has_ema = sum(k.startswith("model_ema.") for k in checkpoint) > 100
     unet = convert_ldm_unet_checkpoint(checkpoint, dict(unet_config), extract_ema=has_ema)
     vae = convert_ldm_vae_checkpoint(checkpoint, dict(vae_config))
-    text = convert_ldm_clip_checkpoint(checkpoint)
-    text.pop(_POSITION_IDS, None)
+    text = {k: v for k, v in convert_ldm_clip_checkpoint(checkpoint).items()
+            if not k.endswith("position_ids")}
     return LdmComponents(unet=unet, vae=vae, text_encoder=text)
+
+
+def fit_text_keys(state: dict[str, torch.Tensor],
+                  module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """CLIP text weights named as `module` expects: with the `text_model.` level (transformers
+    < 5.6) or without it (flattened CLIPTextModel of later versions)."""
+    nested = hasattr(module, "text_model")
+    out = {}
+    for key, value in state.items():
+        bare = key.removeprefix("text_model.")
+        out["text_model." + bare if nested else bare] = value
+    return out

@@ -112,7 +112,8 @@ def _check_tensors(header: dict, expected: dict[str, tuple[int, ...]]) -> str | 
     aliases = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
     missing, wrong = [], []
     for name, shape in expected.items():
-        entry = header.get(name)
+        # Hub CLIP files keep the `text_model.` level that newer transformers flatten away.
+        entry = header.get(name) or header.get("text_model." + name)
         if entry is None:
             for new, old in aliases.items():
                 if f".{new}." in name:

@@ -22,6 +22,7 @@ from sdedit_desktop.models.ldm_layout import (
     TEXT_PREFIX,
     UNET_PREFIX,
     VAE_PREFIX,
+    fit_text_keys,
     from_ldm_state_dict,
 )
 
@@ -99,6 +100,6 @@ def build_from_ldm(state: dict[str, torch.Tensor], file: Path, config_dir: Path 
     vae = empty_vae(vae_cfg)
     load_weights(vae, parts.vae, "VAE", file)
     text = empty_text_encoder(text_cfg)
-    load_weights(text, parts.text_encoder, "text encoder", file)
+    load_weights(text, fit_text_keys(parts.text_encoder, text), "text encoder", file)
     tokenizer = tokenizer_for(config_dir / "tokenizer", text_cfg)
     return unet, vae, text, tokenizer, sched_cfg

@@ -1,0 +1,157 @@
+"""`sdedit models ...` / `sdedit lora ...`, manifest verification and the download loop
+(with the hub replaced by a local fake: tests never touch the network)."""
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import huggingface_hub
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from sdedit_desktop.cli import main
+from sdedit_desktop.models.hub import DownloadProgress, download_model, find_snapshot
+from sdedit_desktop.models.manifest import KnownModel, load_manifest, required_files, verify_folder
+from sdedit_desktop.models.tiny import save_tiny_model, tiny_ldm_state_dict
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("m") / "tiny")
+
+
+def _tiny_known(folder: Path) -> KnownModel:
+    weights = {"unet/diffusion_pytorch_model.safetensors": None,
+               "vae/diffusion_pytorch_model.safetensors": None,
+               "text_encoder/model.safetensors": None}
+    return KnownModel(key="tiny", name="tiny", hub_id="t/tiny", revision="main", licence="",
+                      config_dir=folder, common_files=("unet/config.json", "vae/config.json",
+                                                       "text_encoder/config.json"),
+                      default_variant="fp32", variants={"fp32": weights})
+
+
+def test_manifest_lists_sd15_files():
+    sd15 = load_manifest()["sd15"]
+    assert sd15.hub_id == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    files = required_files(sd15, "fp16")
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in files
+    assert "tokenizer/vocab.json" in files and "model_index.json" in files
+    assert sd15.variants["fp32"]["unet/diffusion_pytorch_model.safetensors"] == 3438167536
+
+
+def test_verify_folder_finds_missing_truncated_and_foreign_files(tiny_folder, tmp_path):
+    known = _tiny_known(tiny_folder)
+    assert verify_folder(tiny_folder, known).ok
+    broken = shutil.copytree(tiny_folder, tmp_path / "broken")
+    (broken / "vae" / "config.json").unlink()
+    unet = broken / "unet" / "diffusion_pytorch_model.safetensors"
+    unet.write_bytes(unet.read_bytes()[:-10])
+    save_file({"weight": torch.zeros(3)}, str(broken / "text_encoder" / "model.safetensors"))
+    report = verify_folder(broken, known)
+    by_file = {c.file: c for c in report.checks}
+    assert not report.ok
+    assert by_file["vae/config.json"].message == "missing"
+    assert "truncated" in by_file["unet/diffusion_pytorch_model.safetensors"].message
+    assert "not this architecture" in by_file["text_encoder/model.safetensors"].message
+    assert by_file["vae/diffusion_pytorch_model.safetensors"].ok
+
+
+def test_models_verify_and_list_commands(tiny_folder, tmp_path, capsys):
+    single = tmp_path / "tiny.safetensors"
+    save_file(tiny_ldm_state_dict(), str(single))
+    assert main(["models", "verify", str(single)]) == 0
+    assert "Stable Diffusion 1.x layout" in capsys.readouterr().out
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(single.read_bytes()[:5000])
+    assert main(["models", "verify", str(cut)]) == 1
+    assert "truncated" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in out and "not downloaded" in out
+    assert main(["models", "verify"]) == 2  # SD 1.5 not downloaded: a one-line user error
+    assert "not downloaded" in capsys.readouterr().err
+
+
+def _fake_hub(monkeypatch, files: dict[str, bytes], commit: str = "c" * 40):
+    """Replace the two hub calls download_model makes with local fakes that behave like
+    huggingface_hub: sizes from the file list, bytes reported through tqdm_class, resume."""
+    siblings = [SimpleNamespace(rfilename=n, size=len(b)) for n, b in files.items()]
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda: SimpleNamespace(
+        model_info=lambda repo, revision, files_metadata: SimpleNamespace(
+            sha=commit, siblings=siblings)))
+    calls = []
+
+    def fake_download(repo_id, filename, revision, cache_dir, tqdm_class):
+        calls.append(filename)
+        repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+        target = repo / "snapshots" / revision / filename
+        if not target.exists():
+            data = files[filename]
+            partial = target.with_name(target.name + ".incomplete")
+            have = partial.stat().st_size if partial.exists() else 0
+            bar = tqdm_class(total=len(data), initial=have, name="huggingface_hub.http_get")
+            for start in range(have, len(data), 1000):
+                bar.update(len(data[start:start + 1000]))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            partial.unlink(missing_ok=True)
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    return calls
+
+
+def test_download_reports_bytes_resumes_and_is_then_found_offline(tiny_folder, monkeypatch,
+                                                                   tmp_path):
+    files = {str(p.relative_to(tiny_folder)): p.read_bytes()
+             for p in sorted(tiny_folder.rglob("*")) if p.is_file()}
+    total = sum(len(b) for b in files.values())
+    _fake_hub(monkeypatch, files)
+    # A partial file from an interrupted download: the rest is fetched, progress counts it.
+    weights = "unet/diffusion_pytorch_model.safetensors"
+    snap = Path(tmp_path / "hub" / "models--t--tiny" / "snapshots" / ("c" * 40))
+    (snap / "unet").mkdir(parents=True)
+    (snap / "unet" / "diffusion_pytorch_model.safetensors.incomplete").write_bytes(
+        files[weights][:4000])
+    seen: list[DownloadProgress] = []
+    snapshot = download_model("t/tiny", progress=seen.append)
+    assert snapshot.path == snap and snapshot.revision == "c" * 40
+    done = [p.done_bytes for p in seen]
+    assert done == sorted(done) and done[-1] == total and seen[-1].total_bytes == total
+    assert seen[-1].files_done == seen[-1].files_total == len(
+        [f for f in files if f.split("/")[0] in ("unet", "vae", "text_encoder", "tokenizer",
+                                                 "scheduler") or f == "model_index.json"])
+    assert find_snapshot("t/tiny").path == snap  # refs/main written: offline loads find it
+    # Cancel stops the transfer with a clear exception.
+    from sdedit_desktop.models.hub import DownloadCancelled
+    shutil.rmtree(tmp_path / "hub")
+    with pytest.raises(DownloadCancelled):
+        download_model("t/tiny", cancel=lambda: True)
+
+
+def test_lora_train_list_clear_commands(tmp_path, capsys):
+    image = tmp_path / "in.png"
+    pixels = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(image)
+    args = ["lora", "train", "--model", "tiny", "--image", str(image), "--prompt", "a cat",
+            "--steps", "3", "--max-side", "64", "--cache-dir", str(tmp_path / "loras")]
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("trained LoRA ")
+    assert main([*args, "--export", str(tmp_path / "mine.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("reused cached LoRA ") and (tmp_path / "mine.safetensors").is_file()
+    assert main(["lora", "list", "--cache-dir", str(tmp_path / "loras")]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert main(["lora", "clear", "--cache-dir", str(tmp_path / "loras")]) == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert main(["lora", "train", "--model", "tiny", "--image", str(tmp_path / "none.png")]) == 2
+    assert main([*args[:-2], "--steps", "0"]) == 2

@@ -142,7 +142,6 @@ def test_ui_heartbeat_never_stalls_while_a_job_runs(qtbot, make_engine):
     assert model.calls == 250
     gaps = np.diff(beats)
     assert len(beats) > 50  # the job ran long enough for the measurement to mean something
-    print(f"heartbeat: {len(beats)} beats, max gap {gaps.max()*1000:.1f} ms")
     assert gaps.max() < 0.100, f"UI thread stalled {gaps.max() * 1000:.0f} ms"
 
 

@@ -27,6 +27,7 @@ from PySide6.QtGui import QImage
 
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
+from sdedit_desktop.engine.gc_policy import freeze_long_lived
 from sdedit_desktop.engine.types import (
     EngineFailure,
     EngineJobCancelled,
@@ -99,6 +100,9 @@ class Engine(QObject):
         self._worker.jobFailed.connect(self._on_failed, queued)
         self._worker.jobCancelled.connect(self._on_cancelled, queued)
         self._worker.modelState.connect(self._on_model_state, queued)
+        # Everything imported so far lives as long as the app; full GC passes over it would
+        # stall the UI while jobs allocate (see gc_policy).
+        freeze_long_lived()
         self._thread.start()
 
         app = QCoreApplication.instance()

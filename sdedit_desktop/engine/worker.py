@@ -21,6 +21,7 @@ from sdedit_desktop.edits.progress import EditCancelled, Progress
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, free_memory
+from sdedit_desktop.engine.gc_policy import freeze_long_lived, thaw
 from sdedit_desktop.engine.latent_preview import latent_to_rgb
 from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
@@ -183,12 +184,15 @@ class EngineWorker(QObject):
             self.modelState.emit(ModelState("error", message=message, failure=failure))
             return
         self._spec = spec
+        # The model lives until unloaded: keep its many objects out of full GC passes.
+        freeze_long_lived()
         self.modelState.emit(self._state_of_loaded(f"Loaded {spec.source}."))
 
     def _unload(self) -> None:
         model, self._model, self._spec = self._model, None, None
         if model is None:
             return
+        thaw()  # so the collector can free the model even if it sits in reference cycles
         release = getattr(model, "release", None)
         if callable(release):
             try:
@@ -197,6 +201,7 @@ class EngineWorker(QObject):
                 log.exception("releasing the model failed")
         del model
         free_memory()
+        freeze_long_lived()
 
     # -- jobs ---------------------------------------------------------------------------------
 

@@ -433,6 +433,15 @@ def test_encrypted_and_unsupported_compression(tmp_path, good):
     refused(enc, "is encrypted")
 
 
+def test_zip_needing_a_newer_zip_version(tmp_path, good):
+    data = bytearray(good.read_bytes())
+    pos = data.find(b"PK\x01\x02")  # central directory: "version needed to extract" = 8.4
+    data[pos + 6] = 84
+    path = tmp_path / "v84.sdeproj"
+    path.write_bytes(bytes(data))
+    refused(path, r"not a readable .sdeproj file .*zip file version 8.4")
+
+
 # --- names -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["../evil.png", "arrays/../../evil.png", "/etc/passwd",

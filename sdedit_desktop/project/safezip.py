@@ -8,6 +8,7 @@ Nothing is ever extracted to disk; members come back as bytes keyed by their nam
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -56,7 +57,8 @@ def read_archive(path: Path, limits: LoadLimits) -> dict[str, bytes]:
         raise ProjectError("it is a folder, not a project file") from exc
     except PermissionError as exc:
         raise ProjectError("permission denied") from exc
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OverflowError,
+            struct.error, NotImplementedError) as exc:  # e.g. "zip file version 8.4"
         raise ProjectError(f"not a readable .sdeproj file (damaged or not a zip archive: "
                            f"{exc})") from exc
     except OSError as exc:
@@ -121,8 +123,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: LoadLi
                     break
     except ProjectError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, OverflowError,
+            struct.error, NotImplementedError, RuntimeError) as exc:
         raise ProjectError(f"archive member {info.filename!r} is damaged ({exc})") from exc
     data = b"".join(chunks)
     if len(data) != info.file_size:

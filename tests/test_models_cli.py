@@ -155,3 +155,22 @@ def test_lora_train_list_clear_commands(tmp_path, capsys):
     assert "removed 1" in capsys.readouterr().out
     assert main(["lora", "train", "--model", "tiny", "--image", str(tmp_path / "none.png")]) == 2
     assert main([*args[:-2], "--steps", "0"]) == 2
+
+
+def test_load_model_downloads_only_when_allowed(tiny_folder, monkeypatch):
+    from sdedit_desktop.models.errors import ModelNotFoundError
+    from sdedit_desktop.models.interface import ModelSpec
+    from sdedit_desktop.models.loading import load_model
+
+    files = {str(p.relative_to(tiny_folder)): p.read_bytes()
+             for p in sorted(tiny_folder.rglob("*")) if p.is_file()}
+    calls = _fake_hub(monkeypatch, files)
+    with pytest.raises(ModelNotFoundError):
+        load_model(ModelSpec("t/tiny"))
+    assert calls == []  # offline first: nothing fetched without allow_download
+    stages = []
+    model = load_model(ModelSpec("t/tiny", allow_download=True), progress=stages.append)
+    assert calls and model.identity.kind == "hub" and model.identity.revision == "c" * 40
+    downloads = [s for s in stages if s.stage.startswith("Downloading")]
+    assert downloads[-1].done == downloads[-1].total > 0
+    assert stages[-1].stage == "Model ready"

@@ -111,7 +111,13 @@ def tokenizer_for(folder: Path | None, text_config: dict) -> CLIPTokenizer:
     """The folder's tokenizer when it has one, else CLIP's (the only tokenizer SD 1.x uses)."""
     if folder is not None and folder.is_dir() and any(
             (folder / name).is_file() for name in ("tokenizer.json", "vocab.json")):
-        return CLIPTokenizer.from_pretrained(str(folder))
+        try:
+            return CLIPTokenizer.from_pretrained(str(folder))
+        except (OSError, ValueError, TypeError) as exc:
+            raise MissingComponentError(
+                f"The tokenizer in {folder} is incomplete or damaged (it needs vocab.json and "
+                "merges.txt, or tokenizer.json).", detail=f"{type(exc).__name__}: {exc}",
+                path=folder) from exc
     vocab = int(text_config.get("vocab_size", 49408))
     if vocab == 49408:
         return build_clip_tokenizer()

@@ -118,7 +118,9 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
                             detail=repr(exc)) from exc
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     wanted = required_files(known, variant) if known else _default_files(sizes, variant)
-    absent = [f for f in wanted if f not in sizes]
+    weights = [f for f in wanted if f.endswith(".safetensors")]
+    absent = [f for f in weights if f not in sizes]
+    wanted = [f for f in wanted if f in sizes]  # a config the repo lacks is not fatal
     if absent:
         raise DownloadError(f"{repo_id} does not have the files a diffusers SD model needs: "
                             f"{', '.join(absent[:4])}.", detail=f"files: {sorted(sizes)[:20]}")

@@ -137,6 +137,14 @@ def verify_folder(folder: Path, model: KnownModel | None = None,
     checks: list[FileCheck] = []
     for name in required_files(model, variant):
         path = folder / name
+        if not path.is_file() and name.startswith("tokenizer/"):
+            # The loader needs no tokenizer files: tokenizer.json replaces vocab/merges, and
+            # without either the bundled CLIP tokenizer (the one SD 1.x uses) stands in.
+            has_json = (folder / "tokenizer" / "tokenizer.json").is_file()
+            spare = ("tokenizer.json present" if has_json
+                     else "the bundled CLIP tokenizer is used instead")
+            checks.append(FileCheck(name, True, f"not present ({spare})"))
+            continue
         if not path.is_file():
             checks.append(FileCheck(name, False, "missing"))
             continue

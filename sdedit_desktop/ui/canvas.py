@@ -94,6 +94,7 @@ class CanvasView(QGraphicsView):
         """Show `before` (the input) and optionally `after` (a result / live preview)."""
         old = self.image_item.size
         self.image_item.set_images(before, after)
+        self._sync_overlays()
         if self.image_item.size != old:
             self.scene().setSceneRect(self.image_item.boundingRect())
             self._sync_points_scale()
@@ -109,8 +110,12 @@ class CanvasView(QGraphicsView):
 
     def set_overlays_visible(self, visible: bool) -> None:
         self.overlays_visible = visible
-        self.mask_item.setVisible(visible)
-        self.points_item.setVisible(visible)
+        self._sync_overlays()
+
+    def _sync_overlays(self) -> None:
+        # The mask belongs to the working image: over a result it would hide what changed.
+        self.mask_item.setVisible(self.overlays_visible and not self.image_item.showing_after())
+        self.points_item.setVisible(self.overlays_visible)
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
@@ -423,6 +428,7 @@ class CanvasView(QGraphicsView):
             if not event.isAutoRepeat():
                 self.image_item.before_only = True
                 self.image_item.update()
+                self._sync_overlays()
             return
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.delete_pair():
             return
@@ -438,6 +444,7 @@ class CanvasView(QGraphicsView):
         if event.key() == COMPARE_KEY:
             self.image_item.before_only = False
             self.image_item.update()
+            self._sync_overlays()
             return
         super().keyReleaseEvent(event)
 

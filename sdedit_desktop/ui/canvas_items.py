@@ -47,8 +47,11 @@ class ImageItem(QGraphicsItem):
         rect = self.boundingRect()
         if rect.isEmpty():
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
-                              painter.transform().m11() < 1.0)
+        # Smooth when shrinking, or when a small preview (latent size) is stretched over the
+        # image; pixel-exact when zoomed into a full-size image.
+        smooth = painter.transform().m11() < 1.0 or (
+            self.after is not None and self.after.width() != self.size[0])
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         if not self.showing_after():
             if self.before is not None:
                 painter.drawImage(rect, self.before)

@@ -115,6 +115,7 @@ class HistoryPanel(QWidget):
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSpacing(2)
+        self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
         self.list.currentItemChanged.connect(self._current_changed)
         layout.addWidget(self.list, 1)

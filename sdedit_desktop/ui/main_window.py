@@ -545,11 +545,14 @@ class MainWindow(QMainWindow):
 
     def _show_metrics(self, result: EditResult) -> None:
         bits = []
-        if "psnr" in result.metrics:
-            bits.append(f"<b>PSNR {result.metrics['psnr']:.2f} dB</b> (input vs "
-                        "reconstruction)")
-        other = {k: v for k, v in result.metrics.items() if k != "psnr"}
-        bits += [f"{k}: {v:.4g}" for k, v in other.items()]
+        metrics = dict(result.metrics)
+        if "psnr" in metrics:
+            bits.append(f"<b>PSNR {metrics.pop('psnr'):.2f} dB</b> (reconstruction vs the "
+                        "VAE-decoded input: the diffusion's own error)")
+        if "psnr_input" in metrics:
+            bits.append(f"PSNR vs input pixels {metrics.pop('psnr_input'):.2f} dB (includes "
+                        "the VAE's error)")
+        bits += [f"{k.replace('_', ' ')}: {v:.4g}" for k, v in metrics.items()]
         if "total" in result.timings:
             bits.append(f"{result.timings['total']:.1f} s, {result.unet_calls} UNet calls")
         self.metrics_label.setText("<br>".join(bits))

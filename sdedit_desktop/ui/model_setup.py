@@ -63,7 +63,7 @@ class ModelSetupDialog(QDialog):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("Welcome — choose a model" if first_run else "Model setup")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "<b>sdedit-desktop needs a Stable Diffusion 1.5 model.</b> Nothing is downloaded "
@@ -74,10 +74,9 @@ class ModelSetupDialog(QDialog):
 
         self.group = QButtonGroup(self)
         self.hub = QRadioButton("Stable Diffusion 1.5 from Hugging Face (about 4 GB, once)")
-        self.local = QRadioButton("A model on this computer: diffusers folder or .safetensors "
-                                  "file")
-        self.tiny = QRadioButton("Tiny demo model (random weights: instant, for trying the app "
-                                 "— results are not meaningful images)")
+        self.local = QRadioButton("A model on this computer (diffusers folder or .safetensors)")
+        self.tiny = QRadioButton("Tiny demo model (random weights: loads instantly, for trying "
+                                 "the app;\nits results are not meaningful pictures)")
         for b in (self.hub, self.local, self.tiny):
             self.group.addButton(b)
 
@@ -123,8 +122,8 @@ class ModelSetupDialog(QDialog):
         local_row.addWidget(folder)
         local_row.addWidget(file)
         layout.addLayout(local_row)
-        self.allow_pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin) — they can run code "
-                                      "when loaded; only for files you trust")
+        self.allow_pickle = QCheckBox("Allow pickle checkpoints (.ckpt/.bin): they can run code "
+                                      "when loaded,\nso only for files you trust")
         self.allow_pickle.setContentsMargins(24, 0, 0, 0)
         layout.addWidget(self.allow_pickle)
         layout.addWidget(self.tiny)

@@ -76,12 +76,15 @@ class MethodPanel(QWidget):
         layout.addLayout(method_row)
 
         basic = QFormLayout()
-        advanced_box = QGroupBox("Advanced")
-        advanced_box.setCheckable(True)
-        advanced_box.setChecked(False)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced parameters")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
+        advanced_box = QWidget()
         advanced = QFormLayout(advanced_box)
-        inner = QWidget()
-        inner.setLayout(QVBoxLayout())
+        advanced.setContentsMargins(0, 0, 0, 0)
         for spec in self.specs:
             widget = self._make_widget(spec)
             self.widgets[spec.name] = widget
@@ -93,8 +96,14 @@ class MethodPanel(QWidget):
             basic.addRow(self._lora_label(), self._lora_row())
         if advanced.rowCount():
             # Collapsing hides the rows but keeps their values.
-            advanced_box.toggled.connect(lambda on: self._set_rows_visible(advanced, on))
-            self._set_rows_visible(advanced, False)
+            def toggle(on: bool) -> None:
+                advanced_box.setVisible(on)
+                self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on
+                                                  else Qt.ArrowType.RightArrow)
+
+            self.advanced_toggle.toggled.connect(toggle)
+            advanced_box.setVisible(False)
+            layout.addWidget(self.advanced_toggle)
             layout.addWidget(advanced_box)
         self.extra = QVBoxLayout()  # panel-specific info (PSNR) goes here
         layout.addLayout(self.extra)
@@ -104,11 +113,6 @@ class MethodPanel(QWidget):
         layout.addWidget(reset, alignment=Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self.reset_defaults()
-
-    @staticmethod
-    def _set_rows_visible(form: QFormLayout, visible: bool) -> None:
-        for row in range(form.rowCount()):
-            form.setRowVisible(row, visible)
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widget(self, spec: ParamSpec) -> QWidget:

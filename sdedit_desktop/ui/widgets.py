@@ -72,7 +72,7 @@ class RunBox(QWidget):
     def show_progress(self, phase: str, step: int, total: int, fraction: float,
                       elapsed_s: float, eta_s: float | None) -> None:
         self.bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
-        self.bar.setFormat(f"{phase} {step}/{total} — {100 * fraction:.0f}% — ETA "
+        self.bar.setFormat(f"{phase} · {step}/{total} · {100 * fraction:.0f}% · ETA "
                            f"{format_seconds(eta_s)}")
         self.bar.setToolTip(f"elapsed {format_seconds(elapsed_s)}")
 

@@ -332,3 +332,54 @@ def test_diffedit_auto_mask_lands_on_canvas_and_is_editable(qtbot, ready, errors
     assert panel.widgets["mask_mode"].currentData() == "user"
     w.undo.undo()  # the auto mask is one undo step
     assert not w.doc.mask.any()
+
+
+def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, tmp_path,
+                                                 monkeypatch):
+    from sdedit_desktop.ui import project_io
+
+    w = ready
+    _drag_setup(w, steps=10)
+    w.doc.mask[20:40, 20:60] = 255
+    w.panels.panels["drag"].widgets["prompt"].setText("a test prompt")
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    assert w.has_unsaved_work() and w.windowTitle().startswith("test.png*")
+
+    # Autosave writes a recovery copy while there are unsaved edits.
+    auto = project_io.autosave_now(w)
+    assert auto is not None and auto.exists()
+
+    path = project_io.save_project(w, path=tmp_path / "work.sdeproj")
+    assert path == tmp_path / "work.sdeproj" and path.exists()
+    assert not w.has_unsaved_work() and "*" not in w.windowTitle()
+    assert not auto.exists()  # saving clears the project's autosave
+
+    other = _make_window(qtbot, engine, tmp_path, monkeypatch)
+    assert other.open_image(path) is True  # .sdeproj through the same Open path
+    assert [e.id for e in other.history.entries] == [e.id for e in w.history.entries]
+    assert np.array_equal(other.doc.image, w.doc.image)
+    assert np.array_equal(other.doc.mask, w.doc.mask)
+    assert other.doc.points == w.doc.points
+    assert other.panels.panels["drag"].widgets["prompt"].text() == "a test prompt"
+    assert np.array_equal(other.history.entries[0].result.image,
+                          w.history.entries[0].result.image)
+    assert other.project.path == path
+
+    # Unsaved change + autosave, then a "crash": a new window offers recovery.
+    other.canvas.clear_mask()
+    other.continue_from(other.history.entries[0].id)
+    assert other.has_unsaved_work()
+    assert project_io.autosave_now(other) is not None
+    third = _make_window(qtbot, engine, tmp_path, monkeypatch)
+    assert project_io.offer_recovery(third) is True
+    assert not third.doc.mask.any()
+    assert np.array_equal(third.doc.image, other.doc.image)
+    assert third.has_unsaved_work()
+
+    # A damaged project shows the error and keeps the current work.
+    bad = tmp_path / "bad.sdeproj"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    assert third.open_image(bad) is False
+    assert errors[-1].title == "Cannot open project"
+    assert np.array_equal(third.doc.image, other.doc.image)

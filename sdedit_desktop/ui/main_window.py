@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def has_unsaved_work(self) -> bool:
-        return bool(self.history.entries) and self.undo.index() != self._saved_index
+        return self.doc.has_image and self.undo.index() != self._saved_index
 
     def _may_discard(self) -> bool:
         if not self.has_unsaved_work():

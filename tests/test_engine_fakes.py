@@ -9,12 +9,13 @@ import threading
 import weakref
 
 import numpy as np
-import pytest
 import torch
 
+from sdedit_desktop.edits import run_edit
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult, ReconstructRequest
 from sdedit_desktop.models.interface import LatentDiffusionModel, ModelIdentity, ModelSpec
+from sdedit_desktop.models.loading import LoadProgress
 
 
 class FakeModel:
@@ -65,7 +66,7 @@ class FakeLoader:
     def __call__(self, spec: ModelSpec, progress=None) -> FakeModel:
         self.loaded_in.append(threading.current_thread().name)
         if progress is not None:
-            progress("reading weights", 1, 2)
+            progress(LoadProgress("Reading weights", 1, 2))
         if spec.source in self.fail_for:
             raise self.fail_for[spec.source]
         model = FakeModel(spec, **self.model_kwargs)
@@ -74,16 +75,17 @@ class FakeLoader:
 
 
 class FakeRunner:
-    """run_edit stand-in driven by a ReconstructRequest: `steps` model calls in a "sampling"
-    phase after a free "noising" phase; prompt "bad" -> EditError, "oom" -> CUDA-style OOM at
-    half way, "crash" -> a bug. The result image is filled with seed % 256."""
+    """run_edit stand-in driven by a ReconstructRequest: `steps` model calls in a "reconstructing"
+    phase after a free "inverting" phase (the real ODE reconstruction's phase names); prompt
+    "bad" -> EditError, "oom" -> CUDA-style OOM at half way, "crash" -> a bug.
+    The result image is filled with seed % 256."""
 
     def __init__(self) -> None:
         self.threads: list[str] = []
         self.started: list[int] = []  # seeds, in the order jobs started
         self.held: list[weakref.ref] = []  # tensors a failing job held
 
-    def __call__(self, model, request, progress=None, cancel=None, lora_cache=None):
+    def __call__(self, model, request, progress=None, cancel=None, lora=None, options=None):
         self.threads.append(threading.current_thread().name)
         self.started.append(request.seed)
         reporter = StepReporter(progress, cancel)
@@ -96,7 +98,7 @@ class FakeRunner:
         calls_before = model.calls
         for i in range(1, n + 1):
             reporter.check_cancel()
-            reporter.report("noising", i, n, latent=latent)
+            reporter.report("inverting", i, n, latent=latent)
         embeds = model.encode_prompt(request.prompt)
         for i in range(1, n + 1):
             reporter.check_cancel()
@@ -110,13 +112,15 @@ class FakeRunner:
             image = None
             if i == n // 2:
                 image = np.full((64, 64, 3), 200, np.uint8)
-            reporter.report("sampling", i, n, latent=latent, image=image)
+            reporter.report("reconstructing", i, n, latent=latent, image=image)
         out = np.full((16, 16, 3), request.seed % 256, np.uint8)
         return EditResult(request=request, image=out, unet_calls=model.calls - calls_before)
 
 
 def make_request(seed: int = 1, steps: int = 20, prompt: str = "", **kwargs) -> ReconstructRequest:
+    """method "ode": the real edit reports "inverting" then "reconstructing", as the fake does."""
     image = np.zeros((16, 16, 3), np.uint8)
+    kwargs.setdefault("method", "ode")
     return ReconstructRequest(image=image, seed=seed, steps=steps, prompt=prompt, **kwargs)
 
 
@@ -130,10 +134,6 @@ def test_fake_model_follows_the_model_protocol():
 
 
 def test_fake_runner_has_run_edit_signature():
-    edits = pytest.importorskip("sdedit_desktop.edits")
-    run_edit = getattr(edits, "run_edit", None)
-    if run_edit is None:
-        pytest.skip("edits.run_edit has not landed yet")
     real = list(inspect.signature(run_edit).parameters)
     fake = list(inspect.signature(FakeRunner.__call__).parameters)[1:]
     assert real == fake
@@ -144,5 +144,5 @@ def test_fake_runner_reports_every_step_and_result_carries_seed():
     model = FakeModel(ModelSpec("fake"))
     result = FakeRunner()(model, make_request(seed=7, steps=6), progress=seen.append)
     assert [(p.phase, p.step) for p in seen] == (
-        [("noising", i) for i in range(1, 7)] + [("sampling", i) for i in range(1, 7)])
+        [("inverting", i) for i in range(1, 7)] + [("reconstructing", i) for i in range(1, 7)])
     assert result.unet_calls == 6 and int(result.image[0, 0, 0]) == 7

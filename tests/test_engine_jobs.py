@@ -16,6 +16,7 @@ from PySide6.QtGui import QImage
 from test_engine_fakes import FakeLoader, FakeRunner, make_request
 
 from sdedit_desktop.engine import Engine, EngineFailure, JobProgress, ModelState
+from sdedit_desktop.models.errors import MissingComponentError
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 
 TIMEOUT_MS = 20_000
@@ -93,8 +94,8 @@ def test_job_finishes_with_result_and_ordered_progress(qtbot, make_engine):
 
     progress: list[JobProgress] = [p for _, p in rec.of("progress", job)]
     assert [p.phase for p in progress] == sorted((p.phase for p in progress),
-                                                 key=["noising", "sampling"].index)
-    for phase in ("noising", "sampling"):
+                                                 key=["inverting", "reconstructing"].index)
+    for phase in ("inverting", "reconstructing"):
         steps = [p.step for p in progress if p.phase == phase]
         assert steps[0] == 1 and steps[-1] == 30
         assert all(a < b for a, b in itertools.pairwise(steps))
@@ -151,7 +152,7 @@ def test_cancel_stops_within_one_model_call_and_next_job_runs(qtbot, make_engine
     calls_at_cancel: list[int] = []
 
     def on_progress(job_id: int, progress: JobProgress) -> None:
-        if progress.phase == "sampling" and progress.step >= 5 and not calls_at_cancel:
+        if progress.phase == "reconstructing" and progress.step >= 5 and not calls_at_cancel:
             calls_at_cancel.append(model.calls)
             assert engine.cancel() is True
 
@@ -270,7 +271,10 @@ def test_job_without_model_or_with_other_model_fails_clearly(qtbot, make_engine)
 
 def test_model_switch_unload_and_load_failure(qtbot, make_engine):
     loader = FakeLoader()
-    loader.fail_for["broken"] = FileNotFoundError("unet/diffusion_pytorch_model.safetensors")
+    loader.fail_for["broken"] = MissingComponentError(
+        "The folder has no unet/diffusion_pytorch_model.safetensors: download the model again.",
+        detail="missing: /models/broken/unet/diffusion_pytorch_model.safetensors")
+    loader.fail_for["buggy"] = KeyError("unet.conv_in")
     engine, rec, _, _ = make_engine(loader=loader)
     first = loader.models[0]
 
@@ -279,15 +283,24 @@ def test_model_switch_unload_and_load_failure(qtbot, make_engine):
     qtbot.waitUntil(lambda: engine.model_state.identity == ModelIdentity("fake", "fake-b"),
                     timeout=TIMEOUT_MS)
     assert len(loader.models) == 2 and first.released == 1
-    assert [s.status for s in rec.states()] == ["loading", "loading", "ready", "ready",
-                                                "loading", "loading", "ready"]
+    states = rec.states()
+    assert [s.status for s in states] == ["loading", "loading", "ready", "ready",
+                                          "loading", "loading", "ready"]
+    assert states[1].message == "Reading weights" and states[1].fraction == 0.5
 
     engine.load_model(ModelSpec("broken"))
     qtbot.waitUntil(lambda: engine.model_state.status == "error", timeout=TIMEOUT_MS)
     assert loader.models[1].released == 1
     state = engine.model_state
-    assert "broken" in state.message and state.failure is not None
-    assert "diffusion_pytorch_model.safetensors" in state.failure.detail
+    assert state.failure is not None and state.failure.kind == "model"
+    assert state.message.startswith("Could not load broken: The folder has no unet/")
+    assert "/models/broken/unet" in state.failure.detail
+
+    engine.load_model(ModelSpec("buggy"))
+    qtbot.waitUntil(lambda: engine.model_state.failure is not None
+                    and engine.model_state.failure.kind == "internal", timeout=TIMEOUT_MS)
+    assert "Loading buggy stopped" in engine.model_state.message
+    assert "unet.conv_in" in engine.model_state.failure.detail
 
     engine.load_model(ModelSpec("fake-c"))
     engine.unload_model()

@@ -25,9 +25,10 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
-from sdedit_desktop.engine.gc_policy import freeze_long_lived
+from sdedit_desktop.engine.gc_policy import freeze_long_lived, thaw
 from sdedit_desktop.engine.types import (
     EngineFailure,
     EngineJobCancelled,
@@ -70,10 +71,12 @@ class Engine(QObject):
     def __init__(self, parent: QObject | None = None, *, edit_runner: EditRunner | None = None,
                  model_loader: ModelLoader | None = None,
                  lora_cache_factory: Callable[[], Any] | None = None,
+                 execution_options: ExecutionOptions | None = None,
                  preview_interval_s: float = PREVIEW_INTERVAL_S,
                  progress_interval_s: float = PROGRESS_INTERVAL_S):
         """edit_runner defaults to `edits.run_edit`, model_loader to `models.loading.load_model`,
-        lora_cache_factory to `models.lora.LoraCache` (created on the first LoRA job)."""
+        lora_cache_factory to `models.lora.LoraCache` (created on the first LoRA job);
+        execution_options (speed knobs, e.g. trajectory batching on a GPU) go to every edit."""
         super().__init__(parent)
         self._queue = CommandQueue()
         self._stopping = threading.Event()
@@ -88,7 +91,8 @@ class Engine(QObject):
         self._thread.setObjectName("sdedit-engine")
         self._worker = EngineWorker(
             self._queue, self._stopping, edit_runner=edit_runner, model_loader=model_loader,
-            lora_cache_factory=lora_cache_factory, progress_interval_s=progress_interval_s,
+            lora_cache_factory=lora_cache_factory, execution_options=execution_options,
+            progress_interval_s=progress_interval_s,
             preview_interval_s=preview_interval_s)
         self._worker.moveToThread(self._thread)
         queued = Qt.ConnectionType.QueuedConnection
@@ -213,6 +217,9 @@ class Engine(QObject):
 
     def _send(self, command: LoadModel | UnloadModel) -> None:
         self._check_alive()
+        # The current model may be frozen out of the collector (see _on_model_state): give it
+        # back so the worker can free it even if it sits in reference cycles.
+        thaw()
         self._queue.put(command)
         self._wake.emit()
 
@@ -271,4 +278,9 @@ class Engine(QObject):
 
     @Slot(object)
     def _on_model_state(self, state: ModelState) -> None:
+        if state.status != "loading":
+            # A load or unload finished: collect what it left (here, on the UI thread, where
+            # Qt objects in cycles may safely die) and freeze the new model and the libraries
+            # it imported, so later full GC passes stay short (see gc_policy).
+            freeze_long_lived()
         self._set_model_state(state)

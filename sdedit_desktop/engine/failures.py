@@ -10,6 +10,7 @@ import torch
 
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.types import EngineFailure
+from sdedit_desktop.models.errors import ModelError
 
 OOM_MESSAGE = (
     "Not enough {where} memory for this edit. Try a smaller image (lower 'max side'), fewer "
@@ -28,20 +29,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _model_error_type() -> type[BaseException] | None:
-    # models/ is written in parallel; it owns the ModelError hierarchy.
-    try:
-        from sdedit_desktop.models import errors
-    except ImportError:
-        return None
-    return getattr(errors, "ModelError", None)
-
-
 def is_out_of_memory(exc: BaseException) -> bool:
     for item in _chain(exc):
         if isinstance(item, torch.OutOfMemoryError):
-            return True
-        if type(item).__name__ in ("OutOfMemoryError", "ModelOutOfMemoryError", "OutOfMemory"):
             return True
         if isinstance(item, RuntimeError | MemoryError) and (
                 isinstance(item, MemoryError) or "out of memory" in str(item).lower()):
@@ -65,28 +55,33 @@ def _detail_of(exc: BaseException) -> str:
     return text
 
 
-def classify_failure(exc: BaseException, device: torch.device | str | None = None) -> EngineFailure:
+def classify_failure(exc: BaseException, device: torch.device | str | None = None,
+                     what: str = "The edit") -> EngineFailure:
     """Map an exception to an EngineFailure the UI can show.
 
     bad-request: the request cannot run as given (EditError) - the user fixes the input;
     out-of-memory: CUDA/MPS/host OOM anywhere in the cause chain;
     model: the model could not be loaded or is missing (ModelError);
     internal: everything else - a bug; the detail carries the traceback.
+    `what` names the operation in messages ("The edit", "Loading the model").
     """
     detail = _detail_of(exc)
     if is_out_of_memory(exc):
+        if isinstance(exc, ModelError):
+            # models/ already said what ran out where and what to do.
+            return EngineFailure("out-of-memory", _user_message_of(exc), detail)
         kind = torch.device(device).type if device is not None else "cpu"
         where, where2 = ("GPU", "GPU") if kind in ("cuda", "mps") else ("system", "memory")
         return EngineFailure("out-of-memory", OOM_MESSAGE.format(where=where, where2=where2),
                              detail)
-    model_error = _model_error_type()
-    if model_error is not None and isinstance(exc, model_error):
+    if isinstance(exc, ModelError):
         return EngineFailure("model", _user_message_of(exc), detail)
     if isinstance(exc, EditError):
-        return EngineFailure("bad-request", str(exc) or "The edit request is not valid.", detail)
+        text = str(exc) or "the edit request is not valid"
+        return EngineFailure("bad-request", text[:1].upper() + text[1:], detail)
     return EngineFailure(
         "internal",
-        f"The edit stopped because of an internal error ({type(exc).__name__}: {exc}). "
+        f"{what} stopped because of an internal error ({type(exc).__name__}: {exc}). "
         "The engine is still usable; the details help to report the problem.",
         detail)
 

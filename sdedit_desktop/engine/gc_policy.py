@@ -6,6 +6,9 @@ CPU: the UI thread stalls for that long whichever thread triggered it. Objects t
 as the app (modules, the loaded model) are therefore moved out of the collector's reach with
 `gc.freeze()`; they are thawed before the model is released, so an unloaded model that sits in
 a reference cycle is still freed.
+
+The engine calls these on the UI thread only: a collection destroys whatever garbage exists,
+and Qt objects caught in cycles (timers, event loops) must die on their own thread.
 """
 
 from __future__ import annotations

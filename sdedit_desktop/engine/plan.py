@@ -2,13 +2,16 @@
 
 Only used for the whole-job progress bar and the ETA (see progress_tracker.py): a wrong guess
 costs accuracy, never correctness - the tracker trusts the totals the edit reports and drops or
-adds phases as they show up. Costs are in UNet samples per step (CFG doubles a batch).
+adds phases as they show up. Phase names are the ones edits/ reports; costs are in UNet samples
+per step (classifier-free guidance doubles a batch; Cycle-SDE also predicts on the recorded
+trajectory).
 """
 
 from __future__ import annotations
 
-import math
-
+from sdedit_desktop.edits.drag import drag_plan
+from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.edits.requests import (
     DiffEditRequest,
     DragRequest,
@@ -18,23 +21,29 @@ from sdedit_desktop.edits.requests import (
 )
 from sdedit_desktop.engine.progress_tracker import JobPlan, PlannedPhase
 
-# Per-image LoRA training step: forward + backward of one sample ~ 3 forward passes.
+# Per-image LoRA training: 100 steps, each a forward + backward pass of one sample (~3 samples).
 LORA_STEPS = 100
 LORA_STEP_COST = 3.0
-# Noise-adding (Eq. 7) makes no model call: its steps are almost free.
-NOISING_STEP_COST = 0.02
+LATENT_FACTOR = 8  # image pixels per latent pixel (SD 1.5)
 
 
-def _drag_steps(request: DragRequest) -> int:
-    """Number of drag steps m (Alg. 1, step 1), in latent pixels as the edit computes it."""
+def drag_step_count(request: DragRequest) -> int:
+    """The number of drag steps m the edit will make (Alg. 1, step 1), computed the way the
+    edit does it: points mapped to the working size, then to latent pixels. 1 if the request
+    is invalid (the edit then fails before any step)."""
     if not request.points:
         return 1
-    longest = max(math.hypot(t[0] // 8 - s[0] // 8, t[1] // 8 - s[1] // 8)
-                  for s, t in request.points)
-    if longest <= request.step_size:
+    height, width = request.image.shape[:2]
+    try:
+        size = working_size(width, height, request.max_side)
+        pairs = [tuple(_latent(size.point_to_work(p)) for p in pair) for pair in request.points]
+        return len(drag_plan(pairs, request.step_size))
+    except (EditError, ValueError, ZeroDivisionError):
         return 1
-    low = max(1, int(longest // request.step_size))
-    return min((low, low + 1), key=lambda m: abs(longest / m - request.step_size))
+
+
+def _latent(point: tuple[int, int]) -> tuple[int, int]:
+    return point[0] // LATENT_FACTOR, point[1] // LATENT_FACTOR
 
 
 def _drag_plan(request: DragRequest) -> JobPlan:
@@ -42,41 +51,47 @@ def _drag_plan(request: DragRequest) -> JobPlan:
     if request.lora != "off":
         phases.append(PlannedPhase("LoRA", LORA_STEPS, LORA_STEP_COST))
     k = max(1, int(request.t0 * request.steps))
-    m = _drag_steps(request)
-    # SDE: noising is free, each reverse step predicts on the sample and on the recorded
-    # trajectory, with and without the prompt (4 samples). ODE: K inversion steps (2 samples)
-    # then K sampling steps (2 samples).
-    up_cost = NOISING_STEP_COST if request.method == "sde" else 2.0
-    down_cost = 4.0 if request.method == "sde" else 2.0
+    m = drag_step_count(request)
+    # Guidance rises from 1 to 3 along the reverse pass: about 1.5 samples per prediction.
     for i in range(1, m + 1):
-        phases.append(PlannedPhase("noising" if request.method == "sde" else "inverting", k,
-                                   up_cost))
-        phases.append(PlannedPhase(f"drag step {i}/", k, down_cost))
+        if request.method == "sde":
+            # Noise-adding makes no model call (no phase); each reverse step predicts on the
+            # sample and on the recorded trajectory.
+            phases.append(PlannedPhase(f"drag step {i}/", k, 3.0))
+        else:
+            phases.append(PlannedPhase(f"inverting {i}/", k, 1.5))
+            phases.append(PlannedPhase(f"drag step {i}/", k, 1.5))
     return tuple(phases)
 
 
+def _guided(scale: float) -> float:
+    return 1.0 if scale == 1.0 else 2.0
+
+
 def _inpaint_plan(request: InpaintRequest) -> JobPlan:
-    return (PlannedPhase("sampling", request.steps, 2.0),)
+    return (PlannedPhase("inpainting", request.steps, _guided(request.guidance)),)
 
 
 def _diffedit_plan(request: DiffEditRequest) -> JobPlan:
     phases: list[PlannedPhase] = []
     if request.mask_mode == "auto":
-        # Two prompts per noised sample.
-        phases.append(PlannedPhase("mask", request.mask_samples, 4.0))
+        # Reported as one step; it predicts under both prompts for every noise sample.
+        phases.append(PlannedPhase("computing mask", 1, 2.0 * max(1, request.mask_samples)))
     k = max(1, int(request.encode_ratio * request.steps))
+    guided = _guided(request.guidance)
     if request.method == "sde":
-        phases += [PlannedPhase("noising", k, NOISING_STEP_COST), PlannedPhase("sampling", k, 4.0)]
+        phases.append(PlannedPhase("editing", k, 2 * guided))
     else:
-        phases += [PlannedPhase("inverting", k, 2.0), PlannedPhase("sampling", k, 2.0)]
+        phases += [PlannedPhase("inverting", k, 1.0), PlannedPhase("editing", k, guided)]
     return tuple(phases)
 
 
 def _reconstruct_plan(request: ReconstructRequest) -> JobPlan:
-    k = max(1, int(request.t0 * request.steps))
+    k = max(1, round(request.t0 * request.steps))
+    guided = _guided(request.guidance)
     if request.method == "sde":
-        return (PlannedPhase("noising", k, NOISING_STEP_COST), PlannedPhase("sampling", k, 4.0))
-    return (PlannedPhase("inverting", k, 2.0), PlannedPhase("sampling", k, 2.0))
+        return (PlannedPhase("reconstructing", k, 2 * guided),)
+    return (PlannedPhase("inverting", k, guided), PlannedPhase("reconstructing", k, guided))
 
 
 def plan_for(request: EditRequest) -> JobPlan:

@@ -44,6 +44,7 @@ class ModelState:
     dtype: str | None = None  # e.g. "float16"
     message: str = ""  # user-facing: what is happening / what went wrong
     failure: EngineFailure | None = None  # set when status == "error"
+    fraction: float | None = None  # while loading: 0..1 when known (downloads, stages)
 
 
 class EngineJobFailed(Exception):

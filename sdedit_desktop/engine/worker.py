@@ -8,6 +8,7 @@ edit runs.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -17,11 +18,11 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.progress import EditCancelled, Progress
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, free_memory
-from sdedit_desktop.engine.gc_policy import freeze_long_lived, thaw
 from sdedit_desktop.engine.latent_preview import latent_to_rgb
 from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
@@ -31,7 +32,8 @@ from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 
 log = logging.getLogger(__name__)
 
-EditRunner = Callable[..., Any]  # run_edit(model, request, progress=, cancel=, lora_cache=)
+# run_edit(model, request, progress=, cancel=, lora=, options=) -> EditResult
+EditRunner = Callable[..., Any]
 ModelLoader = Callable[..., Any]  # load_model(spec, progress=)
 
 
@@ -64,7 +66,7 @@ class _JobReporter:
         self._progress_interval = progress_interval_s
         self._preview_interval = preview_interval_s
         self._clock = clock
-        self._last_phase: str | None = None
+        self._last_key: tuple[str | None, int] = (None, 0)
         self._last_progress = -float("inf")
         self._last_preview = -float("inf")
         self._previews_ok = True
@@ -72,10 +74,13 @@ class _JobReporter:
     def __call__(self, progress: Progress) -> None:
         job_progress = self._tracker.update(progress.phase, progress.step, progress.total)
         now = self._clock()
-        # Always send a phase's first and last step so the UI never misses a boundary.
-        if (progress.phase != self._last_phase or progress.step >= progress.total
+        # Always send a phase's first and last step so the UI never misses a boundary; never
+        # send the same step twice (a drag step's end is reported again with its image).
+        key = (progress.phase, progress.step)
+        if key != self._last_key and (
+                progress.phase != self._last_key[0] or progress.step >= progress.total
                 or now - self._last_progress >= self._progress_interval):
-            self._last_phase = progress.phase
+            self._last_key = key
             self._last_progress = now
             self._worker.jobProgress.emit(self._job_id, job_progress)
         if not self._previews_ok:
@@ -96,6 +101,38 @@ class _JobReporter:
         self._worker.jobPreview.emit(self._job_id, image)
 
 
+class _LoadReporter:
+    """The progress callback handed to the model loader (`models.loading.LoadProgress`:
+    stage text, done, total - bytes while downloading). Throttled; aborts on shutdown."""
+
+    def __init__(self, worker: EngineWorker, spec: ModelSpec, stopping: threading.Event,
+                 clock: Callable[[], float], interval_s: float):
+        self._worker = worker
+        self._spec = spec
+        self._stopping = stopping
+        self._clock = clock
+        self._interval = interval_s
+        self._last = -float("inf")
+
+    def __call__(self, progress: Any) -> None:
+        if self._stopping.is_set():
+            raise LoadAborted("the engine is shutting down")
+        stage = str(getattr(progress, "stage", progress))
+        done = getattr(progress, "done", None)
+        total = getattr(progress, "total", None)
+        now = self._clock()
+        finished = done is not None and total is not None and done >= total
+        if not finished and now - self._last < self._interval:
+            return
+        self._last = now
+        fraction = None
+        if isinstance(done, int) and isinstance(total, int) and total > 0:
+            fraction = min(1.0, done / total)
+            if total >= 1 << 20:  # a byte count: show megabytes
+                stage = f"{stage} ({done / 1e6:.0f} of {total / 1e6:.0f} MB)"
+        self._worker.modelState.emit(ModelState("loading", message=stage, fraction=fraction))
+
+
 class EngineWorker(QObject):
     jobStarted = Signal(int)
     jobProgress = Signal(int, object)
@@ -109,6 +146,7 @@ class EngineWorker(QObject):
     def __init__(self, queue: CommandQueue, stopping: threading.Event, *,
                  edit_runner: EditRunner | None, model_loader: ModelLoader | None,
                  lora_cache_factory: Callable[[], Any] | None,
+                 execution_options: ExecutionOptions | None = None,
                  progress_interval_s: float, preview_interval_s: float,
                  clock: Callable[[], float] = time.monotonic):
         super().__init__()
@@ -117,12 +155,13 @@ class EngineWorker(QObject):
         self._edit_runner = edit_runner
         self._model_loader = model_loader
         self._lora_cache_factory = lora_cache_factory
+        self._options = execution_options
         self._progress_interval = progress_interval_s
         self._preview_interval = preview_interval_s
         self._clock = clock
         self._model: Any = None
         self._spec: ModelSpec | None = None
-        self._lora_cache: Any = None
+        self._lora_provider: Any = None
 
     # -- command loop -------------------------------------------------------------------------
 
@@ -155,44 +194,35 @@ class EngineWorker(QObject):
             return
         # Free the old model first: two SD models at once may not fit in GPU memory.
         self._unload()
-        self.modelState.emit(ModelState("loading", message=f"Loading {spec.source}…"))
-
-        def on_load_progress(*args: Any, **kwargs: Any) -> None:
-            if self._stopping.is_set():
-                raise LoadAborted("engine shutting down")
-            text = _describe_load_progress(args, kwargs)
-            if text:
-                self.modelState.emit(
-                    ModelState("loading", message=f"Loading {spec.source}: {text}"))
-
+        self.modelState.emit(ModelState("loading", message=f"Loading {spec.source}…",
+                                        fraction=0.0))
+        reporter = _LoadReporter(self, spec, self._stopping, self._clock,
+                                 self._progress_interval)
         loader = self._model_loader or _default_model_loader()
         failure: EngineFailure | None = None
         try:
-            self._model = loader(spec, progress=on_load_progress)
-        except LoadAborted:
-            self._model = None
-            self.modelState.emit(ModelState("none", message="Loading stopped."))
-            return
+            self._model = loader(spec, progress=reporter)
         except Exception as exc:
-            failure = classify_failure(exc, spec.device if spec.device != "auto" else None)
             self._model = None
+            if isinstance(exc, LoadAborted) or self._stopping.is_set():
+                self.modelState.emit(ModelState("none", message="Loading stopped."))
+                return
+            device = spec.device if spec.device != "auto" else None
+            failure = classify_failure(exc, device, what=f"Loading {spec.source}")
         if failure is not None:
             free_memory()
             message = failure.message
-            if failure.kind == "internal":
-                message = f"Could not load {spec.source}: {failure.message}"
+            if failure.kind != "internal":
+                message = f"Could not load {spec.source}: {message}"
             self.modelState.emit(ModelState("error", message=message, failure=failure))
             return
         self._spec = spec
-        # The model lives until unloaded: keep its many objects out of full GC passes.
-        freeze_long_lived()
         self.modelState.emit(self._state_of_loaded(f"Loaded {spec.source}."))
 
     def _unload(self) -> None:
         model, self._model, self._spec = self._model, None, None
         if model is None:
             return
-        thaw()  # so the collector can free the model even if it sits in reference cycles
         release = getattr(model, "release", None)
         if callable(release):
             try:
@@ -201,7 +231,6 @@ class EngineWorker(QObject):
                 log.exception("releasing the model failed")
         del model
         free_memory()
-        freeze_long_lived()
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -244,10 +273,10 @@ class EngineWorker(QObject):
         cancelled = False
         result: Any = None
         try:
-            lora_cache = self._lora_cache_for(request)
             runner = self._edit_runner or _default_edit_runner()
-            result = runner(model, request, progress=reporter, cancel=job.cancel_event.is_set,
-                            lora_cache=lora_cache)
+            kwargs = {"progress": reporter, "cancel": job.cancel_event.is_set,
+                      "lora": self._lora_provider_for(request), "options": self._options}
+            result = runner(model, request, **_accepted(runner, kwargs))
         except EditCancelled:
             cancelled = True
         except Exception as exc:
@@ -265,13 +294,17 @@ class EngineWorker(QObject):
             return
         self.jobFinished.emit(job.job_id, result)
 
-    def _lora_cache_for(self, request: EditRequest) -> Any:
+    def _lora_provider_for(self, request: EditRequest) -> Any:
+        """The LoRA hook (bound to the engine's LoRA cache) for requests that use a LoRA; the
+        cache is created on first use so LoRA-free sessions never touch the cache folder."""
         if getattr(request, "lora", "off") == "off":
-            return self._lora_cache
-        if self._lora_cache is None:
+            return None
+        if self._lora_provider is None:
+            from sdedit_desktop.models.lora_provider import lora_provider
+
             factory = self._lora_cache_factory or _default_lora_cache
-            self._lora_cache = factory()
-        return self._lora_cache
+            self._lora_provider = lora_provider(factory())
+        return self._lora_provider
 
     @staticmethod
     def _detach_lora(model: Any) -> None:
@@ -286,7 +319,7 @@ class EngineWorker(QObject):
 
     def _stop(self) -> None:
         self._unload()
-        self._lora_cache = None
+        self._lora_provider = None
         self.stopped.emit()
         # Hand this object back to the main thread so it can be destroyed there after the
         # worker thread is gone; then end the thread's event loop.
@@ -296,18 +329,17 @@ class EngineWorker(QObject):
         QThread.currentThread().quit()
 
 
-def _describe_load_progress(args: tuple, kwargs: dict) -> str:
-    """models/ reports loading progress as a message and/or counts; render whatever came."""
-    parts = [str(a) for a in args if a is not None and not hasattr(a, "__dict__")]
-    for name in ("phase", "message", "name"):
-        if kwargs.get(name):
-            parts.insert(0, str(kwargs[name]))
-    for arg in args:
-        for name in ("phase", "message", "step", "total"):
-            value = getattr(arg, name, None)
-            if value is not None and hasattr(arg, "__dict__"):
-                parts.append(f"{name}={value}")
-    return " ".join(parts)
+def _accepted(function: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments `function` takes: an injected runner (a test double, a wrapper)
+    need not accept every hook; a request that needs LoRA still fails clearly inside
+    edits/ when no provider reaches it."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return kwargs
+    return {name: value for name, value in kwargs.items() if name in parameters}
 
 
 def _default_edit_runner() -> EditRunner:

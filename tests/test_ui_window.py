@@ -383,3 +383,51 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     assert third.open_image(bad) is False
     assert errors[-1].title == "Cannot open project"
     assert np.array_equal(third.doc.image, other.doc.image)
+
+
+def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from sdedit_desktop.resources import sample_images
+    from sdedit_desktop.ui.qimage import rgb_to_qimage
+
+    w = window
+    # Paste from the clipboard.
+    QApplication.clipboard().setImage(rgb_to_qimage(_image(1)))
+    w.paste_image()
+    assert np.array_equal(w.doc.image, _image(1))
+    QApplication.clipboard().clear()
+    w.paste_image()
+    assert errors[-1].title == "Nothing to paste"
+    assert np.array_equal(w.doc.image, _image(1))
+
+    # Drop a file on the canvas.
+    path = tmp_path / "dropped.png"
+    Image.fromarray(_image(2)).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    w.canvas.dropEvent(drop)
+    assert np.array_equal(w.doc.image, _image(2))
+    assert w.doc.image_label == "dropped.png"
+
+    # The bundled samples are in File > Samples, and opened files land in File > Recent.
+    sample_actions = w.samples_menu.actions()
+    assert [a.text().lower() for a in sample_actions] == [p.stem for p in sample_images()]
+    sample_actions[0].trigger()
+    assert w.doc.image_label == sample_images()[0].name
+    recent = w.recent_menu.actions()
+    assert [a.toolTip() for a in recent][:2] == [str(sample_images()[0].resolve()),
+                                                 str(path.resolve())]
+    recent[1].trigger()
+    assert np.array_equal(w.doc.image, _image(2))
+
+    # Export the working image as PNG with no edit parameters.
+    out = w.export_result(tmp_path / "export")
+    assert out == tmp_path / "export.png"
+    with Image.open(out) as png:
+        assert np.array_equal(np.asarray(png.convert("RGB")), _image(2))

@@ -536,6 +536,8 @@ class MainWindow(QMainWindow):
         self.player.set_frames(len(entry.result.trajectory) if entry else 0)
         if entry is not None:
             self._show_metrics(entry.result)
+        else:
+            self.metrics_label.setText("")
         self._refresh_view()
         self._update_enabled()
 

@@ -66,7 +66,9 @@ class SettingsDialog(QDialog):
         self.autosave.setToolTip("How often unsaved work is copied to the recovery folder.")
         form.addRow("Autosave every", self.autosave)
         clear_recent = QPushButton("Clear recent files")
+        clear_recent.setEnabled(bool(settings.recent_files))
         clear_recent.clicked.connect(self._clear_recent)
+        self.clear_recent_button = clear_recent
         form.addRow("", clear_recent)
         layout.addLayout(form)
         where = QLabel(f"Settings file: {settings_path()}")
@@ -94,6 +96,8 @@ class SettingsDialog(QDialog):
 
     def _clear_recent(self) -> None:
         self._recent = []
+        self.clear_recent_button.setText("Recent files will be cleared")
+        self.clear_recent_button.setEnabled(False)
 
     def accept(self) -> None:
         s = self.settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -61,14 +62,22 @@ class FakeLoader:
         self.model_kwargs = model_kwargs
         self.models: list[FakeModel] = []
         self.fail_for: dict[str, BaseException] = {}
+        self.download_for: set[str] = set()  # sources that "download" 400 MB slowly first
         self.loaded_in: list[str] = []
+        self.download_chunks = 0
 
     def __call__(self, spec: ModelSpec, progress=None) -> FakeModel:
         self.loaded_in.append(threading.current_thread().name)
-        if progress is not None:
-            progress(LoadProgress("Reading weights", 1, 2))
         if spec.source in self.fail_for:
             raise self.fail_for[spec.source]
+        if spec.source in self.download_for:
+            total = 400 * 10**6
+            for chunk in range(1, 401):
+                time.sleep(0.005)
+                self.download_chunks = chunk
+                progress(LoadProgress("Downloading unet/model.safetensors", chunk * 10**6, total))
+        if progress is not None:
+            progress(LoadProgress("Reading weights", 1, 2))
         model = FakeModel(spec, **self.model_kwargs)
         self.models.append(model)
         return model

@@ -312,6 +312,26 @@ def test_model_switch_unload_and_load_failure(qtbot, make_engine):
         engine.submit({"kind": "drag"})
 
 
+def test_cancel_a_model_download(qtbot, make_engine):
+    loader = FakeLoader()
+    loader.download_for.add("hub/model")
+    engine, rec, _, _ = make_engine(loader=loader, load=False)
+    assert engine.cancel_model_load() is False
+    engine.load_model(ModelSpec("hub/model"))
+    qtbot.waitUntil(lambda: (engine.model_state.fraction or 0) > 0.05, timeout=TIMEOUT_MS)
+    state = engine.model_state
+    assert state.status == "loading" and " MB)" in state.message
+    assert state.message.startswith("Downloading unet/model.safetensors (")
+    assert engine.cancel_model_load() is True
+    qtbot.waitUntil(lambda: engine.model_state.status == "none", timeout=TIMEOUT_MS)
+    assert "stopped" in engine.model_state.message
+    assert loader.download_chunks < 400 and not loader.models
+    # Byte progress is throttled like job progress (400 reports in ~2 s).
+    assert len([s for s in rec.states() if s.status == "loading"]) < 100
+    engine.load_model(ModelSpec("fake-a"))
+    qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=TIMEOUT_MS)
+
+
 def test_shutdown_with_a_running_job_cancels_and_joins(qtbot, make_engine):
     engine, rec, _, loader = make_engine(loader=FakeLoader(work=256, repeats=8))
     running = engine.submit(make_request(seed=41, steps=1000))

@@ -27,6 +27,7 @@ class RunJob:
 @dataclass
 class LoadModel:
     spec: ModelSpec
+    cancel_event: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class CommandQueue:
         self._lock = threading.Lock()
         self._items: deque[Command] = deque()
         self._running: RunJob | None = None
+        self._loading: LoadModel | None = None
 
     def put(self, command: Command) -> None:
         with self._lock:
@@ -61,12 +63,31 @@ class CommandQueue:
             command = self._items.popleft()
             if isinstance(command, RunJob):
                 self._running = command
+            elif isinstance(command, LoadModel):
+                self._loading = command
             return command
 
     def job_done(self, job: RunJob) -> None:
         with self._lock:
             if self._running is job:
                 self._running = None
+
+    def load_done(self, load: LoadModel) -> None:
+        with self._lock:
+            if self._loading is load:
+                self._loading = None
+
+    def cancel_loads(self) -> bool:
+        """Stop the model load in progress (between two of its progress reports) and drop
+        the waiting ones; True if there was any."""
+        with self._lock:
+            found = self._loading is not None
+            if self._loading is not None:
+                self._loading.cancel_event.set()
+            waiting = [c for c in self._items if isinstance(c, LoadModel)]
+            for command in waiting:
+                self._items.remove(command)
+            return found or bool(waiting)
 
     def running_job(self) -> RunJob | None:
         with self._lock:

@@ -136,6 +136,11 @@ class Engine(QObject):
     def unload_model(self) -> None:
         self._send(UnloadModel())
 
+    def cancel_model_load(self) -> bool:
+        """Stop the model load in progress (e.g. a long download; it stops at its next
+        progress report and a download resumes next time) and drop waiting loads."""
+        return self._queue.cancel_loads()
+
     def submit(self, request: EditRequest) -> int:
         """Queue an edit; returns its job id. Results come as signals."""
         if not isinstance(request, EditRequest):
@@ -193,6 +198,7 @@ class Engine(QObject):
             with contextlib.suppress(RuntimeError, TypeError):
                 app.aboutToQuit.disconnect(self.shutdown)
         self._stopping.set()
+        self._queue.cancel_loads()
         dropped = [job.job_id for job in self._queue.clear_all()]
         self._queue.cancel_running()
         self._queue.put(Stop())

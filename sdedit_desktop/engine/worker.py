@@ -103,20 +103,20 @@ class _JobReporter:
 
 class _LoadReporter:
     """The progress callback handed to the model loader (`models.loading.LoadProgress`:
-    stage text, done, total - bytes while downloading). Throttled; aborts on shutdown."""
+    stage text, done, total - bytes while downloading). Throttled; raising from it is how a
+    load (a download, above all) is stopped on request or on shutdown."""
 
-    def __init__(self, worker: EngineWorker, spec: ModelSpec, stopping: threading.Event,
+    def __init__(self, worker: EngineWorker, stop: Callable[[], bool],
                  clock: Callable[[], float], interval_s: float):
         self._worker = worker
-        self._spec = spec
-        self._stopping = stopping
+        self._stop = stop
         self._clock = clock
         self._interval = interval_s
         self._last = -float("inf")
 
     def __call__(self, progress: Any) -> None:
-        if self._stopping.is_set():
-            raise LoadAborted("the engine is shutting down")
+        if self._stop():
+            raise LoadAborted("loading was stopped")
         stage = str(getattr(progress, "stage", progress))
         done = getattr(progress, "done", None)
         total = getattr(progress, "total", None)
@@ -172,7 +172,10 @@ class EngineWorker(QObject):
             if isinstance(command, RunJob):
                 self._run_job(command)
             elif isinstance(command, LoadModel):
-                self._load(command.spec)
+                try:
+                    self._load(command.spec, command.cancel_event)
+                finally:
+                    self._queue.load_done(command)
             elif isinstance(command, UnloadModel):
                 self._unload()
                 self.modelState.emit(ModelState("none", message="No model loaded."))
@@ -188,7 +191,7 @@ class EngineWorker(QObject):
                           device=str(getattr(model, "device", "")) or None,
                           dtype=_dtype_name(getattr(model, "dtype", None)), message=message)
 
-    def _load(self, spec: ModelSpec) -> None:
+    def _load(self, spec: ModelSpec, cancel: threading.Event) -> None:
         if self._model is not None and spec == self._spec:
             self.modelState.emit(self._state_of_loaded("Model already loaded."))
             return
@@ -196,16 +199,17 @@ class EngineWorker(QObject):
         self._unload()
         self.modelState.emit(ModelState("loading", message=f"Loading {spec.source}…",
                                         fraction=0.0))
-        reporter = _LoadReporter(self, spec, self._stopping, self._clock,
-                                 self._progress_interval)
+        reporter = _LoadReporter(self, lambda: self._stopping.is_set() or cancel.is_set(),
+                                 self._clock, self._progress_interval)
         loader = self._model_loader or _default_model_loader()
         failure: EngineFailure | None = None
         try:
             self._model = loader(spec, progress=reporter)
         except Exception as exc:
             self._model = None
-            if isinstance(exc, LoadAborted) or self._stopping.is_set():
-                self.modelState.emit(ModelState("none", message="Loading stopped."))
+            if isinstance(exc, LoadAborted) or self._stopping.is_set() or cancel.is_set():
+                free_memory()
+                self.modelState.emit(ModelState("none", message=f"Loading {spec.source} stopped."))
                 return
             device = spec.device if spec.device != "auto" else None
             failure = classify_failure(exc, device, what=f"Loading {spec.source}")

@@ -36,12 +36,7 @@ def errors():
 
 @pytest.fixture
 def engine(qtbot):
-    from sdedit_desktop.edits import run_edit
-
-    def runner(model, request, progress=None, cancel=None, lora_cache=None):
-        return run_edit(model, request, progress, cancel)
-
-    e = Engine(edit_runner=runner)  # TEMP until engine/edits agree on run_edit's signature
+    e = Engine()  # the real engine: real edits through the tiny model
     yield e
     e.shutdown()
 

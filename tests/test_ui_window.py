@@ -228,6 +228,8 @@ def test_bad_input_gives_message_and_sends_nothing(qtbot, ready, errors, monkeyp
     w.panels.select("inpaint")
     assert w.run_edit() == 99
     assert np.array_equal(submitted[0].mask, w.doc.mask)
+    w.doc.mask[40:50, 40:50] = 255  # painting on while the job runs leaves the request alone
+    assert not submitted[0].mask[40:50, 40:50].any()
 
 
 def test_missing_model_then_load_works(qtbot, window, errors):
@@ -238,6 +240,17 @@ def test_missing_model_then_load_works(qtbot, window, errors):
     assert w.run_edit() is None
     assert errors[-1].title == "No model loaded"
     assert "Model setup" in errors[-1].message
+    # While a model loads, the status bar shows how far and Run explains why it waits.
+    from sdedit_desktop.engine import ModelState
+
+    w._on_model_state(ModelState("loading", message="Loading UNet…", fraction=0.4))
+    assert w.model_label.text() == "Model: loading… 40%"
+    assert w.act_stop_load.isEnabled()
+    assert w.run_edit() is None
+    assert errors[-1].title == "Model still loading"
+    w._on_model_state(ModelState("none"))
+    assert not w.act_stop_load.isEnabled()
+    del errors[1:]
     # A model that cannot be found: error dialog with details, window still works.
     w.load_model(ModelSpec("/nonexistent/model-folder"))
     qtbot.waitUntil(lambda: len(errors) == 2, timeout=30000)

@@ -283,6 +283,11 @@ class MainWindow(QMainWindow):
         m = menu.addMenu("&Model")
         m.addAction(A("Model setup…", self.open_model_setup, None, None,
                       "Choose, download or load the diffusion model"))
+        self.act_stop_load = A("Stop loading", self.stop_model_load, None, None,
+                               "Stop the model load or download in progress (a download "
+                               "resumes next time)")
+        self.act_stop_load.setEnabled(False)
+        m.addAction(self.act_stop_load)
         m.addAction(A("Unload model", self.engine.unload_model, None, None,
                       "Free the memory the model holds"))
 
@@ -569,6 +574,11 @@ class MainWindow(QMainWindow):
     def run_edit(self) -> int | None:
         """Validate the panel + canvas state and submit; returns the job id or None."""
         status = getattr(self.model_state, "status", "none")
+        if status == "loading":
+            show_error(self, "Model still loading",
+                       "The model is still loading; run the edit when the status bar says it "
+                       "is ready (every result records the model that made it).")
+            return None
         if status in ("none", "error"):
             show_error(self, "No model loaded",
                        "No diffusion model is loaded, so the edit cannot run. Open Model > "
@@ -748,6 +758,13 @@ class MainWindow(QMainWindow):
                        getattr(failure, "detail", None) or None)
         elif state.status == "ready":
             self.statusBar().showMessage(state.message or "Model ready", 5000)
+        elif state.status == "loading" and state.message:
+            self.statusBar().showMessage(state.message)
+
+    def stop_model_load(self) -> None:
+        cancel = getattr(self.engine, "cancel_model_load", None)
+        if cancel is not None and cancel():
+            self.statusBar().showMessage("Stopping the model load…", 5000)
 
     def _update_model_labels(self, state: Any) -> None:
         status = getattr(state, "status", "none")
@@ -758,7 +775,8 @@ class MainWindow(QMainWindow):
             name = identity.source if identity.kind != "tiny" else "tiny demo model"
             model = f"Model: {Path(name).name or name}"
         elif status == "loading":
-            model = "Model: loading…"
+            fraction = getattr(state, "fraction", None)
+            model = "Model: loading…" + (f" {100 * fraction:.0f}%" if fraction else "")
         elif status == "error":
             model = "Model: failed to load"
         else:
@@ -866,6 +884,8 @@ class MainWindow(QMainWindow):
             "Run the edit (Ctrl+Return)" if ready else
             "No model loaded yet: Model > Model setup…")
         self.act_cancel.setEnabled(busy or bool(self._jobs))
+        self.act_stop_load.setEnabled(
+            getattr(self.model_state, "status", "none") == "loading")
         self.act_export.setEnabled(has)
         for act in (self.act_clear_mask, self.act_invert_mask, self.act_clear_points):
             act.setEnabled(has)

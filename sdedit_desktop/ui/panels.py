@@ -242,6 +242,10 @@ class MethodPanel(QWidget):
                              "sample).")
         values = self.values()
         values.update(seed=seed, max_side=max_side, model=model)
+        # The request owns copies: the canvas keeps painting into its mask while a job runs,
+        # and a history entry must keep exactly what was sent.
+        image = image.copy()
+        mask = None if mask is None else mask.copy()
         mask_any = mask is not None and bool(mask.any())
         if self.kind == "drag":
             pairs = self._drag_pairs(points)

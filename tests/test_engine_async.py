@@ -18,8 +18,10 @@ def loop(qapp):
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
-    asyncio.set_event_loop(None)
     loop.close()
+    # Back to a pristine asyncio state (set_event_loop(None) would make a later
+    # asyncio.get_event_loop() raise in other tests).
+    asyncio.set_event_loop_policy(None)
     # qasync's loop holds Qt objects in reference cycles: collect them here, on the main
     # thread, not whenever a later allocation on some worker thread triggers the collector.
     del loop

@@ -249,6 +249,10 @@ class EngineWorker(QObject):
                 self.jobFailed.emit(job.job_id, failure)
                 return
             self._execute(job)
+        except Exception as exc:
+            # A bug in the engine itself: the job must still end, or the UI waits forever.
+            log.exception("engine error in job %d", job.job_id)
+            self.jobFailed.emit(job.job_id, classify_failure(exc))
         finally:
             self._queue.job_done(job)
 
@@ -270,7 +274,14 @@ class EngineWorker(QObject):
     def _execute(self, job: RunJob) -> None:
         model = self._model
         request = job.request
-        tracker = ProgressTracker(plan_for(request), clock=self._clock)
+        try:
+            plan = plan_for(request)
+        except Exception:
+            # The plan only shapes the progress bar; a request it cannot read is the edit's
+            # to reject, with its own message.
+            log.exception("no progress plan for job %d", job.job_id)
+            plan = ()
+        tracker = ProgressTracker(plan, clock=self._clock)
         reporter = _JobReporter(self, job.job_id, tracker, self._progress_interval,
                                 self._preview_interval, self._clock)
         failure: EngineFailure | None = None

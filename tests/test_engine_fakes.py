@@ -86,7 +86,8 @@ class FakeLoader:
 class FakeRunner:
     """run_edit stand-in driven by a ReconstructRequest: `steps` model calls in a "reconstructing"
     phase after a free "inverting" phase (the real ODE reconstruction's phase names); prompt
-    "bad" -> EditError, "oom" -> CUDA-style OOM at half way, "crash" -> a bug.
+    "bad" -> EditError, "oom" -> CUDA-style OOM at half way, "crash" -> a bug, "allocate" ->
+    many Python objects per step.
     The result image is filled with seed % 256."""
 
     def __init__(self) -> None:
@@ -117,6 +118,10 @@ class FakeRunner:
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
             if request.prompt == "crash" and i == n // 2:
                 raise KeyError("lost_key")
+            if request.prompt == "allocate":
+                # Python objects the way real model code makes them (modules, dicts, lists):
+                # enough to trigger the cyclic garbage collector several times a step.
+                self.junk = [{"step": [i]} for _ in range(3000)]
             latent = model.predict_noise(latent, 1000 - i, embeds)
             image = None
             if i == n // 2:

@@ -4,9 +4,11 @@ typed failures, model load/switch/unload and shutdown with a job in flight."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -330,6 +332,30 @@ def test_cancel_a_model_download(qtbot, make_engine):
     assert len([s for s in rec.states() if s.status == "loading"]) < 100
     engine.load_model(ModelSpec("fake-a"))
     qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=TIMEOUT_MS)
+
+
+def test_garbage_with_qt_objects_dies_on_the_ui_thread(qtbot, make_engine):
+    """Cyclic garbage holding Qt objects (a running timer here) must not be freed by a
+    collection the worker's allocations trigger: Qt objects die on their own thread."""
+    engine, rec, _, _ = make_engine()
+    destroyed: list[str] = []
+
+    class Holder:
+        pass
+
+    for _ in range(5):
+        holder = Holder()
+        holder.timer = QTimer()
+        holder.timer.start(10_000)
+        holder.cycle = holder
+        weakref.finalize(holder, lambda: destroyed.append(threading.current_thread().name))
+        del holder
+    job = engine.submit(make_request(steps=40, prompt="allocate"))
+    wait_end(qtbot, rec, job)
+    assert rec.of("jobFinished", job)
+    qtbot.waitUntil(lambda: len(destroyed) == 5, timeout=TIMEOUT_MS)
+    assert set(destroyed) == {threading.main_thread().name}
+    assert gc.isenabled()
 
 
 def test_shutdown_with_a_running_job_cancels_and_joins(qtbot, make_engine):

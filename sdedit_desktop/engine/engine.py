@@ -8,6 +8,10 @@ Python objects or a QImage. The worker (see worker.py) runs in its own QThread.
     job_id = engine.submit(request)            # signals report progress / result
     result = await engine.run(request)         # or: the same as a coroutine (qasync)
     engine.shutdown()                          # also done automatically when the app quits
+
+`engine.model_state` is the last ModelState; `waiting_jobs()` and `running_job` describe the
+queue. Requests run one at a time, in submission order, interleaved with model loads/unloads
+in the order they were asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from PySide6.QtGui import QImage
 
 from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.requests import EditRequest, EditResult
+from sdedit_desktop.engine import gc_policy
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
+from sdedit_desktop.engine.failures import empty_device_cache
 from sdedit_desktop.engine.gc_policy import freeze_long_lived, thaw
 from sdedit_desktop.engine.types import (
     EngineFailure,
@@ -59,7 +65,9 @@ class Engine(QObject):
     jobQueued = Signal(int, object)  # job_id, EditRequest
     jobStarted = Signal(int)
     progress = Signal(int, object)  # job_id, JobProgress
-    preview = Signal(int, QImage)  # job_id, preview (latent previews are 1/8 of the image size)
+    # job_id, preview. Latent previews (every step, <= 15/s) are 1/8 of the working size
+    # (scale them over the image); a finished drag step comes decoded at the image's size.
+    preview = Signal(int, QImage)
     jobFinished = Signal(int, object)  # job_id, EditResult
     jobFailed = Signal(int, object)  # job_id, EngineFailure
     jobCancelled = Signal(int)
@@ -77,6 +85,9 @@ class Engine(QObject):
         """edit_runner defaults to `edits.run_edit`, model_loader to `models.loading.load_model`,
         lora_cache_factory to `models.lora.LoraCache` (created on the first LoRA job);
         execution_options (speed knobs, e.g. trajectory batching on a GPU) go to every edit."""
+        if QCoreApplication.instance() is None:
+            raise RuntimeError("create the QApplication before the Engine: its signals are "
+                               "delivered by the application's event loop")
         super().__init__(parent)
         self._queue = CommandQueue()
         self._stopping = threading.Event()
@@ -104,6 +115,9 @@ class Engine(QObject):
         self._worker.jobFailed.connect(self._on_failed, queued)
         self._worker.jobCancelled.connect(self._on_cancelled, queued)
         self._worker.modelState.connect(self._on_model_state, queued)
+        self._worker.holdReleased.connect(self._on_hold_released, queued)
+        self._worker.callOnUi.connect(self._run_on_ui,
+                                      Qt.ConnectionType.BlockingQueuedConnection)
         # Everything imported so far lives as long as the app; full GC passes over it would
         # stall the UI while jobs allocate (see gc_policy).
         freeze_long_lived()
@@ -201,12 +215,15 @@ class Engine(QObject):
         self._queue.cancel_loads()
         dropped = [job.job_id for job in self._queue.clear_all()]
         self._queue.cancel_running()
+        thaw()  # let the model be freed even if it sits in reference cycles
         self._queue.put(Stop())
         self._wake.emit()
         # The running job ends within one model call, so this wait is short; it must not
-        # time out, or Qt aborts with "QThread: Destroyed while thread is still running".
-        self._thread.wait()
-        # Deliver what the worker reported before it stopped (the running job's end).
+        # give up, or Qt aborts with "QThread: Destroyed while thread is still running".
+        # Meanwhile deliver what the worker sends here: its reports and the calls it waits
+        # for (releasing the model runs on this thread).
+        while not self._thread.wait(20):
+            QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         for job_id in dropped:
             self._end_cancelled(job_id)
@@ -281,6 +298,19 @@ class Engine(QObject):
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
         self._end_cancelled(job_id)
+
+    @Slot()
+    def _on_hold_released(self) -> None:
+        if gc_policy.release():
+            # Garbage of the job (tensors in cycles, after an OOM above all) is gone now.
+            empty_device_cache()
+
+    @Slot(object)
+    def _run_on_ui(self, function: Callable[[], Any]) -> None:
+        try:
+            function()
+        except Exception:
+            log.exception("engine: %r failed on the UI thread", function)
 
     @Slot(object)
     def _on_model_state(self, state: ModelState) -> None:

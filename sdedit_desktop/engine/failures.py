@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import traceback
 from collections.abc import Iterator
 
@@ -86,9 +85,9 @@ def classify_failure(exc: BaseException, device: torch.device | str | None = Non
         detail)
 
 
-def free_memory() -> None:
-    """Give back cached accelerator memory after a job (most important after an OOM)."""
-    gc.collect()
+def empty_device_cache() -> None:
+    """Give cached accelerator memory back to the device (most important after an OOM). No
+    garbage collection here: that runs on the UI thread (see gc_policy)."""
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     mps = getattr(torch, "mps", None)

@@ -21,8 +21,9 @@ from PySide6.QtGui import QImage
 from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.progress import EditCancelled, Progress
 from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.engine import gc_policy
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
-from sdedit_desktop.engine.failures import classify_failure, free_memory
+from sdedit_desktop.engine.failures import classify_failure, empty_device_cache
 from sdedit_desktop.engine.latent_preview import latent_to_rgb
 from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
@@ -142,6 +143,10 @@ class EngineWorker(QObject):
     jobCancelled = Signal(int)
     modelState = Signal(object)
     stopped = Signal()
+    # Internal: the end of a job or load (the UI thread collects garbage, see gc_policy), and
+    # a callable the UI thread must run while the worker waits (connected blocking).
+    holdReleased = Signal()
+    callOnUi = Signal(object)
 
     def __init__(self, queue: CommandQueue, stopping: threading.Event, *,
                  edit_runner: EditRunner | None, model_loader: ModelLoader | None,
@@ -170,12 +175,18 @@ class EngineWorker(QObject):
         """Run every queued command in order (one wake-up may find several)."""
         while (command := self._queue.pop()) is not None:
             if isinstance(command, RunJob):
-                self._run_job(command)
+                gc_policy.hold()
+                try:
+                    self._run_job(command)
+                finally:
+                    self.holdReleased.emit()
             elif isinstance(command, LoadModel):
+                gc_policy.hold()
                 try:
                     self._load(command.spec, command.cancel_event)
                 finally:
                     self._queue.load_done(command)
+                    self.holdReleased.emit()
             elif isinstance(command, UnloadModel):
                 self._unload()
                 self.modelState.emit(ModelState("none", message="No model loaded."))
@@ -208,13 +219,13 @@ class EngineWorker(QObject):
         except Exception as exc:
             self._model = None
             if isinstance(exc, LoadAborted) or self._stopping.is_set() or cancel.is_set():
-                free_memory()
+                empty_device_cache()
                 self.modelState.emit(ModelState("none", message=f"Loading {spec.source} stopped."))
                 return
             device = spec.device if spec.device != "auto" else None
             failure = classify_failure(exc, device, what=f"Loading {spec.source}")
         if failure is not None:
-            free_memory()
+            empty_device_cache()
             message = failure.message
             if failure.kind != "internal":
                 message = f"Could not load {spec.source}: {message}"
@@ -229,12 +240,10 @@ class EngineWorker(QObject):
             return
         release = getattr(model, "release", None)
         if callable(release):
-            try:
-                release()
-            except Exception:
-                log.exception("releasing the model failed")
+            # release() may run the garbage collector: that belongs on the UI thread.
+            self.callOnUi.emit(release)
         del model
-        free_memory()
+        empty_device_cache()
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -299,9 +308,10 @@ class EngineWorker(QObject):
         if failure is not None or cancelled:
             # The exception (and the tensors its frames held) is gone by now; give the memory
             # back and make sure no half-applied LoRA stays on the model for the next job.
+            # Tensors caught in reference cycles go when the UI thread collects (gc_policy).
             self._detach_lora(model)
             del model
-            free_memory()
+            empty_device_cache()
             if cancelled:
                 self.jobCancelled.emit(job.job_id)
             else:

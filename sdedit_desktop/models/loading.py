@@ -154,8 +154,9 @@ def _load_hub(repo_id: str, spec: ModelSpec, device: torch.device, dtype: torch.
     try:
         snapshot = find_snapshot(repo_id)
         folder_ok = True
-    except ModelNotFoundError:
+    except ModelNotFoundError as exc:
         if not spec.allow_download:
+            exc.message += f" (There is no local file or folder named {repo_id} either.)"
             raise
         folder_ok = False
     if not folder_ok:

@@ -22,8 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sdedit_desktop.edits.progress import EditCancelled, StepReporter
-from sdedit_desktop.models.errors import LoraError, ModelError
+from sdedit_desktop.edits.progress import StepReporter
+from sdedit_desktop.models.errors import (
+    LoraError,
+    ModelError,
+    is_out_of_memory,
+    out_of_memory_error,
+)
 from sdedit_desktop.models.interface import ModelIdentity
 from sdedit_desktop.models.paths import default_lora_dir
 from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel
@@ -289,7 +294,12 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         for p in params:
             p.requires_grad_(False)
         after = _probe_loss(model, latent, embeds, probe_t, probe_noise)
-    except (EditCancelled, Exception):
+    except RuntimeError as exc:
+        model.detach_lora()
+        if is_out_of_memory(exc):
+            raise out_of_memory_error(exc, "training the LoRA", model.device) from exc
+        raise
+    except BaseException:  # cancelled, interrupted, diverged: leave the base model as it was
         model.detach_lora()
         raise
     return {"prompt": prompt, "settings": settings.to_dict(), "lora_alpha": settings.lora_alpha,

@@ -91,6 +91,14 @@ def _byte_bar(on_bytes: Callable[[int], None]):
             on_bytes(int(n or 0))
             return None
 
+        def update_transfer(self, n: float | None = 1) -> None:
+            """Network bytes of a Xet download: with this method present huggingface_hub
+            reports them here instead of on a second bar, so `update` counts each byte of
+            the file once (as written to disk)."""
+
+        def set_transfer_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+            """Speed text of the Xet transfer; nothing to show."""
+
     return _Bar
 
 

@@ -212,6 +212,7 @@ class CanvasView(QGraphicsView):
     def _on_image_changed(self) -> None:
         self.selected_pair = None
         self.mask_item.reset(self.doc.mask)
+        self._update_cursor()
 
     def _on_mask_changed(self, box) -> None:
         if self.doc.mask is not None:

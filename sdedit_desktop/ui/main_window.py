@@ -404,7 +404,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ images
     def confirm(self, title: str, question: str) -> bool:
-        """Ask yes/no (tests replace this method)."""
+        """Ask yes/no (tests replace this method). Offscreen (self-test, screenshots, CI) no
+        one can answer a modal question, so it is taken as yes instead of hanging."""
+        if QApplication.platformName() == "offscreen":
+            return True
         answer = QMessageBox.question(self, title, question)
         return answer == QMessageBox.StandardButton.Yes
 

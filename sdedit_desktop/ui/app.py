@@ -3,16 +3,14 @@
     sdedit-desktop [IMAGE_OR_PROJECT] [--model SOURCE] [--device D] [--dtype T]
                    [--config-dir DIR] [--self-test]
 
-`--self-test` starts the real window offscreen-capable, loads the tiny model, runs a short
-SDE-Drag on a bundled sample through the engine and checks the result reached the history;
-exit code 0 on success (used by the packaging smoke test)."""
+`--self-test` hands over to `sdedit_desktop.selftest` (window + engine + tiny model + one
+SDE-Drag, offscreen; exit code 0 on success), which the packaging smoke test also runs."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", help="auto, float16, bfloat16, float32 or float64")
     parser.add_argument("--config-dir", type=Path, help="folder of settings.json")
     parser.add_argument("--self-test", action="store_true",
-                        help="run a short tiny-model edit through the GUI stack and exit")
+                        help="check the whole stack offscreen (window, engine, tiny model, one "
+                        "SDE-Drag) and exit; see `sdedit-desktop --self-test --help`")
     parser.add_argument("--version", action="version", version=f"sdedit-desktop {__version__}")
     return parser
 
@@ -69,11 +68,16 @@ def _install_excepthook(window) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:
+        # The packaging self-test (sdedit_desktop/selftest.py) drives this same window; its
+        # options (--steps, --device, ...) follow the flag.
+        from sdedit_desktop.selftest import run_self_test_cli
+
+        return run_self_test_cli([a for a in argv if a != "--self-test"])
+    args = build_parser().parse_args(argv)
     if args.config_dir:
         os.environ["SDEDIT_CONFIG_DIR"] = str(args.config_dir)
-    if args.self_test:
-        return self_test(args)
 
     from PySide6.QtCore import QTimer
 
@@ -122,76 +126,6 @@ def _apply_overrides(settings, args: argparse.Namespace) -> None:
         settings.device = args.device
     if args.dtype:
         settings.dtype = args.dtype
-
-
-def self_test(args: argparse.Namespace, timeout_s: float = 300.0) -> int:
-    """Tiny model + bundled sample + a short SDE-Drag through engine and window."""
-    import tempfile
-
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if not args.config_dir:  # never touch the user's real settings
-        os.environ["SDEDIT_CONFIG_DIR"] = tempfile.mkdtemp(prefix="sdedit-selftest-")
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    from sdedit_desktop.engine import Engine
-    from sdedit_desktop.resources import sample_images
-    from sdedit_desktop.ui.errors import error_handler
-    from sdedit_desktop.ui.main_window import MainWindow
-    from sdedit_desktop.ui.settings import AppSettings
-
-    app = _application([])
-    errors: list[str] = []
-    engine = Engine()
-    settings = AppSettings(model_source="tiny", device=args.device or "cpu",
-                           dtype=args.dtype or "auto", autosave_minutes=0)
-    start = time.monotonic()
-
-    def wait_for(predicate, what: str) -> bool:
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.timeout.connect(lambda: (predicate() or errors) and loop.quit())
-        timer.start(20)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        loop.exec()
-        timer.stop()
-        if not predicate():
-            if not errors:
-                errors.append(f"timed out waiting for {what}")
-            return False
-        return True
-
-    with error_handler(lambda _parent, e: errors.append(f"{e.title}: {e.message}\n{e.detail}")):
-        window = MainWindow(engine, settings)
-        window.show()
-        samples = sample_images()
-        ok = bool(samples) or errors.append("no bundled sample images found")
-        ok = ok and window.open_image(samples[0])
-        window.load_model(window.model_spec())
-        ok = ok and wait_for(lambda: getattr(window.model_state, "status", "") == "ready",
-                             "the tiny model")
-        if ok:
-            w, h = window.doc.size
-            window.doc.set_points([((w // 3, h // 2), (w // 3 + w // 8, h // 2))])
-            panel = window.panels.select("drag")
-            panel.widgets["steps"].setValue(20)
-            window.panels.max_side.setValue(64)
-            job = window.run_edit()
-            ok = job is not None and wait_for(lambda: len(window.history.entries) == 1,
-                                              "the drag to finish")
-        if ok:
-            entry = window.history.entries[0]
-            if entry.result.image.shape != window.doc.image.shape:
-                errors.append(f"result shape {entry.result.image.shape} != input "
-                              f"{window.doc.image.shape}")
-        window.close()
-    engine.shutdown()
-    app.processEvents()
-    if errors:
-        print("self-test FAILED:\n" + "\n".join(errors), file=sys.stderr)
-        return 1
-    print(f"self-test OK: tiny-model SDE-Drag through the GUI in "
-          f"{time.monotonic() - start:.1f} s")
-    return 0
 
 
 if __name__ == "__main__":

@@ -57,3 +57,12 @@ def test_main_opens_image_loads_model_and_saves_settings(qtbot, tmp_path, monkey
     assert saved["model_source"] == "tiny"
     assert saved["recent_files"] == [str(path.resolve())]
     assert saved["window_geometry"]
+
+
+def test_self_test_flag_hands_over_with_its_options(monkeypatch):
+    import sdedit_desktop.selftest as selftest
+
+    calls = []
+    monkeypatch.setattr(selftest, "run_self_test_cli", lambda argv: calls.append(argv) or 0)
+    assert app_module.main(["--self-test", "--steps", "10"]) == 0
+    assert calls == [["--steps", "10"]]

@@ -257,3 +257,11 @@ def test_folder_with_legacy_key_names_loads(tiny_files, tmp_path):
     model = load_model(ModelSpec(str(folder)))
     for got, want in zip(_outputs(model), _outputs(build_tiny_model(0)), strict=True):
         assert torch.equal(got, want)
+
+
+def test_folder_that_is_not_a_diffusers_folder_points_to_its_checkpoint(tiny_files, tmp_path):
+    shutil.copyfile(tiny_files[1], tmp_path / "dreamshaper.safetensors")
+    with pytest.raises(MissingComponentError) as info:
+        load_model(ModelSpec(str(tmp_path)))
+    assert "not a diffusers model folder" in str(info.value)
+    assert "dreamshaper.safetensors: choose that file instead" in str(info.value)

@@ -86,7 +86,7 @@ def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], compon
     """Load a state dict into a module built on the meta device; a checkpoint whose tensors do
     not fit the architecture is a WrongCheckpointError naming the file and the first mismatch."""
     expected = module.state_dict()
-    state = dict(state)
+    state = {k: v for k, v in state.items() if v is not None}  # converters map absent keys to None
     for key in expected:  # a persistent position_ids buffer is not a weight; older files lack it
         if key.endswith("position_ids") and key not in state:
             state[key] = expected[key]

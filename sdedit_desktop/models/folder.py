@@ -68,6 +68,13 @@ def check_folder(folder: Path, allow_pickle: bool) -> dict[str, WeightFile]:
     """Every component's config and weights exist and every safetensors file is complete."""
     if not folder.is_dir():
         raise MissingComponentError(f"{folder} is not a folder.", path=folder)
+    if not (folder / "unet").is_dir() and not (folder / "model_index.json").is_file():
+        singles = sorted(p.name for p in folder.glob("*.safetensors"))
+        hint = (f" It contains {', '.join(singles[:3])}: choose that file instead."
+                if singles else "")
+        raise MissingComponentError(
+            f"{folder} is not a diffusers model folder (it has no unet/, vae/, text_encoder/ "
+            f"subfolders).{hint}", detail=str(folder), path=folder)
     found: dict[str, WeightFile] = {}
     for component, (_, config) in COMPONENTS.items():
         read_json(folder / component / config, f"{component} config")

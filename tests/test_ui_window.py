@@ -93,10 +93,17 @@ def _render_canvas(window: MainWindow) -> np.ndarray:
 def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
     w = ready
     _drag_setup(w)
+    shown = []  # what the progress box showed at each progress signal (window slot runs first)
+    w.engine.progress.connect(
+        lambda *_: shown.append((w.run_box.bar.value(), w.run_box.phase.text())))
     job = w.run_edit()
     assert job is not None
     _wait_entries(qtbot, w, errors, 1)
     assert not errors
+    assert shown and all("ETA" in text and "step" in text for _, text in shown)
+    assert any(text.startswith("drag step") for _, text in shown)
+    values = [v for v, _ in shown]
+    assert values == sorted(values) and values[-1] > 500
     assert w.preview_count > 0  # the canvas showed live previews during the run
     entry = w.history.entries[0]
     request = entry.request

@@ -624,7 +624,8 @@ class MainWindow(QMainWindow):
         if job is not None:
             job.started = time.monotonic()
         self.run_box.set_running(True, self._waiting())
-        self.run_box.bar.setFormat("Starting…")
+        self.run_box.bar.setFormat("0%")
+        self.run_box.phase.setText("Starting…")
         self._update_enabled()
 
     def _waiting(self) -> int:

@@ -54,6 +54,8 @@ class RunBox(QWidget):
         self.bar.setFormat("Idle")
         self.bar.setValue(0)
         layout.addWidget(self.bar)
+        self.phase = QLabel("")  # phase, step and ETA: easier to read than text on the bar
+        layout.addWidget(self.phase)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
         layout.addWidget(self.detail)
@@ -64,6 +66,7 @@ class RunBox(QWidget):
         if not running:
             self.bar.setValue(0)
             self.bar.setFormat("Idle")
+            self.phase.setText("")
         self.set_waiting(waiting)
 
     def set_waiting(self, waiting: int) -> None:
@@ -72,9 +75,9 @@ class RunBox(QWidget):
     def show_progress(self, phase: str, step: int, total: int, fraction: float,
                       elapsed_s: float, eta_s: float | None) -> None:
         self.bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
-        self.bar.setFormat(f"{phase} · {step}/{total} · {100 * fraction:.0f}% · ETA "
-                           f"{format_seconds(eta_s)}")
-        self.bar.setToolTip(f"elapsed {format_seconds(elapsed_s)}")
+        self.bar.setFormat(f"{100 * fraction:.0f}%")
+        self.phase.setText(f"{phase} · step {step}/{total} · elapsed "
+                           f"{format_seconds(elapsed_s)} · ETA {format_seconds(eta_s)}")
 
 
 class CompareBar(QWidget):

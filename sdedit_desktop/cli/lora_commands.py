@@ -19,30 +19,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train (or reuse) the LoRA for an image + prompt")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="hub id, diffusers folder, .safetensors file or 'tiny'")
-    p.add_argument("--image", type=Path, required=True)
+    p.add_argument("--image", type=Path, required=True, help="the image to edit later")
     p.add_argument("--prompt", default="", help="the edit prompt (the training condition)")
     p.add_argument("--max-side", type=int, default=768,
                    help="scale the image as the edit will (default 768, as the edits)")
-    p.add_argument("--rank", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="auto")
-    p.add_argument("--allow-pickle", action="store_true")
+    p.add_argument("--rank", type=int, default=16, help="LoRA rank (paper: 16)")
+    p.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (paper: 2e-4)")
+    p.add_argument("--steps", type=int, default=100, help="training steps (paper: 100)")
+    p.add_argument("--batch-size", type=int, default=1, help="noise samples per step (paper: 1)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (noise, timesteps)")
+    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+    p.add_argument("--dtype", default="auto",
+                   help="auto, float16, bfloat16, float32 or float64")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true", help="download the model if missing")
     p.add_argument("--export", type=Path, default=None,
                    help="also copy the LoRA .safetensors here (usable with --lora PATH)")
-    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="LoRA cache folder (default: the user cache dir)")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("list", help="cached LoRAs, most recently used first")
-    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="LoRA cache folder (default: the user cache dir)")
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("clear", help="delete every cached LoRA")
-    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="LoRA cache folder (default: the user cache dir)")
     p.set_defaults(handler=cmd_clear)
 
 

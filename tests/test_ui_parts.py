@@ -283,3 +283,39 @@ def test_split_line_can_be_dragged_on_canvas(qtbot):
     qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=target)
     assert splits and abs(splits[-1] - 24.5 / 96) < 0.02
     assert not doc.mask.any()  # dragging the split does not paint
+
+
+def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch, tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from sdedit_desktop.ui import model_setup
+
+    threads, shown = [], []
+
+    def fake_download(repo_id, progress=None, cancel=None):
+        # Stands in for models.hub.download_model (no network in tests): same call shape.
+        threads.append(threading.current_thread())
+        for done in (0, 2_000_000_000, 4_000_000_000):
+            progress(SimpleNamespace(file="unet.safetensors" if done < 4e9 else "",
+                                     done_bytes=done, total_bytes=4_000_000_000,
+                                     files_done=0 if done < 4e9 else 5, files_total=5))
+        if repo_id == "bad/id":
+            raise RuntimeError("404 not found")
+        return SimpleNamespace(path=tmp_path / "snap")
+
+    monkeypatch.setattr(model_setup, "find_downloader", lambda: fake_download)
+    monkeypatch.setattr(model_setup, "show_error",
+                        lambda _p, title, message, detail=None: shown.append((title, message)))
+    dialog = model_setup.ModelSetupDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.download_bar.value() == 1000, timeout=5000)
+    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=5000)
+    assert threads and threads[0] is not threading.main_thread()
+    assert str(tmp_path / "snap") in dialog.download_label.text()
+    dialog.hub_id.setText("bad/id")
+    dialog.start_download()
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert shown[0][0] == "Download failed" and "404" in shown[0][1]
+    assert dialog.download_button.isEnabled()

@@ -104,9 +104,10 @@ class ModelSetupDialog(QDialog):
         for w in (self.download_bar, self.download_label):
             w.setContentsMargins(24, 0, 0, 0)
             layout.addWidget(w)
+        self.download_label.setVisible(False)  # shown once there is something to say
         if find_downloader() is None:
             self.download_button.setEnabled(False)
-            self.download_label.setText("This build cannot download: use `sdedit models "
+            self._say("This build cannot download: use `sdedit models "
                                         "download` or pick a local copy.")
 
         layout.addWidget(self.local)
@@ -152,6 +153,10 @@ class ModelSetupDialog(QDialog):
         self.bridge.finished.connect(self._download_done)
         self.bridge.failed.connect(self._download_failed)
         self._load(settings)
+
+    def _say(self, text: str) -> None:
+        self.download_label.setText(text)
+        self.download_label.setVisible(bool(text))
 
     def _load(self, s: AppSettings) -> None:
         source = s.model_source
@@ -238,7 +243,7 @@ class ModelSetupDialog(QDialog):
         self.stop_button.setEnabled(True)
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, 0)
-        self.download_label.setText(f"Connecting to the Hugging Face hub for {hub_id}…")
+        self._say(f"Connecting to the Hugging Face hub for {hub_id}…")
         bridge, stop = self.bridge, threading.Event()
         self._stop = stop
 
@@ -250,8 +255,10 @@ class ModelSetupDialog(QDialog):
                 if stop.is_set():
                     bridge.failed.emit("", "")
                     return
-                message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
-                bridge.failed.emit(message, traceback.format_exc())
+                # models.errors.ModelError: str() is the user message, .detail the technical
+                detail = getattr(exc, "detail", "") or ""
+                bridge.failed.emit(str(exc) or type(exc).__name__,
+                                   f"{detail}\n\n{traceback.format_exc()}".strip())
 
         # A plain thread: the download is I/O bound and must not block the UI thread.
         self._thread = threading.Thread(target=work, name="sd15-download", daemon=True)
@@ -263,7 +270,7 @@ class ModelSetupDialog(QDialog):
     def stop_download(self) -> None:
         if self._stop is not None:
             self._stop.set()
-            self.download_label.setText("Stopping…")
+            self._say("Stopping…")
 
     def _download_progress(self, p: Any) -> None:
         done, total = int(p.done_bytes), int(p.total_bytes)
@@ -271,13 +278,13 @@ class ModelSetupDialog(QDialog):
             self.download_bar.setRange(0, 1000)
             self.download_bar.setValue(int(1000 * min(done / total, 1.0)))
         current = p.files_done + 1 if p.file else p.files_done
-        self.download_label.setText(f"{done / 1e9:.2f} of {total / 1e9:.2f} GB — file "
+        self._say(f"{done / 1e9:.2f} of {total / 1e9:.2f} GB — file "
                                     f"{current}/{p.files_total} {p.file}")
 
     def _download_done(self, where: str) -> None:
         self.download_bar.setRange(0, 1000)
         self.download_bar.setValue(1000)
-        self.download_label.setText(f"Downloaded. Stored in {where}")
+        self._say(f"Downloaded. Stored in {where}")
         self.download_button.setEnabled(True)
         self.stop_button.setEnabled(False)
 
@@ -286,9 +293,9 @@ class ModelSetupDialog(QDialog):
         self.download_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if not message:  # stopped by the user
-            self.download_label.setText("Download stopped; it resumes where it stopped.")
+            self._say("Download stopped; it resumes where it stopped.")
             return
-        self.download_label.setText("Download failed; what was fetched is kept (it resumes "
+        self._say("Download failed; what was fetched is kept (it resumes "
                                     "when you try again).")
         show_error(self, "Download failed", message, detail)
 

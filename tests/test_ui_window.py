@@ -47,6 +47,7 @@ def _make_window(qtbot, engine, tmp_path, monkeypatch) -> MainWindow:
     window = MainWindow(engine, settings, settings_file=tmp_path / "config" / "settings.json")
     window.autosave_dir = tmp_path / "autosave"
     window.confirm = lambda *_: True
+    window.ask_unsaved = lambda: "discard"
     qtbot.addWidget(window)
     window.resize(1100, 700)
     window.show()
@@ -392,12 +393,25 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     assert np.array_equal(third.doc.image, other.doc.image)
     assert third.has_unsaved_work()
 
+    # Discarding unsaved work removes its autosave; "cancel" keeps everything as it is.
+    third.ask_unsaved = lambda: "cancel"
+    assert third.open_image(path) is False
+    assert not third.doc.mask.any()
+    assert project_io.autosave_now(third) is not None
+    third.ask_unsaved = lambda: "discard"
+    assert third.open_image(path) is True
+    from sdedit_desktop.project import list_recoverable
+
+    assert [i for i in list_recoverable(third.autosave_dir)
+            if i.project_id == third.project.id] == []
+
     # A damaged project shows the error and keeps the current work.
     bad = tmp_path / "bad.sdeproj"
     bad.write_bytes(b"PK\x03\x04 broken")
+    kept = third.doc.image.copy()
     assert third.open_image(bad) is False
     assert errors[-1].title == "Cannot open project"
-    assert np.array_equal(third.doc.image, other.doc.image)
+    assert np.array_equal(third.doc.image, kept)
 
 
 def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):

@@ -414,11 +414,35 @@ class MainWindow(QMainWindow):
     def has_unsaved_work(self) -> bool:
         return self.doc.has_image and self.undo.index() != self._saved_index
 
+    def ask_unsaved(self) -> str:
+        """"save", "discard" or "cancel" for unsaved work (tests replace this method)."""
+        if QApplication.platformName() == "offscreen":
+            return "discard"  # nobody to ask; the autosave folder still has the work
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          "The current project has unsaved changes. Save them first?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return "save"
+        if answer == QMessageBox.StandardButton.Discard:
+            return "discard"
+        return "cancel"
+
     def _may_discard(self) -> bool:
+        """True when the current work may be replaced: saved, or the user said so."""
         if not self.has_unsaved_work():
             return True
-        return self.confirm("Unsaved edits", "The current project has unsaved edits. "
-                            "Discard them and continue?")
+        from sdedit_desktop.ui import project_io
+
+        choice = self.ask_unsaved()
+        if choice == "save":
+            return project_io.save_project(self) is not None
+        if choice == "discard":
+            project_io.drop_autosave(self)
+            return True
+        return False
 
     def open_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.last_dir,

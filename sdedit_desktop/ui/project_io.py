@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -139,6 +140,14 @@ def autosave_now(window: MainWindow) -> Path | None:
     except (ProjectError, OSError) as exc:
         window.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
         return None
+
+
+def drop_autosave(window: MainWindow) -> None:
+    """The user discarded the work: do not offer it for recovery next time."""
+    if window.project is not None:
+        # A stale autosave is harmless (recovery lets the user discard it): ignore failures.
+        with contextlib.suppress(OSError):
+            clear_autosave(window.project, window.autosave_dir)
 
 
 def offer_recovery(window: MainWindow) -> bool:

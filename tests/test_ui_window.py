@@ -460,3 +460,26 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
     assert out == tmp_path / "export.png"
     with Image.open(out) as png:
         assert np.array_equal(np.asarray(png.convert("RGB")), _image(2))
+
+
+def test_tool_and_brush_shortcuts(qtbot, window):
+    from sdedit_desktop.ui.canvas import Tool
+
+    w = window
+    w.start_project(_image(), "x.png", None)
+    w.activateWindow()
+    w.canvas.setFocus()
+    for key, tool in ((Qt.Key.Key_P, Tool.POINTS), (Qt.Key.Key_E, Tool.ERASER),
+                      (Qt.Key.Key_B, Tool.BRUSH)):
+        qtbot.keyClick(w.canvas, key)
+        assert w.canvas.tool == tool
+    radius = w.canvas.brush_radius
+    qtbot.keyClick(w.canvas, Qt.Key.Key_BracketRight)
+    assert w.canvas.brush_radius == pytest.approx(radius * 1.25)
+    assert w.size_label.text().strip() == f"{radius * 1.25:.0f} px"
+    assert w.size_slider.value() == round(radius * 1.25)
+    w.hardness_slider.setValue(30)
+    assert w.canvas.brush_hardness == pytest.approx(0.3)
+    w.opacity_slider.setValue(80)
+    assert w.canvas.mask_item.opacity_value == pytest.approx(0.8)
+    assert w.settings.overlay_opacity == pytest.approx(0.8)

@@ -307,6 +307,9 @@ class MainWindow(QMainWindow):
                                         "Brush radius in image pixels ([ and ])")
         self.size_slider.valueChanged.connect(lambda v: self.set_brush_radius(float(v)))
         tb.addWidget(self.size_slider)
+        self.size_label = QLabel(f"{self.canvas.brush_radius:.0f} px ")
+        self.size_label.setMinimumWidth(44)
+        tb.addWidget(self.size_label)
         tb.addWidget(QLabel(" Hardness "))
         self.hardness_slider = self._slider(0, 100, int(100 * self.canvas.brush_hardness),
                                             "Brush hardness: 100 = hard edge, lower = feathered")
@@ -389,6 +392,7 @@ class MainWindow(QMainWindow):
         self.size_slider.blockSignals(True)
         self.size_slider.setValue(round(radius))
         self.size_slider.blockSignals(False)
+        self.size_label.setText(f"{radius:.0f} px ")
         self.canvas.viewport().update()
 
     def _hardness_changed(self, value: int) -> None:

@@ -37,6 +37,7 @@ from sdedit_desktop.ui.params import (
     MAX_SIDE_TIP,
     METHOD_LABELS,
     METHOD_TIPS,
+    PANEL_HINTS,
     PANELS,
     SEED_TIP,
     ParamSpec,
@@ -74,6 +75,10 @@ class MethodPanel(QWidget):
             button.toggled.connect(self.changed)
         method_row.addStretch(1)
         layout.addLayout(method_row)
+        hint = QLabel(PANEL_HINTS[kind])
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        layout.addWidget(hint)
 
         basic = QFormLayout()
         self.advanced_toggle = QToolButton()

@@ -180,3 +180,13 @@ MAX_SIDE_TIP = ("The image is scaled down so its longer side is at most this man
 LORA_TIP = ("Per-image LoRA (paper: optional, improves faithfulness of drags). Off: base model. "
             "Auto: train a LoRA on this image and prompt (100 steps) or reuse the cached one. "
             "File: use LoRA weights from a .safetensors file.")
+
+PANEL_HINTS = {
+    "drag": "Points tool (P): click a source, then its target. Optional mask: if you paint one, "
+            "only the masked region may change.",
+    "inpaint": "Mask brush (B): paint the region to fill; everything else is kept.",
+    "diffedit": "Describe the image as it is and as it should be. With the automatic mask the "
+                "mask DiffEdit used appears on the canvas afterwards, ready to refine.",
+    "reconstruct": "No edit: goes up to t0 and back to measure how exactly each method "
+                   "reconstructs the input (PSNR, paper Table 3).",
+}

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 APP = textwrap.dedent("""
     import json, sys, time
     import numpy as np
@@ -55,6 +57,7 @@ APP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and Qt: ~4 s
 def test_quitting_with_a_job_in_flight_exits_cleanly(tmp_path: Path):
     script = tmp_path / "app.py"
     script.write_text(APP)

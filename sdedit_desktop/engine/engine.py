@@ -34,7 +34,7 @@ from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.engine import gc_policy
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
 from sdedit_desktop.engine.failures import empty_device_cache
-from sdedit_desktop.engine.gc_policy import freeze_long_lived, thaw
+from sdedit_desktop.engine.gc_policy import freeze_long_lived
 from sdedit_desktop.engine.types import (
     EngineFailure,
     EngineJobCancelled,
@@ -215,7 +215,6 @@ class Engine(QObject):
         self._queue.cancel_loads()
         dropped = [job.job_id for job in self._queue.clear_all()]
         self._queue.cancel_running()
-        thaw()  # let the model be freed even if it sits in reference cycles
         self._queue.put(Stop())
         self._wake.emit()
         # The running job ends within one model call, so this wait is short; it must not
@@ -240,9 +239,6 @@ class Engine(QObject):
 
     def _send(self, command: LoadModel | UnloadModel) -> None:
         self._check_alive()
-        # The current model may be frozen out of the collector (see _on_model_state): give it
-        # back so the worker can free it even if it sits in reference cycles.
-        thaw()
         self._queue.put(command)
         self._wake.emit()
 

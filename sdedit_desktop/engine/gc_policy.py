@@ -35,7 +35,8 @@ def freeze_long_lived() -> None:
 
 
 def thaw() -> None:
-    """Give frozen objects back to the collector (before releasing something long-lived)."""
+    """Give frozen objects back to the collector (before releasing something long-lived).
+    Any thread: it only moves objects between generations."""
     with _lock:
         gc.unfreeze()
 
@@ -61,7 +62,10 @@ def release() -> bool:
         _holds -= 1
         if _holds or not _was_enabled:
             return False
-        gc.collect()
+        # Nothing was promoted while collection was off, so everything the worker allocated
+        # meanwhile is still in the young generations: collecting those is enough and fast
+        # (a full pass would stall the UI, see above).
+        gc.collect(1)
         gc.enable()
         return True
 

@@ -238,6 +238,9 @@ class EngineWorker(QObject):
         model, self._model, self._spec = self._model, None, None
         if model is None:
             return
+        # The model was frozen out of the collector when it loaded (see gc_policy): give it
+        # back so it is freed even if it sits in reference cycles.
+        gc_policy.thaw()
         release = getattr(model, "release", None)
         if callable(release):
             # release() may run the garbage collector: that belongs on the UI thread.

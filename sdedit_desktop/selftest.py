@@ -40,8 +40,12 @@ class _Run:
     preview_events: int = 0
 
 
+_started = [time.monotonic()]
+
+
 def _say(out: TextIO, text: str) -> None:
-    print(text, file=out, flush=True)
+    # The elapsed time per stage shows where a (first) start spends its time.
+    print(f"{text}  [{time.monotonic() - _started[0]:.1f} s]", file=out, flush=True)
 
 
 def _wait_for(predicate: Callable[[], bool], run: _Run, what: str, timeout_s: float) -> None:
@@ -141,7 +145,7 @@ def run_self_test(*, device: str = "cpu", steps: int = 20, max_side: int = 256,
                   timeout_s: float = 300.0, out: TextIO | None = None) -> int:
     """Run every check; 0 when all pass, 1 (with the failing check on stderr) otherwise."""
     out = out or sys.stdout
-    started = time.monotonic()
+    started = _started[0] = time.monotonic()
     try:
         detail = _run(device, steps, max_side, timeout_s, out)
     except SelfTestFailure as exc:
@@ -154,7 +158,8 @@ def run_self_test(*, device: str = "cpu", steps: int = 20, max_side: int = 256,
         print(f"self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
     frozen = " (frozen)" if getattr(sys, "frozen", False) else ""
-    _say(out, f"self-test OK{frozen}: {detail} in {time.monotonic() - started:.1f} s")
+    print(f"self-test OK{frozen}: {detail} in {time.monotonic() - started:.1f} s", file=out,
+          flush=True)
     return 0
 
 

@@ -55,8 +55,9 @@ def test_training_lowers_the_loss_and_scale_zero_is_the_base_model(tmp_path, ima
     meta = LoraCache(tmp_path).read_metadata(key)
     assert len(meta["losses"]) == 100
     # Same (t, noise) probe before and after: the denoising loss on this image went down.
+    # (The per-step losses use a fresh random timestep each: too noisy to compare directly.)
     assert meta["probe_loss_after"] < meta["probe_loss_before"] - 0.01
-    assert np.mean(meta["losses"][-25:]) < np.mean(meta["losses"][:25])
+    assert all(np.isfinite(meta["losses"]))
     assert model.lora_id == key and model.has_lora
     assert torch.equal(predict(0.0), base)  # exactly the base model
     full, half = predict(1.0), predict(0.5)

@@ -52,6 +52,7 @@ class LoraSettings:
     weight_decay: float = 1e-2  # AdamW's default
     target_modules: tuple[str, ...] = _TARGETS
     probe_samples: int = 8  # fixed (t, noise) pairs on which the loss is measured before/after
+    sample_posterior: bool = True  # train on VAE posterior samples (DragDiffusion), not the mean
 
     def __post_init__(self) -> None:
         if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -231,6 +232,14 @@ class LoraCache:
 
 
 # -- training ----------------------------------------------------------------------------------
+def _posterior_std(model: StableDiffusionModel, image: np.ndarray) -> torch.Tensor:
+    """Standard deviation of the VAE posterior, in the scaled latent units of encode_image."""
+    with torch.no_grad():
+        pixels = image_to_tensor(image).to(device=model.device, dtype=model.dtype)
+        dist = model.vae.encode(pixels).latent_dist
+    return dist.std * model.scaling_factor
+
+
 def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, embeds: torch.Tensor,
                 timesteps: torch.Tensor, noise: torch.Tensor) -> float:
     """Denoising MSE on fixed (timestep, noise) pairs: the same numbers before and after."""
@@ -251,7 +260,8 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
     reporter = reporter or StepReporter()
     device, dtype = model.device, model.dtype
     work = torch.float64 if dtype == torch.float64 else torch.float32
-    latent = model.encode_image(image_to_tensor(image)).to(work)
+    latent = model.encode_image(image_to_tensor(image)).to(work)  # posterior mean, scaled
+    latent_std = _posterior_std(model, image).to(work) if settings.sample_posterior else None
     embeds = model.encode_prompt(prompt)
     alphas = model.alphas_cumprod.to(device=device, dtype=work)
     n_train = alphas.shape[0]
@@ -278,7 +288,11 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
             noise = torch.randn((batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
             t = torch.randint(0, n_train, (batch,), generator=gen)
             ab = alphas[t.to(device)][:, None, None, None]
-            noisy = ab.sqrt() * latent + (1 - ab).sqrt() * noise
+            clean = latent
+            if latent_std is not None:  # a VAE posterior sample per step, as DragDiffusion does
+                clean = latent + latent_std * torch.randn(
+                    (batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
+            noisy = ab.sqrt() * clean + (1 - ab).sqrt() * noise
             pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
                               return_dict=False)[0]
             loss = torch.nn.functional.mse_loss(pred.to(work), noise)

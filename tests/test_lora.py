@@ -195,6 +195,14 @@ def test_lora_files_ours_and_diffusers_format(tmp_path, image):
     assert not model.has_lora
 
 
+def test_training_works_inside_no_grad(tmp_path, image):
+    model = build_tiny_model(0)
+    with torch.no_grad():
+        key = ensure_lora(model, image, "a cat", FAST, LoraCache(tmp_path))
+    assert model.has_lora and len(LoraCache(tmp_path).read_metadata(key)["losses"]) == 3
+    assert any(p.abs().sum() > 0 for n, p in model.unet.named_parameters() if "lora_B" in n)
+
+
 def test_float64_model_with_lora(tmp_path, image):
     model = build_tiny_model(0, dtype=torch.float64)
     ensure_lora(model, image, "a cat", FAST, LoraCache(tmp_path))

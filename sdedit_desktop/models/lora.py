@@ -293,12 +293,14 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
                 clean = latent + latent_std * torch.randn(
                     (batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
             noisy = ab.sqrt() * clean + (1 - ab).sqrt() * noise
-            pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
-                              return_dict=False)[0]
-            loss = torch.nn.functional.mse_loss(pred.to(work), noise)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            # Gradients even when a caller runs the edit under no_grad.
+            with torch.inference_mode(False), torch.enable_grad():
+                pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
+                                  return_dict=False)[0]
+                loss = torch.nn.functional.mse_loss(pred.to(work), noise)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise LoraError("LoRA training diverged (the loss is not finite); try float32 "

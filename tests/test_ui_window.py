@@ -141,6 +141,17 @@ def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
     w.player.slider.setValue(1)
     assert np.array_equal(_render_canvas(w), entry.result.trajectory[0])
 
+    # A shown drag shows its own points; painting switches back to the working image.
+    w.doc.set_points([((5, 5), (9, 9))])
+    assert w.canvas.points_item.points == [((30, 30), (46, 30))]
+    qtbot.mouseClick(w.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     pos=w.canvas.view_pos_of_pixel(80, 10))
+    assert w.history_panel.selected_id() is None and w._view_entry is None
+    assert w.canvas.points_item.points == [((5, 5), (9, 9))]
+    assert w.doc.mask[10, 80] == 255
+    w.undo.undo()  # the stroke
+    w.history_panel.select(entry.id)
+
     # Undo removes the history entry, redo brings it back.
     w.undo.undo()
     assert w.history.entries == []

@@ -50,6 +50,7 @@ class CanvasView(QGraphicsView):
     imageDropped = Signal(QImage)
     splitChanged = Signal(float)
     message = Signal(str)  # short hints for the status bar
+    editStarting = Signal()  # a stroke or point edit begins (the window shows the working image)
 
     def __init__(self, doc: EditorDocument, undo: QUndoStack, parent: QWidget | None = None):
         super().__init__(parent)
@@ -84,6 +85,7 @@ class CanvasView(QGraphicsView):
         self._split_drag = False
         self._cursor_view: QPointF | None = None
         self._fit_pending = True
+        self._points_override: list[PointPair] | None = None  # points of a shown history entry
 
         doc.imageChanged.connect(self._on_image_changed)
         doc.maskChanged.connect(self._on_mask_changed)
@@ -221,7 +223,17 @@ class CanvasView(QGraphicsView):
     def _on_points_changed(self) -> None:
         if self.selected_pair is not None and self.selected_pair >= len(self.doc.points):
             self.selected_pair = None
-        self.points_item.set_points(self.doc.points, self.selected_pair)
+        if self._points_override is None:
+            self.points_item.set_points(self.doc.points, self.selected_pair)
+
+    def set_points_override(self, points: list[PointPair] | None) -> None:
+        """Show `points` (a history entry's drag) instead of the working points; None goes
+        back to the working points."""
+        self._points_override = None if points is None else list(points)
+        if points is None:
+            self.points_item.set_points(self.doc.points, self.selected_pair)
+        else:
+            self.points_item.set_points(self._points_override, None)
 
     # -- mouse --------------------------------------------------------------------------------
     def _split_line_x(self) -> float | None:
@@ -245,6 +257,8 @@ class CanvasView(QGraphicsView):
                 return
         if not self.doc.has_image:
             return
+        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self.editStarting.emit()  # edits apply to the working image: show it first
         scene = self.image_pos(pos)
         if self.tool in (Tool.BRUSH, Tool.ERASER) and event.button() == Qt.MouseButton.LeftButton:
             self._begin_stroke(scene)

@@ -371,6 +371,7 @@ class MainWindow(QMainWindow):
         self.canvas.imageDropped.connect(lambda img: self.set_image_from_qimage(img, "dropped"))
         self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.canvas.splitChanged.connect(self.compare.set_split)
+        self.canvas.editStarting.connect(self._on_edit_starting)
         self.compare.splitChanged.connect(self._on_split)
         self.player.frameChanged.connect(self._on_frame)
         self.history_panel.entrySelected.connect(self.view_entry)
@@ -541,9 +542,11 @@ class MainWindow(QMainWindow):
     def _refresh_view(self) -> None:
         job = self._jobs.get(self._running) if self._running is not None else None
         entry = self.history.find(self._view_entry)
+        override = None
         if job is not None and job.preview is not None:
             before, after = job.before, job.preview
         elif entry is not None:
+            override = [(tuple(a), tuple(b)) for a, b in getattr(entry.request, "points", ())]
             before = rgb_to_qimage(entry.request.image)
             frames = entry.result.trajectory
             if self._frame is not None and frames:
@@ -553,7 +556,12 @@ class MainWindow(QMainWindow):
         else:
             before, after = self._doc_qimage, None
         self.canvas.show_images(before, after)
+        self.canvas.set_points_override(override)
         self.canvas.set_split(self.compare.split())
+
+    def _on_edit_starting(self) -> None:
+        if self._view_entry is not None and self._running is None:
+            self.show_working_image()
 
     def _on_split(self, split: float | None) -> None:
         self.canvas.set_split(split)

@@ -77,7 +77,7 @@ class MethodPanel(QWidget):
         layout.addLayout(method_row)
         hint = QLabel(PANEL_HINTS[kind])
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setStyleSheet("color: #6b7280;")
         layout.addWidget(hint)
 
         basic = QFormLayout()

@@ -358,6 +358,18 @@ def test_garbage_with_qt_objects_dies_on_the_ui_thread(qtbot, make_engine):
     assert gc.isenabled()
 
 
+def test_shutdown_during_a_download_stops_it(qtbot, make_engine):
+    loader = FakeLoader()
+    loader.download_for.add("hub/model")
+    engine, _, _, _ = make_engine(loader=loader, load=False)
+    engine.load_model(ModelSpec("hub/model"))
+    qtbot.waitUntil(lambda: loader.download_chunks > 10, timeout=TIMEOUT_MS)
+    start = time.monotonic()
+    engine.shutdown()
+    assert time.monotonic() - start < 1.0 and not engine.is_running()
+    assert loader.download_chunks < 400 and not loader.models
+
+
 def test_shutdown_with_a_running_job_cancels_and_joins(qtbot, make_engine):
     engine, rec, _, loader = make_engine(loader=FakeLoader(work=256, repeats=8))
     running = engine.submit(make_request(seed=41, steps=1000))

@@ -117,6 +117,29 @@ def test_lora_phase_then_cache_hit(qtbot, tiny):
     np.testing.assert_array_equal(second.image, result.image)
 
 
+def test_cancel_during_lora_training_saves_nothing(qtbot, tiny, tmp_path):
+    engine, rec, _ = tiny
+    request = _drag(lora="auto", prompt="a blue circle")
+
+    def on_progress(job_id, progress):
+        if progress.phase == "LoRA" and progress.step >= 5:
+            engine.cancel(job_id)
+
+    engine.progress.connect(on_progress)
+    job = engine.submit(request)
+    wait_end(qtbot, rec, job)
+    engine.progress.disconnect(on_progress)
+    assert rec.of("jobCancelled", job) == [(job,)]
+    last = [p for _, p in rec.of("progress", job)][-1]
+    assert last.phase == "LoRA" and last.step < 100
+    assert LoraCache(tmp_path / "lora").entries() == []  # no half-trained LoRA cached
+    again = engine.submit(request)
+    wait_end(qtbot, rec, again)
+    ((_, result),) = rec.of("jobFinished", again)
+    assert result.lora_id and [p.step for _, p in rec.of("progress", again)
+                               if p.phase == "LoRA"][-1] == 100
+
+
 def test_cancel_real_drag_within_one_unet_call_then_next_runs(qtbot, tiny):
     engine, rec, model = tiny
     calls_at_cancel: list[int] = []

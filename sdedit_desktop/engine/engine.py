@@ -85,9 +85,12 @@ class Engine(QObject):
         """edit_runner defaults to `edits.run_edit`, model_loader to `models.loading.load_model`,
         lora_cache_factory to `models.lora.LoraCache` (created on the first LoRA job);
         execution_options (speed knobs, e.g. trajectory batching on a GPU) go to every edit."""
-        if QCoreApplication.instance() is None:
+        app = QCoreApplication.instance()
+        if app is None:
             raise RuntimeError("create the QApplication before the Engine: its signals are "
                                "delivered by the application's event loop")
+        if QThread.currentThread() is not app.thread():
+            raise RuntimeError("create the Engine on the UI (main) thread")
         super().__init__(parent)
         self._queue = CommandQueue()
         self._stopping = threading.Event()
@@ -122,10 +125,7 @@ class Engine(QObject):
         # stall the UI while jobs allocate (see gc_policy).
         freeze_long_lived()
         self._thread.start()
-
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        app.aboutToQuit.connect(self.shutdown)
         _live_engines.add(self)
 
     # -- public API ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._frame: int | None = None  # trajectory frame shown (None = the result)
         self._parent_id: str | None = None  # entry the working image came from
         self._doc_qimage: QImage | None = None
+        self._qimages: OrderedDict[int, tuple[np.ndarray, QImage]] = OrderedDict()
         self._saved_index = 0  # undo index at the last save: "unsaved changes"
         self.model_state: Any = getattr(engine, "model_state", None)
         self.project: Any = None  # project.Project once saved/opened (keeps id, path)
@@ -263,7 +265,7 @@ class MainWindow(QMainWindow):
                               None, "Hide or show the mask overlay and drag arrows",
                               checkable=True)
         self.act_overlays.setChecked(True)
-        self.act_working = A("Show working image", self.show_working_image, "Ctrl+W",
+        self.act_working = A("Show working image", self.show_working_image, "W",
                              None, "Show the input of the next edit (leave the history view)")
         for act in (self.act_fit, self.act_100, self.act_zoom_in, self.act_zoom_out, None,
                     self.act_split, self.act_overlays, self.act_working):
@@ -547,12 +549,12 @@ class MainWindow(QMainWindow):
             before, after = job.before, job.preview
         elif entry is not None:
             override = [(tuple(a), tuple(b)) for a, b in getattr(entry.request, "points", ())]
-            before = rgb_to_qimage(entry.request.image)
+            before = self._qimage(entry.request.image)
             frames = entry.result.trajectory
             if self._frame is not None and frames:
-                after = before if self._frame == 0 else rgb_to_qimage(frames[self._frame - 1])
+                after = before if self._frame == 0 else self._qimage(frames[self._frame - 1])
             else:
-                after = rgb_to_qimage(entry.result.image)
+                after = self._qimage(entry.result.image)
         else:
             before, after = self._doc_qimage, None
         self.canvas.show_images(before, after)
@@ -562,6 +564,21 @@ class MainWindow(QMainWindow):
     def _on_edit_starting(self) -> None:
         if self._view_entry is not None and self._running is None:
             self.show_working_image()
+
+    def _qimage(self, array: np.ndarray) -> QImage:
+        """QImage of a history array, cached: switching entries or playing a trajectory must
+        not convert big images again and again. Keyed by identity; the array is kept alive
+        with its image so an id is never reused while cached."""
+        key = id(array)
+        hit = self._qimages.get(key)
+        if hit is not None and hit[0] is array:
+            self._qimages.move_to_end(key)
+            return hit[1]
+        image = rgb_to_qimage(array)
+        self._qimages[key] = (array, image)
+        while len(self._qimages) > 24:
+            self._qimages.popitem(last=False)
+        return image
 
     def _on_split(self, split: float | None) -> None:
         self.canvas.set_split(split)

@@ -131,11 +131,22 @@ def test_download_reports_bytes_resumes_and_is_then_found_offline(tiny_folder, m
         [f for f in files if f.split("/")[0] in ("unet", "vae", "text_encoder", "tokenizer",
                                                  "scheduler") or f == "model_index.json"])
     assert find_snapshot("t/tiny").path == snap  # refs/main written: offline loads find it
-    # Cancel stops the transfer with a clear exception.
+    # Cancel stops the transfer with a clear exception; an exception raised by the progress
+    # callback (how the engine stops a load) comes out unchanged.
     from sdedit_desktop.models.hub import DownloadCancelled
     shutil.rmtree(tmp_path / "hub")
     with pytest.raises(DownloadCancelled):
         download_model("t/tiny", cancel=lambda: True)
+
+    class Stop(Exception):
+        pass
+
+    def stop(p):
+        if p.done_bytes > 0:
+            raise Stop
+
+    with pytest.raises(Stop):
+        download_model("t/tiny", progress=stop)
 
 
 def test_lora_train_list_clear_commands(tmp_path, capsys):

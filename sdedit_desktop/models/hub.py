@@ -134,11 +134,16 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
                             f"{', '.join(absent[:4])}.", detail=f"files: {sorted(sizes)[:20]}")
     total = sum(sizes[f] for f in wanted)
     state = {"done": 0, "files": 0, "current": ""}
+    aborted: list[BaseException] = []
 
     def emit() -> None:
         if progress:
-            progress(DownloadProgress(state["current"], state["done"], total, state["files"],
-                                      len(wanted)))
+            try:
+                progress(DownloadProgress(state["current"], state["done"], total,
+                                          state["files"], len(wanted)))
+            except BaseException as exc:  # the caller stops the download from its callback
+                aborted.append(exc)
+                raise
 
     def on_bytes(n: int) -> None:
         state["done"] += n
@@ -155,6 +160,8 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
         except DownloadCancelled:
             raise
         except Exception as exc:
+            if aborted and exc is aborted[-1]:
+                raise  # the caller's own exception, e.g. the engine shutting down
             raise DownloadError(f"Downloading {name} of {repo_id} failed: {exc}. Run the download "
                                 "again: it resumes where it stopped.", detail=repr(exc)) from exc
         state["done"] = before + sizes[name]  # a cached file reports no bytes: count it whole

@@ -494,3 +494,18 @@ def test_tool_and_brush_shortcuts(qtbot, window):
     w.opacity_slider.setValue(80)
     assert w.canvas.mask_item.opacity_value == pytest.approx(0.8)
     assert w.settings.overlay_opacity == pytest.approx(0.8)
+
+
+def test_opening_an_image_cancels_edits_of_the_previous_one(qtbot, ready, errors):
+    w = ready
+    _long_drag(w)
+    cancelled = []
+    w.engine.jobCancelled.connect(cancelled.append)
+    job = w.run_edit()
+    qtbot.waitUntil(lambda: w.preview_count > 0, timeout=60000)
+    w.start_project(_image(5), "other.png", None)
+    qtbot.waitUntil(lambda: cancelled == [job], timeout=30000)
+    qtbot.wait(50)
+    assert w.history.entries == [] and not errors
+    assert not w.run_box.cancel_button.isEnabled()
+    assert np.array_equal(w.doc.image, _image(5))

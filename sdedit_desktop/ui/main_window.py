@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
                     self.act_brush, self.act_eraser, self.act_points, None):
             tb.addSeparator() if act is None else tb.addAction(act)
         tb.addWidget(QLabel(" Size "))
-        self.size_slider = self._slider(1, 200, int(self.canvas.brush_radius),
+        self.size_slider = self._slider(1, 500, int(self.canvas.brush_radius),
                                         "Brush radius in image pixels ([ and ])")
         self.size_slider.valueChanged.connect(lambda v: self.set_brush_radius(float(v)))
         tb.addWidget(self.size_slider)
@@ -389,7 +389,7 @@ class MainWindow(QMainWindow):
          Tool.POINTS: self.act_points}[tool].setChecked(True)
 
     def set_brush_radius(self, radius: float) -> None:
-        radius = min(max(radius, 1.0), 200.0)
+        radius = min(max(radius, 1.0), 500.0)
         self.canvas.brush_radius = radius
         self.settings.brush_radius = radius
         self.size_slider.blockSignals(True)
@@ -513,6 +513,10 @@ class MainWindow(QMainWindow):
                       mask: np.ndarray | None = None, points: list[PointPair] | None = None,
                       entries: list[HistoryEntry] | None = None) -> None:
         """A fresh editing session on `image` (undo and history start over)."""
+        if self._jobs:  # edits of the previous image must not land in the new history
+            self.engine.clear_queue()
+            self.engine.cancel()
+            self._jobs.clear()
         self.undo.clear()
         self._saved_index = 0
         self._view_entry = None
@@ -712,11 +716,13 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, job_id: int, result: EditResult) -> None:
         job = self._job_done(job_id)
-        parent_id = job.parent_id if job else None
+        if job is None:  # not submitted by this window's current session
+            return
+        parent_id = job.parent_id
         if parent_id is not None and self.history.find(parent_id) is None:
             parent_id = None  # its parent was undone meanwhile
         duration = float(result.timings.get("total", 0.0)) or (
-            time.monotonic() - (job.started or job.submitted) if job else 0.0)
+            time.monotonic() - (job.started or job.submitted))
         entry = HistoryEntry(result=result, duration_s=duration, parent_id=parent_id)
         text = f"{method_label(entry)} (seed {result.request.seed})"
         self.undo.push(CallbackCommand(text, lambda: self._add_entry(entry),

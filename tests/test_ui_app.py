@@ -44,6 +44,7 @@ def test_main_opens_image_loads_model_and_saves_settings(qtbot, tmp_path, monkey
         window.close()
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(config))  # main() sets it; restored after
     QTimer.singleShot(50, check_and_close)
     with error_handler(lambda _p, e: errors.append(e)):
         code = app_module.main([str(path), "--model", "tiny", "--device", "cpu",

@@ -335,11 +335,14 @@ def ensure_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         return key
     cached = cache.load(key)
     if cached is not None:
-        state, meta = cached
-        config = LoraSettings(**{**meta["settings"],
-                                 "target_modules": tuple(meta["settings"]["target_modules"])})
-        model.attach_lora(config.peft_config(), state, key)
-        return key
+        state, _meta = cached
+        # The key covers every setting, so the entry was trained with exactly `settings`.
+        try:
+            model.attach_lora(settings.peft_config(), state, key)
+        except LoraError:
+            cache.remove(key)  # damaged or foreign entry under this key: train it anew
+        else:
+            return key
     metadata = train_lora(model, image, prompt, settings, reporter, lora_id=key)
     metadata["base"] = model.identity.to_dict()
     cache.save(key, model.lora_state_dict(), metadata)

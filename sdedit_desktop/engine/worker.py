@@ -3,7 +3,8 @@
 Everything heavy happens here; the UI thread only sees signals with small payloads (dataclasses,
 small QImages, the final EditResult). Cancel flags and the command queue are shared with the UI
 thread through `CommandQueue` (thread-safe), because the worker's event loop is busy while an
-edit runs.
+edit runs. Garbage collection is left to the UI thread (see gc_policy): automatic collection is
+held off while a job or a load runs, and releasing a model (which collects) runs there too.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ ModelLoader = Callable[..., Any]  # load_model(spec, progress=)
 
 
 class LoadAborted(Exception):
-    """Raised from the loader's progress callback when the engine shuts down mid-load."""
+    """Raised from the loader's progress callback to stop a load (user request, shutdown)."""
 
 
 def _dtype_name(dtype: object) -> str | None:

@@ -36,8 +36,8 @@ def build_random_sd15(device: torch.device | str = "auto", dtype: torch.dtype | 
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
     dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
     cfg = sd15_configs()
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
-            torch.device(device), quiet_diffusers():
+    # (The CPU generator state is restored afterwards; a GPU's is simply reseeded.)
+    with torch.random.fork_rng(devices=[]), torch.device(device), quiet_diffusers():
         torch.manual_seed(seed)
         unet = UNet2DConditionModel.from_config(model_config(cfg["unet"])).to(dtype)
         vae = AutoencoderKL.from_config(model_config(cfg["vae"])).to(dtype)

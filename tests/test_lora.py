@@ -183,6 +183,20 @@ def test_lora_files_ours_and_diffusers_format(tmp_path, image):
     load_lora_file(model, diffusers_file)
     torch.testing.assert_close(_probe(model)(0.7), want, atol=1e-6, rtol=0)
     model.detach_lora()
+    # And as a kohya-style file (lora_unet_* names, lora_down/lora_up, alpha per module).
+    kohya = {}
+    for k, v in ours.items():
+        module, kind = k.rsplit(".lora_", 1)
+        name = "lora_unet_" + module.replace(".", "_")
+        if kind.startswith("A"):
+            kohya[name + ".lora_down.weight"] = v
+            kohya[name + ".alpha"] = torch.tensor(8.0)
+        else:
+            kohya[name + ".lora_up.weight"] = v
+    save_file(kohya, str(tmp_path / "kohya.safetensors"))
+    load_lora_file(model, tmp_path / "kohya.safetensors")
+    torch.testing.assert_close(_probe(model)(0.7), want, atol=1e-6, rtol=0)
+    model.detach_lora()
     with pytest.raises(LoraError):
         load_lora_file(model, tmp_path / "missing.safetensors")
     (tmp_path / "x.ckpt").write_bytes(b"\x80\x04")

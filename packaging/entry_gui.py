@@ -1,21 +1,10 @@
-"""Frozen entry point of the GUI executable `sdedit-desktop`.
-
-`--self-test` runs the packaging self-test (window + engine + tiny model + one SDE-Drag) before
-anything else starts; every other argument goes to the normal GUI entry point."""
+"""Frozen entry point of the GUI executable `sdedit-desktop`: the same `main` as the
+`sdedit-desktop` gui-script of a pip install (it dispatches `--self-test` to
+`sdedit_desktop.selftest` before any window starts)."""
 
 import sys
 
-
-def _main() -> int:
-    argv = sys.argv[1:]
-    if "--self-test" in argv:
-        from sdedit_desktop.selftest import run_self_test_cli
-
-        return run_self_test_cli([a for a in argv if a != "--self-test"])
-    from sdedit_desktop.ui.app import main
-
-    return main(argv)
-
+from sdedit_desktop.ui.app import main
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

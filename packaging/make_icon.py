@@ -20,11 +20,14 @@ ICNS_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 
 def render_png(svg: Path, size: int) -> bytes:
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
-    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    _app = QGuiApplication.instance() or QGuiApplication(["make_icon"])
+    # A QApplication (not just a QGuiApplication): in a process that later opens widgets (the
+    # tests) a GUI-only application object would make every QWidget abort.
+    _app = QApplication.instance() or QApplication(["make_icon"])
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise ValueError(f"{svg}: not a valid SVG file")

@@ -39,7 +39,7 @@ class _Analysis(_Target):
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory):
+def spec(tmp_path_factory, qapp):  # qapp: the spec renders the icon with Qt
     import PyInstaller.utils.hooks as hooks
 
     requested: list[str] = []

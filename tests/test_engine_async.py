@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import numpy as np
 import pytest
 import qasync
 from test_engine_fakes import FakeLoader, FakeRunner, make_request
@@ -97,3 +98,21 @@ def test_cancelled_job_raises_and_cancelling_the_task_cancels_the_job(loop, engi
     result = loop.run_until_complete(asyncio.wait_for(main(), 20))
     assert cancelled == [1, 2]
     assert int(result.image[0, 0, 0]) == 3
+
+
+def test_run_with_the_real_edit_and_tiny_model(loop, qapp):
+    from test_engine_tiny import _drag
+
+    from sdedit_desktop.edits import run_edit
+    from sdedit_desktop.models.loading import load_model
+
+    engine = Engine()
+    try:
+        engine.load_model(ModelSpec("tiny", device="cpu"))
+        request = _drag()
+        result = loop.run_until_complete(asyncio.wait_for(engine.run(request), 60))
+        model = load_model(ModelSpec("tiny", device="cpu"))
+        np.testing.assert_array_equal(result.image, run_edit(model, request).image)
+        assert len(result.trajectory) == 2
+    finally:
+        engine.shutdown()

@@ -43,6 +43,16 @@ step "GUI self-test (window + engine + tiny model + SDE-Drag)"
 clean "$BUNDLE/sdedit-desktop" --self-test | tee "$SCRATCH/selftest.txt"
 grep -q "^self-test OK (frozen)" "$SCRATCH/selftest.txt" || fail "no 'self-test OK (frozen)' line"
 
+step "normal start: the editor opens with the tiny model and keeps running"
+# No self-test shortcut: settings, model loading and the event loop as a user starts them.
+# Still running after 20 s (timeout's exit code 124) is the pass; any earlier exit is a crash.
+set +e
+clean timeout 20 "$BUNDLE/sdedit-desktop" --model tiny --device cpu
+code=$?
+set -e
+[[ $code == 124 ]] || fail "sdedit-desktop exited with code $code within 20 s of starting"
+echo "ok  still running after 20 s"
+
 step "windowed start: stdout and stderr closed, output must go to the log file"
 clean "$BUNDLE/sdedit-desktop" --self-test --steps 10 >&- 2>&- \
     || fail "the self-test failed with closed stdout/stderr (see the log under $HOME_DIR)"

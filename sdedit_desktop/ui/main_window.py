@@ -424,7 +424,7 @@ class MainWindow(QMainWindow):
     def ask_unsaved(self) -> str:
         """"save", "discard" or "cancel" for unsaved work (tests replace this method)."""
         if QApplication.platformName() == "offscreen":
-            return "discard"  # nobody to ask; the autosave folder still has the work
+            return "discard"  # nobody can answer offscreen (self-test, screenshots, CI)
         box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
                           "The current project has unsaved changes. Save them first?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard

@@ -31,9 +31,13 @@ def test_main_opens_image_loads_model_and_saves_settings(qtbot, tmp_path, monkey
     seen: dict = {}
     errors = []
 
+    earlier = {id(w) for w in QApplication.topLevelWidgets()}  # other tests' leftovers
+
     def check_and_close() -> None:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
-        if getattr(window.model_state, "status", "") != "ready" or not window.doc.has_image:
+        window = next((w for w in QApplication.topLevelWidgets()
+                       if isinstance(w, MainWindow) and id(w) not in earlier), None)
+        if (window is None or getattr(window.model_state, "status", "") != "ready"
+                or not window.doc.has_image):
             QTimer.singleShot(50, check_and_close)
             return
         seen["image"] = window.doc.image.copy()
@@ -46,9 +50,14 @@ def test_main_opens_image_loads_model_and_saves_settings(qtbot, tmp_path, monkey
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(config))  # main() sets it; restored after
     QTimer.singleShot(50, check_and_close)
+    guard = QTimer()  # never hang the suite if something is wrong; stopped afterwards
+    guard.setSingleShot(True)
+    guard.timeout.connect(QApplication.quit)
+    guard.start(60000)
     with error_handler(lambda _p, e: errors.append(e)):
         code = app_module.main([str(path), "--model", "tiny", "--device", "cpu",
                                 "--config-dir", str(config)])
+    guard.stop()
     assert code == 0
     assert np.array_equal(seen["image"], image)
     assert "tiny" in seen["model"] and seen["alive"]

@@ -93,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _apply_overrides(settings, args)
     engine = Engine()
     window = MainWindow(engine, settings)
+    # Closing the main window ends the app even if a dialog or another window is still open.
+    window.closed.connect(app.quit)
     _install_excepthook(window)
     window.show()
 

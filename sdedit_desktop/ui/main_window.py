@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -62,6 +62,8 @@ class _Job:
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # the window accepted a close: the app quits (main connects it)
+
     def __init__(self, engine: Any, settings: AppSettings | None = None,
                  settings_file: Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -975,6 +977,7 @@ class MainWindow(QMainWindow):
             self.engine.clear_queue()
             self.engine.cancel()
         event.accept()
+        self.closed.emit()
 
     def _autosave(self) -> None:
         from sdedit_desktop.ui import project_io

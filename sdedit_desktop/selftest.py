@@ -167,6 +167,7 @@ def _run(device: str, steps: int, max_side: int, timeout_s: float, out: TextIO) 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # Never read or write the user's real settings, recent files or autosaves.
     os.environ["SDEDIT_CONFIG_DIR"] = tempfile.mkdtemp(prefix="sdedit-selftest-")
+    from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
     from sdedit_desktop.engine import Engine
@@ -201,9 +202,11 @@ def _run(device: str, steps: int, max_side: int, timeout_s: float, out: TextIO) 
                 return _drive_window(window, run, device, steps, max_side, timeout_s, out)
             finally:
                 window.close()
+                window.deleteLater()  # leave no hidden top-level window behind in-process
     finally:
         engine.shutdown()
         app.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def _drive_window(window: Any, run: _Run, device: str, steps: int, max_side: int,

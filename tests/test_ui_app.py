@@ -4,16 +4,14 @@ on close, errors in slots shown as dialogs instead of killing the app."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
 
 from sdedit_desktop.ui import app as app_module
-from sdedit_desktop.ui.errors import error_handler
-from sdedit_desktop.ui.main_window import MainWindow
 
 
 def test_parser_flags():
@@ -23,46 +21,61 @@ def test_parser_flags():
                                                                      "float32")
 
 
-def test_main_opens_image_loads_model_and_saves_settings(qtbot, tmp_path, monkeypatch):
+_DRIVER = r"""
+import json, sys
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from sdedit_desktop.ui import app as app_module
+from sdedit_desktop.ui.errors import error_handler
+from sdedit_desktop.ui.main_window import MainWindow
+
+path, config, out = sys.argv[1:4]
+seen, errors = {}, []
+qapp = QApplication(["sdedit-desktop"])  # timers need the application before main() runs
+
+def check_and_close():
+    window = next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)), None)
+    if (window is None or getattr(window.model_state, "status", "") != "ready"
+            or not window.doc.has_image):
+        QTimer.singleShot(50, check_and_close)
+        return
+    seen["image_sum"] = int(window.doc.image.astype(np.int64).sum())
+    seen["model"] = window.model_label.text()
+    # An exception escaping a slot becomes an error dialog; the window lives on.
+    sys.excepthook(RuntimeError, RuntimeError("boom"), None)
+    seen["alive"] = window.isVisible()
+    window.close()
+
+QTimer.singleShot(50, check_and_close)
+QTimer.singleShot(120000, QApplication.quit)
+with error_handler(lambda _p, e: errors.append([e.title, e.message])):
+    seen["code"] = app_module.main([path, "--model", "tiny", "--device", "cpu",
+                                    "--config-dir", config])
+seen["errors"] = errors
+open(out, "w").write(json.dumps(seen))
+"""
+
+
+def test_main_opens_image_loads_model_and_saves_settings(tmp_path):
+    # In a subprocess: QApplication.exec() may run only once per process, and the rest of
+    # the test session needs a live event loop.
     image = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
     path = tmp_path / "start.png"
     Image.fromarray(image).save(path)
-    config = tmp_path / "config"
-    seen: dict = {}
-    errors = []
-
-    earlier = {id(w) for w in QApplication.topLevelWidgets()}  # other tests' leftovers
-
-    def check_and_close() -> None:
-        window = next((w for w in QApplication.topLevelWidgets()
-                       if isinstance(w, MainWindow) and id(w) not in earlier), None)
-        if (window is None or getattr(window.model_state, "status", "") != "ready"
-                or not window.doc.has_image):
-            QTimer.singleShot(50, check_and_close)
-            return
-        seen["image"] = window.doc.image.copy()
-        seen["model"] = window.model_label.text()
-        # An exception escaping a slot becomes an error dialog; the window lives on.
-        sys.excepthook(RuntimeError, RuntimeError("boom"), None)
-        seen["alive"] = window.isVisible()
-        window.close()
-
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
-    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(config))  # main() sets it; restored after
-    QTimer.singleShot(50, check_and_close)
-    guard = QTimer()  # never hang the suite if something is wrong; stopped afterwards
-    guard.setSingleShot(True)
-    guard.timeout.connect(QApplication.quit)
-    guard.start(60000)
-    with error_handler(lambda _p, e: errors.append(e)):
-        code = app_module.main([str(path), "--model", "tiny", "--device", "cpu",
-                                "--config-dir", str(config)])
-    guard.stop()
-    assert code == 0
-    assert np.array_equal(seen["image"], image)
+    config, out = tmp_path / "config", tmp_path / "seen.json"
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, str(driver), str(path), str(config), str(out)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(out.read_text())
+    assert seen["code"] == 0
+    assert seen["image_sum"] == int(image.astype(np.int64).sum())
     assert "tiny" in seen["model"] and seen["alive"]
-    assert [e.title for e in errors] == ["Unexpected error"]
-    assert "boom" in errors[0].message
+    assert [e[0] for e in seen["errors"]] == ["Unexpected error"]
+    assert "boom" in seen["errors"][0][1]
     saved = json.loads((config / "settings.json").read_text())
     assert saved["model_source"] == "tiny"
     assert saved["recent_files"] == [str(path.resolve())]

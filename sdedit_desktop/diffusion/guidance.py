@@ -38,7 +38,8 @@ def guided(predict: ConditionalPredictor, cond: torch.Tensor, uncond: torch.Tens
                 out = torch.empty_like(x)
                 for scale, idx in groups.items():
                     sel = torch.tensor(idx, device=x.device)
-                    out[sel] = _predict(x[sel], t[sel], [levels[i] for i in idx], scale)
+                    t_sel = t[torch.tensor(idx, device=t.device)]  # t may stay on the host
+                    out[sel] = _predict(x[sel], t_sel, [levels[i] for i in idx], scale)
                 return out
             return _predict(x, t, levels, next(iter(groups)))
         return _predict(x, int(t), [int(t)] * x.shape[0], _at(lora_scale, int(t)))

@@ -97,8 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lora-scale-min", type=float, default=0.5)
     p.add_argument("--lora-scale-max", type=float, default=1.0)
     p.add_argument("--grid", choices=("uniform", "reference"), default="uniform")
-    p.add_argument("--trajectory-batch", type=int, default=0,
-                   help="predict trajectory noise this many steps per UNet call (speed only)")
+    p.add_argument("--trajectory-batch", type=int, default=None,
+                   help="predict trajectory noise this many steps per UNet call (speed only; "
+                        "default 16 on CUDA, off on the CPU)")
     p.add_argument("--save-trajectory", type=Path, metavar="DIR",
                    help="write one image per drag step, named in order")
     p.set_defaults(handler=lambda a: _run(a, DragRequest))
@@ -173,7 +174,8 @@ def _run(args: argparse.Namespace, kind: type[EditRequest]) -> int:
     model = load_cli_model(args)
     request = request.with_changes(model=model.identity)
     progress = TerminalProgress(enabled=False if args.quiet else None)
-    options = ExecutionOptions(trajectory_batch=getattr(args, "trajectory_batch", 0))
+    batch = getattr(args, "trajectory_batch", None)
+    options = None if batch is None else ExecutionOptions(trajectory_batch=batch)
     from sdedit_desktop.models.errors import ModelError, is_out_of_memory
 
     try:

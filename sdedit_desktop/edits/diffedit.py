@@ -77,8 +77,7 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     if req.method == "sde":
         eps_source = session.calls.predictor(req.source_prompt, req.guidance)
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
-        x = session.reset_outside(traj.start, traj.start, mask)
-        x = cycle_sde_sample(x, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
+        x = cycle_sde_sample(traj.start, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
                              hook=session.reverse_hook("editing", traj.states, mask))
     else:
         # inversion with the source prompt, unguided, as DiffEdit does (CFG breaks inversion)

@@ -23,12 +23,11 @@ def enable_attention_slicing(model: StableDiffusionModel) -> None:
     model.unet.set_attention_slice("auto")
 
 
-def compile_unet(model: StableDiffusionModel, mode: str = "reduce-overhead") -> float:
+def compile_unet(model: StableDiffusionModel, mode: str = "reduce-overhead") -> None:
     """Compile the UNet's forward in place; on CUDA "reduce-overhead" records CUDA graphs, which
-    removes the per-kernel launch cost that dominates an eager SD 1.5 call. Returns the seconds
-    spent compiling on a warm-up call (compilation is lazy, paid once per shape and session)."""
+    removes the per-kernel launch cost that dominates an eager SD 1.5 call. Compilation is lazy:
+    `warm_up` pays (and times) it once per shape and session."""
     model.unet.forward = torch.compile(model.unet.forward, mode=mode, dynamic=False)
-    return 0.0
 
 
 def warm_up(model: StableDiffusionModel, latent_hw: tuple[int, int],

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sdedit_desktop.edits import tensors as edit_tensors
 from sdedit_desktop.edits.progress import StepReporter
 from sdedit_desktop.models.errors import (
     LoraError,
@@ -92,8 +93,7 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise LoraError(f"LoRA training needs an HxWx3 uint8 RGB image, got {image.shape} "
                         f"{image.dtype}.")
-    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float()
-    return tensor / 127.5 - 1.0
+    return edit_tensors.image_to_tensor(image, torch.device("cpu"))
 
 
 def image_digest(image: np.ndarray) -> str:

@@ -24,6 +24,13 @@ if ! "$PYTHON" -c "import PyInstaller, sdedit_desktop" 2>/dev/null; then
          "pip install -e '.[dev]'" >&2
     exit 2
 fi
+# Never freeze a Qt binding that corrupts reference counts (PySide6 6.12.x on Python 3.11):
+# the bundle would abort mid-edit on every user's machine (sdedit_desktop/ui/qt_health.py).
+if ! "$PYTHON" -c "import sys; from sdedit_desktop.ui.qt_health import binding_versions, \
+qt_binding_problem as p; m = p(); print(f'build.sh: {m}' if m else f'build.sh: bundling \
+{binding_versions()}', file=sys.stderr if m else sys.stdout); sys.exit(1 if m else 0)"; then
+    exit 2
+fi
 # Say which torch goes in: a CUDA wheel makes the bundle several GB larger.
 "$PYTHON" -c "import torch; print(f'build.sh: bundling torch {torch.__version__} '
               f'(CUDA {torch.version.cuda or \"none\"})')"

@@ -97,6 +97,15 @@ def _check_imports(out: TextIO) -> None:
     _say(out, f"ok  all {len(names)} app modules import")
 
 
+def _check_qt_binding(out: TextIO) -> None:
+    from sdedit_desktop.ui.qt_health import binding_versions, qt_binding_problem
+
+    problem = qt_binding_problem()
+    if problem is not None:
+        raise SelfTestFailure(problem)
+    _say(out, f"ok  {binding_versions()} keeps reference counts intact")
+
+
 def _check_icon(out: TextIO) -> None:
     from sdedit_desktop.ui.icons import render_svg
 
@@ -177,6 +186,7 @@ def _run(device: str, steps: int, max_side: int, timeout_s: float, out: TextIO) 
 
     app = QApplication.instance() or QApplication(["sdedit-desktop", "--self-test"])
     _say(out, f"ok  Qt {app.platformName()} platform")
+    _check_qt_binding(out)
     _check_resources(out)
     _check_imports(out)
     _check_icon(out)

@@ -3,6 +3,8 @@
 import json
 import math
 
+import numpy as np
+
 from sdedit_desktop.cli import main
 
 
@@ -25,5 +27,37 @@ def test_bench_reports_every_method_and_the_reference_execution(tmp_path, capsys
     assert report["drag_speedup"] > 0
     assert report["lora"]["train_seconds"] > report["lora"]["cached_seconds"]
     assert set(report["unet_call_seconds"]) == {"1", "2", "4", "16"}
+    # Per-call seconds measured inside each edit, for exactly the batch sizes it used.
+    for method in report["methods"].values():
+        in_edit = method["unet_call_seconds"]
+        assert set(in_edit) == set(method["unet_batch_sizes"])
+        assert all(0 < s < method["seconds"] for s in in_edit.values())
     table = capsys.readouterr().out
     assert "drag, reference execution" in table and "speed-up" in table
+
+
+def test_unet_call_timer_times_every_call_and_restores_the_model():
+    from sdedit_desktop.bench.call_timer import UnetCallTimer
+    from sdedit_desktop.edits import DragRequest, run_edit
+    from sdedit_desktop.models.tiny import build_tiny_model
+
+    model = build_tiny_model()
+    image = np.zeros((64, 64, 3), np.uint8)
+    request = DragRequest(image=image, points=(((16, 16), (40, 16)),), steps=10, max_side=None)
+    timer = UnetCallTimer(model)
+    with timer.active():
+        result = run_edit(model, request)
+    assert "predict_noise" not in vars(model)  # the class's method again
+    assert set(timer.median_seconds()) == {str(b) for b in result.unet_batch_sizes}
+    assert sum(len(v) for v in timer._seconds.values()) == result.unet_calls
+
+
+def test_bench_ui_mode_reports_stall_and_first_preview(tmp_path):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--model", "tiny", "--size", "64", "--steps", "20", "--no-lora",
+                 "--no-reference", "--method", "drag", "--ui", "--json", str(out)])
+    assert code == 0
+    ui = json.loads(out.read_text())["ui"]
+    assert ui["outcome"] == "finished" and ui["previews"] >= 1
+    assert 0 < ui["first_preview_seconds"] < ui["seconds"]
+    assert ui["longest_ui_stall_seconds"] >= ui["heartbeat_interval_seconds"] / 2

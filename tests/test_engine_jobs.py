@@ -10,7 +10,6 @@ import threading
 import time
 import weakref
 
-import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QTimer
@@ -18,6 +17,7 @@ from PySide6.QtGui import QImage
 from test_engine_fakes import FakeLoader, FakeRunner, make_request
 
 from sdedit_desktop.engine import Engine, EngineFailure, JobProgress, ModelState
+from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.errors import MissingComponentError
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 
@@ -130,22 +130,16 @@ def test_progress_and_previews_are_throttled(qtbot, make_engine):
     assert progress[-1][1].step == 3000
 
 
-def test_ui_heartbeat_never_stalls_while_a_job_runs(qtbot, make_engine):
-    engine, rec, _, loader = make_engine(loader=FakeLoader(work=512, repeats=4))
-    beats: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    timer.start()
-    job = engine.submit(make_request(steps=250))
-    wait_end(qtbot, rec, job)
-    timer.stop()
-    assert rec.of("jobFinished", job)
+def test_ui_thread_keeps_processing_events_while_a_job_runs(qtbot, make_engine):
+    """Behaviour, not timing (`sdedit bench --ui` measures stalls): heartbeats of a UI-thread
+    timer arrive between the job's progress signals, so the work runs off the UI thread."""
+    engine, _rec, _, loader = make_engine(loader=FakeLoader(work=512, repeats=4))
+    trace = trace_job(engine, make_request(steps=250), timeout_s=TIMEOUT_MS / 1000)
+    assert trace.outcome == "finished"
     model = loader.models[0]
     assert model.calls == 250
-    gaps = np.diff(beats)
-    assert len(beats) > 50  # the job ran long enough for the measurement to mean something
-    assert gaps.max() < 0.100, f"UI thread stalled {gaps.max() * 1000:.0f} ms"
+    assert len(trace.progress) >= 4
+    assert trace.progress_gaps_with_beats() >= 3, trace.summary()
 
 
 def test_cancel_stops_within_one_model_call_and_next_job_runs(qtbot, make_engine):

@@ -5,16 +5,15 @@ cancel within one UNet call, a responsive UI thread, typed failures from real ba
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 from test_engine_jobs import TIMEOUT_MS, Recorder, wait_end
 
 from sdedit_desktop.edits import run_edit
 from sdedit_desktop.edits.requests import DragRequest, InpaintRequest, ReconstructRequest
 from sdedit_desktop.engine import Engine
+from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.models.loading import load_model
 from sdedit_desktop.models.lora import LoraCache
@@ -162,20 +161,18 @@ def test_cancel_real_drag_within_one_unet_call_then_next_runs(qtbot, tiny):
     np.testing.assert_array_equal(result.image, run_edit(model, _drag()).image)
 
 
-def test_ui_heartbeat_with_the_tiny_model(qtbot, tiny):
+def test_ui_thread_keeps_processing_events_during_a_tiny_model_edit(qtbot, tiny):
+    """Behaviour, not timing (a loaded machine stretches any wall-clock bound; `sdedit bench
+    --ui` measures the stall): the UI thread's heartbeat keeps firing between the edit's
+    progress signals, and previews arrive while the job runs."""
     engine, rec, _ = tiny
-    beats: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    timer.start()
-    job = engine.submit(_drag(image=_image(128, 128), points=(((30, 30), (70, 50)),), steps=60))
-    wait_end(qtbot, rec, job)
-    timer.stop()
-    assert rec.of("jobFinished", job)
-    assert len(beats) > 30
-    gaps = np.diff(beats)
-    assert gaps.max() < 0.100, f"UI thread stalled {gaps.max() * 1000:.0f} ms"
+    trace = trace_job(engine, _drag(image=_image(128, 128), points=(((30, 30), (70, 50)),),
+                                    steps=60), timeout_s=TIMEOUT_MS / 1000)
+    assert trace.outcome == "finished"
+    assert len(trace.progress) >= 4 and trace.previews
+    assert trace.progress_gaps_with_beats() >= 3, trace.summary()
+    assert trace.previews[0] < trace.ended  # the first preview came before the result
+    job = rec.of("jobFinished")[-1][0]
     progress = [p for _, p in rec.of("progress", job)]
     etas = [p.eta_s for p in progress if p.eta_s is not None]
     # An estimate appears once the job is under way, and it shrinks towards the end.

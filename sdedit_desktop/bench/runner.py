@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sdedit_desktop.bench.call_timer import UnetCallTimer
 from sdedit_desktop.edits import (
     DiffEditRequest,
     DragRequest,
@@ -103,29 +104,35 @@ def measure_edit(model: LatentDiffusionModel, name: str, request: EditRequest,
             p.latent.float().cpu()
             first.append(time.perf_counter() - start)
 
-    result = run_edit(model, request, progress=on_progress, options=options)
-    synchronize(device)
+    timer = UnetCallTimer(model)
+    with timer.active():
+        result = run_edit(model, request, progress=on_progress, options=options)
+        synchronize(device)
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     return Measurement(name, seconds, result.unet_calls, result.unet_batch_sizes, peak,
                        first[0] if first else None,
-                       {"method": request.method, "drag_steps": len(result.trajectory) or None})
+                       {"method": request.method, "drag_steps": len(result.trajectory) or None,
+                        "unet_call_seconds": timer.median_seconds()})
 
 
 def unet_call_seconds(model: LatentDiffusionModel, latent_hw: tuple[int, int],
-                      batches: tuple[int, ...], repeats: int = 10) -> dict[str, float]:
-    embeds = model.encode_prompt("")
+                      batches: tuple[int, ...], prompt: str = "a photo", repeats: int = 10,
+                      warm_up: int = 3) -> dict[str, float]:
+    """Median seconds of one UNet call per batch size, called as the edits call it (a prompt
+    embedding, an integer timestep), after warm-up calls: the first calls of a shape pay for
+    kernel selection and allocation, which the edit pays once, not per call."""
+    embeds = model.encode_prompt(prompt)
     out = {}
     for batch in batches:
         x = torch.randn(batch, 4, *latent_hw, device=model.device, dtype=model.dtype)
-        t = torch.full((batch,), 500)
-        model.predict_noise(x, t, embeds)  # warm-up
-        synchronize(model.device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model.predict_noise(x, t, embeds)
-        synchronize(model.device)
-        out[str(batch)] = (time.perf_counter() - start) / repeats
+        for _ in range(warm_up):
+            model.predict_noise(x, 500, embeds)
+        timer = UnetCallTimer(model)
+        with timer.active():
+            for _ in range(repeats):
+                model.predict_noise(x, 500, embeds)
+        out.update(timer.median_seconds())
     return out
 
 
@@ -172,7 +179,8 @@ def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
     if model.device.type == "cuda":
         report["gpu"] = torch.cuda.get_device_name(model.device)
     log("timing single UNet calls ...")
-    report["unet_call_seconds"] = unet_call_seconds(model, latent_hw, settings.unet_batches)
+    report["unet_call_seconds"] = unet_call_seconds(model, latent_hw, settings.unet_batches,
+                                                    prompt=requests["drag"].prompt)
     for name in settings.methods:
         runs = []
         for _ in range(settings.repeats):
@@ -211,11 +219,22 @@ def format_table(report: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     calls = ", ".join(f"B={k}: {v * 1000:.1f} ms" for k, v in report["unet_call_seconds"].items())
-    lines.append(f"UNet call: {calls}")
+    lines.append(f"UNet call, alone (median): {calls}")
+    for name, m in report["methods"].items():
+        in_edit = m.get("unet_call_seconds") or {}
+        calls = ", ".join(f"B={k}: {v * 1000:.1f} ms" for k, v in in_edit.items())
+        lines.append(f"UNet call inside {name} (median): {calls}")
     if "lora" in report:
         lora = report["lora"]
         lines.append(f"LoRA ({lora['steps']} steps): {lora['train_seconds']:.2f} s to train, "
                      f"{lora['cached_seconds']:.3f} s from the cache")
+    if "ui" in report:
+        ui = report["ui"]
+        first = ui["first_preview_seconds"]
+        lines.append(
+            f"editor engine: longest UI-thread stall {ui['longest_ui_stall_seconds']:.3f} s "
+            f"(heartbeat every {ui['heartbeat_interval_seconds'] * 1000:.0f} ms); "
+            + (f"first preview after {first:.2f} s" if first is not None else "no preview"))
     if "drag_speedup" in report:
         lines.append(f"drag speed-up over the reference execution: {report['drag_speedup']:.2f}x")
     return "\n".join(lines)

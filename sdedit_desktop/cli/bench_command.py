@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the UNet (CUDA graphs); compile time reported apart")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--ui", action="store_true",
+                   help="also run the drag through the editor's engine (worker thread, "
+                   "previews) and report the longest UI-thread stall and the time to the "
+                   "first preview")
     p.add_argument("--json", type=Path, dest="json_out", help="write the report here")
     p.set_defaults(handler=run)
 
@@ -77,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     report = run_benchmark(model, settings, reference, log=lambda m: print(m, flush=True))
     if compile_seconds is not None:
         report["compile_seconds"] = compile_seconds
+    if args.ui:
+        from sdedit_desktop.bench.runner import bench_requests
+        from sdedit_desktop.engine.responsiveness import measure_ui_during_edit
+
+        print("drag through the engine, UI heartbeat ...", flush=True)
+        # Last: the engine releases the model when it shuts down.
+        report["ui"] = measure_ui_during_edit(model, bench_requests(args.size, settings)["drag"])
     print(format_table(report))
     if args.json_out is not None:
         try:

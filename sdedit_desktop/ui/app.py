@@ -89,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sdedit_desktop.ui.settings import load_settings
 
     app = _application([])
+    if not _qt_binding_usable():
+        return 2
     settings, problems = load_settings()
     _apply_overrides(settings, args)
     engine = Engine()
@@ -119,6 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     engine.shutdown()
     return int(code)
+
+
+def _qt_binding_usable() -> bool:
+    """Refuse to start on a Qt binding that would abort the app mid-edit (ui/qt_health.py)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from sdedit_desktop.ui.qt_health import qt_binding_problem
+
+    problem = qt_binding_problem()
+    if problem is None:
+        return True
+    print(f"sdedit-desktop: {problem}", file=sys.stderr)
+    QMessageBox.critical(None, "sdedit-desktop cannot start", problem)
+    return False
 
 
 def _apply_overrides(settings, args: argparse.Namespace) -> None:

@@ -79,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config_dir:
         os.environ["SDEDIT_CONFIG_DIR"] = str(args.config_dir)
 
+    from sdedit_desktop.ui import system_libs
+
+    missing = system_libs.xcb_problem()
+    if missing is not None:  # Qt would abort with a misleading message: say what to install
+        print(f"sdedit-desktop: {missing}", file=sys.stderr)
+        return 2
+
     from PySide6.QtCore import QTimer
 
     from sdedit_desktop.engine import Engine

@@ -52,7 +52,7 @@ def test_unet_call_timer_times_every_call_and_restores_the_model():
     assert sum(len(v) for v in timer._seconds.values()) == result.unet_calls
 
 
-def test_bench_ui_mode_reports_stall_and_first_preview(tmp_path):
+def test_bench_ui_mode_reports_stall_and_first_preview(qapp, tmp_path):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", "tiny", "--size", "64", "--steps", "20", "--no-lora",
                  "--no-reference", "--method", "drag", "--ui", "--json", str(out)])

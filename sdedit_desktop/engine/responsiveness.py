@@ -120,14 +120,15 @@ def measure_ui_during_edit(model: Any, request: EditRequest,
     The engine releases the model when it shuts down, so call this last."""
     import os
 
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
     from sdedit_desktop.engine.engine import Engine
     from sdedit_desktop.models.interface import ModelSpec
 
     if QCoreApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        QGuiApplication(["sdedit-bench"])
+        # A full QApplication: a later QWidget (a test session, a GUI) needs one.
+        QApplication(["sdedit-bench"])
     engine = Engine(model_loader=lambda _spec, progress=None: model)
     try:
         engine.load_model(ModelSpec(model.identity.source, device=str(model.device)))

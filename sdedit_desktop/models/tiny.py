@@ -19,14 +19,18 @@ from sdedit_desktop.models.tokenizer import build_clip_tokenizer
 
 TINY_MERGES = 512  # first BPE merges of CLIP's list: 1026 tokens
 
+# SD 1.5's four levels with few channels, attention only at the lowest (1/8 of the latent side):
+# a UNet call on a 512 px image's 64x64 latent costs tens of ms on one CPU core, so the paper's
+# default drag (600 calls) finishes in well under a minute on a 2-core machine. Attention at
+# full latent resolution made each call 20x dearer and the demo drag took minutes.
 UNET_CONFIG: dict = {
     "sample_size": 8,
     "in_channels": 4,
     "out_channels": 4,
     "layers_per_block": 1,
-    "block_out_channels": [32, 64],
-    "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
-    "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
+    "block_out_channels": [16, 16, 32, 32],
+    "down_block_types": ["DownBlock2D", "DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"],
+    "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"],
     "cross_attention_dim": 32,
     "attention_head_dim": 8,
     "norm_num_groups": 8,
@@ -70,11 +74,12 @@ SCHEDULER_CONFIG: dict = {
 TINY_IDENTITY = ModelIdentity(kind="tiny", source="tiny")
 
 
-def _components(seed: int) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTextModel]:
+def _components(seed: int, unet_config: dict | None = None
+                ) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTextModel]:
     # Deterministic: each component from its own seeded generator state, in a fixed order.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        unet = UNet2DConditionModel(**UNET_CONFIG)
+        unet = UNet2DConditionModel(**(unet_config or UNET_CONFIG))
         torch.manual_seed(seed + 1)
         vae = AutoencoderKL(**VAE_CONFIG)
         torch.manual_seed(seed + 2)
@@ -83,9 +88,11 @@ def _components(seed: int) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTex
 
 
 def build_tiny_model(seed: int = 0, device: torch.device | str = "cpu",
-                     dtype: torch.dtype = torch.float32) -> StableDiffusionModel:
-    """A fresh tiny model (random weights from `seed`)."""
-    unet, vae, text = _components(seed)
+                     dtype: torch.dtype = torch.float32,
+                     unet_config: dict | None = None) -> StableDiffusionModel:
+    """A fresh tiny model (random weights from `seed`). `unet_config` replaces the UNet's
+    architecture (tests that need attention at a higher resolution than the demo has)."""
+    unet, vae, text = _components(seed, unet_config)
     identity = TINY_IDENTITY if seed == 0 else ModelIdentity(kind="tiny", source=f"tiny:{seed}")
     return StableDiffusionModel(unet=unet, vae=vae, text_encoder=text,
                                 tokenizer=build_clip_tokenizer(TINY_MERGES),

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import lowest_steps, sd15_schedule, uniform_grid
+from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
@@ -47,11 +47,14 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         raise EditError("DiffEdit needs a target prompt describing the edited image")
     if req.mask_mode not in ("auto", "user", "full"):
         raise EditError(f"unknown mask mode {req.mask_mode!r}")
-    if not 1 <= req.steps <= 1000:
-        raise EditError(f"the number of steps must be between 1 and 1000, got {req.steps}")
+    if not 0 < req.mask_strength <= 1:
+        raise EditError(f"the mask noise strength must be in (0, 1], got {req.mask_strength}")
+    try:
+        steps = edit_window("uniform", req.steps, req.encode_ratio)
+        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t
+    except GridError as exc:
+        raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
-    grid = uniform_grid(req.steps)
-    steps = lowest_steps(grid, max(1, int(req.encode_ratio * req.steps)))
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
 
@@ -60,8 +63,7 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         if req.mask_samples < 1:
             raise EditError("the automatic mask needs at least one noise sample")
         reporter.report("computing mask", 0, 1)
-        level = lowest_steps(grid, max(1, round(req.mask_strength * req.steps)))[0].t
-        mask = diffedit_mask(x0, level, schedule.alpha_bar(level),
+        mask = diffedit_mask(x0, mask_level, schedule.alpha_bar(mask_level),
                              session.calls.predictor(req.target_prompt),
                              session.calls.predictor(req.source_prompt),
                              req.mask_samples, req.mask_threshold, gen)

@@ -12,7 +12,13 @@ from PIL import Image, ImageFilter
 
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step, sd15_schedule, uniform_grid
+from sdedit_desktop.diffusion.schedule import (
+    GridError,
+    NoiseSchedule,
+    Step,
+    sd15_schedule,
+    uniform_grid,
+)
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult, InpaintRequest
 from sdedit_desktop.edits.session import EditSession
@@ -43,10 +49,11 @@ def composite(original: np.ndarray, edited: np.ndarray, mask: np.ndarray,
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
     if req.order not in (1, 2):
         raise EditError(f"the solver order must be 1 or 2, got {req.order}")
-    if not 1 <= req.steps <= 1000:
-        raise EditError(f"the number of steps must be between 1 and 1000, got {req.steps}")
+    try:
+        grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
+    except GridError as exc:
+        raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
-    grid = uniform_grid(req.steps)
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
     mask = session.latent_mask(x0)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sdedit_desktop.edits import (
+    DiffEditRequest,
     DragRequest,
     EditError,
     InpaintRequest,
@@ -14,6 +15,8 @@ from sdedit_desktop.edits import (
 )
 from sdedit_desktop.edits import drag as drag_module
 from sdedit_desktop.edits import inpaint as inpaint_module
+from sdedit_desktop.edits.diffedit import diffedit_mask, normalised_difference
+from sdedit_desktop.edits.model_calls import ModelCalls
 from sdedit_desktop.models.tiny import build_tiny_model
 
 
@@ -72,3 +75,55 @@ def test_a_reference_grid_without_steps_is_an_edit_error(model, image):
     # the clean latent sits: there is nothing to run (it used to run 999 -> 0 silently).
     with pytest.raises(EditError, match="reference grid needs at least 2 steps"):
         run_edit(model, ReconstructRequest(image=image, steps=1, grid="reference"))
+
+
+def test_diffedit_ode_is_the_papers_baseline(model, image, monkeypatch):
+    # DDIM inversion with the source prompt at the request's CFG; sampling with the target
+    # prompt against the source prompt as the negative prompt, at the same CFG.
+    made = []
+    real = ModelCalls.predictor
+
+    def spy(self, prompt, guidance=1.0, lora_scale=1.0, negative_prompt=""):
+        made.append((prompt, guidance, negative_prompt))
+        return real(self, prompt, guidance, lora_scale, negative_prompt)
+
+    monkeypatch.setattr(ModelCalls, "predictor", spy)
+    req = DiffEditRequest(image=image, method="ode", mask_mode="full", steps=6, guidance=5.0,
+                          source_prompt="a cat", target_prompt="a dog")
+    run_edit(model, req)
+    assert sorted(made) == [("a cat", 5.0, ""), ("a dog", 5.0, "a cat")]
+
+
+def test_diffedit_mask_normalises_by_three_times_the_mean():
+    # DiffEdit / diffusers' generate_mask: clamp to [0, 3 mean], divide by 3 mean, threshold.
+    flat = torch.full((8, 8), 0.7)
+    assert not (normalised_difference(flat) > 0.5).any()  # a global edit: empty mask
+    peaked = torch.full((8, 8), 0.1)
+    peaked[2:4, 5:7] = 4.0
+    mask = normalised_difference(peaked) > 0.5
+    assert mask[2:4, 5:7].all() and mask.sum() == 4
+    assert not (normalised_difference(torch.zeros(8, 8)) > 0.5).any()
+
+
+def _difference_predictors(diff):
+    """eps_target - eps_source = diff on every sample and channel."""
+    def source(x, t):
+        return torch.zeros_like(x)
+
+    def target(x, t):
+        return diff.expand_as(x).to(x.dtype)
+    return target, source
+
+
+@pytest.mark.parametrize("shape, expected", [("flat", 0), ("peaked", 4)])
+def test_diffedit_auto_mask_of_a_flat_and_a_peaked_map(shape, expected):
+    diff = torch.full((1, 1, 8, 8), 0.5)
+    if shape == "peaked":
+        diff[..., 3:5, 3:5] = 6.0
+    target, source = _difference_predictors(diff)
+    x0 = torch.zeros(1, 4, 8, 8)
+    mask = diffedit_mask(x0, 481, 0.3, target, source, samples=2, threshold=0.5,
+                         generator=torch.Generator().manual_seed(0))
+    assert mask.shape == (1, 1, 8, 8) and int(mask.sum()) == expected
+    if expected:
+        assert mask[..., 3:5, 3:5].all()

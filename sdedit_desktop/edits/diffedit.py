@@ -21,16 +21,22 @@ def diffedit_mask(x0: torch.Tensor, level: int, ab: float, eps_target: NoisePred
                   eps_source: NoisePredictor, samples: int, threshold: float,
                   generator: torch.Generator) -> torch.Tensor:
     """Noise the latent to `level` `samples` times; |eps_target - eps_source| averaged over
-    samples and channels, clamped to [0, 3 mean], normalised to [0, 1], thresholded.
-    Returns a [1,1,h,w] 0/1 mask."""
+    samples and channels, clamped to [0, 3 mean] and divided by 3 mean (DiffEdit and diffusers'
+    `generate_mask`; not by the maximum, so a flat map, i.e. a global edit, gives an empty
+    mask), thresholded. Returns a [1,1,h,w] 0/1 mask."""
     noisy = torch.cat([
         math.sqrt(ab) * x0 + math.sqrt(1 - ab) * randn_like(x0, generator) for _ in range(samples)
     ])
     diff = (eps_target(noisy, level) - eps_source(noisy, level)).abs().mean(dim=(0, 1))
-    diff = diff.clamp(0, 3 * float(diff.mean()))
-    peak = float(diff.max())
-    norm = diff / peak if peak > 0 else diff
-    return (norm > threshold).to(x0.dtype)[None, None]
+    return (normalised_difference(diff) > threshold).to(x0.dtype)[None, None]
+
+
+def normalised_difference(diff: torch.Tensor, ratio: float = 3.0) -> torch.Tensor:
+    """diff clamped to [0, ratio * mean] and divided by ratio * mean (all zero if diff is)."""
+    bound = ratio * float(diff.mean())
+    if bound <= 0:
+        return torch.zeros_like(diff)
+    return diff.clamp(0, bound) / bound
 
 
 def mask_to_pixels(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -75,16 +81,21 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     else:
         mask = None  # the whole image: DDIB-style prompt-to-prompt translation
 
-    eps_target = session.calls.predictor(req.target_prompt, req.guidance)
+    eps_source = session.calls.predictor(req.source_prompt, req.guidance)
     if req.method == "sde":
-        eps_source = session.calls.predictor(req.source_prompt, req.guidance)
+        # the sample under the target prompt, z solved from the trajectory under the source one
+        eps_target = session.calls.predictor(req.target_prompt, req.guidance)
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
         x = cycle_sde_sample(traj.start, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
                              hook=session.reverse_hook("editing", traj.states, mask))
     else:
-        # inversion with the source prompt, unguided, as DiffEdit does (CFG breaks inversion)
-        states = ddim_invert(x0, steps, session.calls.predictor(req.source_prompt), schedule,
+        # The paper's baseline (App. F.3, the official code = diffusers' DiffEdit): DDIM
+        # inversion with the source prompt at the request's CFG, then DDIM sampling with the
+        # target prompt against the source prompt as the negative one, at the same CFG.
+        states = ddim_invert(x0, steps, eps_source, schedule,
                              hook=session.progress_hook("inverting", len(steps)))
-        x = sample(states[0], steps, eps_target, schedule, eta=0.0,
+        eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
+                                           negative_prompt=req.source_prompt)
+        x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook("editing", states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)

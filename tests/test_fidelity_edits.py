@@ -127,3 +127,11 @@ def test_diffedit_auto_mask_of_a_flat_and_a_peaked_map(shape, expected):
     assert mask.shape == (1, 1, 8, 8) and int(mask.sum()) == expected
     if expected:
         assert mask[..., 3:5, 3:5].all()
+
+
+def test_one_seed_gives_the_same_drag_in_float32_and_float64(image):
+    # Noise is drawn in float32 and cast, so float64 differs from float32 only by rounding.
+    req = DragRequest(image=image, points=(((20, 20), (30, 20)),), steps=10, seed=7)
+    a = run_edit(build_tiny_model(0), req).image.astype(int)
+    b = run_edit(build_tiny_model(0, dtype=torch.float64), req).image.astype(int)
+    assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.1

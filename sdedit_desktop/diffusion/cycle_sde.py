@@ -1,4 +1,5 @@
-"""The noise-adding trajectory (Eq. 7) and Cycle-SDE (Eq. 8).
+"""The noise-adding trajectory (Eq. 7) and Cycle-SDE (Eq. 8) (docs/algorithms.md,
+"Cycle-SDE (Eq. 8)").
 
 Cycle-SDE runs the DDPM step (eta = 1) but, instead of fresh noise, uses for each step the z that
 makes the step taken from the *recorded* state land exactly on the next recorded state. Without

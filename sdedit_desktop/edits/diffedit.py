@@ -1,4 +1,5 @@
-"""DiffEdit-SDE / DiffEdit-ODE (paper Sec. 5.2), with DiffEdit's automatic mask."""
+"""DiffEdit-SDE / DiffEdit-ODE (paper Sec. 5.2), with DiffEdit's automatic mask
+(docs/algorithms.md, "DiffEdit")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Deviations from the reference code, on purpose (docs/algorithms.md, "SDE-Drag"):
 * the CFG and LoRA-scale schedules run exactly from their end points (3 / 0.5 at the first
   reverse step, 1 / 1 at the last) instead of overshooting the schedule index;
 * with a mask, the region outside it is reset before the first reverse step too, not only after;
-* the mask means what the UI says: white = may change.
+* the mask means what the UI says: white = may change;
+* copy-and-paste clips patches against W / H, not W - 1 / H - 1 (see `patch_box`).
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class PatchBox:
 
 def patch_box(src: LatentPoint, tgt: LatentPoint, half: int, width: int, height: int) -> PatchBox:
     """Extents of the square of half-size `half` around both points, clipped so that both
-    squares fit the latent (same shape at source and target)."""
+    squares fit the latent (same shape at source and target). The reference code clips against
+    W - 1 / H - 1, so its patches never reach the last column or row; the slices here are
+    end-exclusive, so W / H is the true bound (docs/algorithms.md, "SDE-Drag")."""
     (sx, sy), (tx, ty) = src, tgt
     return PatchBox(min(half, sx, tx), min(half, width - sx, width - tx),
                     min(half, sy, ty), min(half, height - sy, height - ty))

@@ -1,6 +1,6 @@
 """Inpaint-SDE / Inpaint-ODE (paper Sec. 5.1): start from noise and, after every
 (SDE-)DPM-Solver++ step, replace the known region (outside the mask) with the input latent noised
-to the next level."""
+to the next level (docs/algorithms.md, "Inpainting")."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from sdedit_desktop.edits.tensors import blend
 def noised_known(x0: torch.Tensor, level: int, schedule: NoiseSchedule,
                  generator: torch.Generator, final: bool) -> torch.Tensor:
     """The input latent at `level`; at the end of sampling, the input itself, so the known
-    region of the result is the input latent exactly."""
+    region of the result is the input latent exactly. Fresh noise at every call, where
+    diffusers' inpainting pipeline reuses its starting noise (docs/algorithms.md,
+    "Inpainting")."""
     if final:
         return x0
     ab = schedule.alpha_bar(level)

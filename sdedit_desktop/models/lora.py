@@ -253,11 +253,12 @@ def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, embeds: torch
 
 
 class _MixedPrecision:
-    """Mixed-precision training as the reference code's accelerate fp16 mode: the LoRA
-    parameters stay float32 (the model keeps adapters in at least float32), the half-precision
-    UNet runs under autocast, and in float16 a GradScaler scales the loss so that small
-    gradients do not underflow to zero on the way back through the UNet (a step whose scaled
-    gradients overflow is skipped and the scale lowered). float32/float64 models train as is."""
+    """Mixed precision as the reference code's accelerate fp16 mode: the LoRA parameters stay
+    float32 (the model keeps adapters in at least float32), the half-precision UNet runs under
+    autocast, and in float16 a GradScaler scales the loss so that small gradients do not
+    underflow to zero on the way back through the UNet (a step whose scaled gradients overflow
+    is skipped and the scale lowered). float32/float64 models train as is
+    (docs/algorithms.md, "Per-image LoRA training")."""
 
     def __init__(self, device: torch.device, dtype: torch.dtype):
         self.device_type = device.type

@@ -54,11 +54,13 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         raise EditError("DiffEdit needs a target prompt describing the edited image")
     if req.mask_mode not in ("auto", "user", "full"):
         raise EditError(f"unknown mask mode {req.mask_mode!r}")
-    if not 0 < req.mask_strength <= 1:
+    auto = req.mask_mode == "auto"
+    if auto and not 0 < req.mask_strength <= 1:
         raise EditError(f"the mask noise strength must be in (0, 1], got {req.mask_strength}")
     try:
         steps = edit_window("uniform", req.steps, req.encode_ratio)
-        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t
+        # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
+        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
@@ -66,7 +68,7 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     x0 = session.encode()
 
     mask_pixels = None
-    if req.mask_mode == "auto":
+    if auto:
         if req.mask_samples < 1:
             raise EditError("the automatic mask needs at least one noise sample")
         reporter.report("computing mask", 0, 1)

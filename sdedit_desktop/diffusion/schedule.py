@@ -142,7 +142,7 @@ def edit_window(kind: GridKind, num_steps: int, t0: float,
     if kind == "reference":
         count = min(max(int(t0 * num_steps), 1), len(grid))
         return grid[len(grid) - count:]
-    limit = t0 * num_train_timesteps + 1e-6  # 0.6 * 1000 may be 600.0000000000001
+    limit = t0 * num_train_timesteps + 1e-6  # a decimal t0 meant to hit a level exactly does
     start = next((i for i, step in enumerate(grid) if step.t <= limit), len(grid) - 1)
     return grid[start:]
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from diffusers import DDIMScheduler
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
 from sdedit_desktop.diffusion.cycle_sde import (
     cycle_sde_sample,
@@ -19,6 +19,7 @@ from sdedit_desktop.diffusion.schedule import (
     CLEAN,
     Step,
     cosine_schedule,
+    edit_window,
     lowest_steps,
     reference_grid,
     sd15_schedule,
@@ -51,10 +52,26 @@ def test_uniform_grid_is_diffusers_leading_spacing():
 
 def test_reference_grid_steps_go_to_t_minus_spacing():
     grid = reference_grid(200)
-    assert len(grid) == 200 and grid[0].t == 999 and grid[-1].t == 5
+    # The official code never steps from its last timestep (5): the clean latent sits there.
+    assert len(grid) == 199 and grid[0].t == 999 and grid[-1].t == 10
     assert all(s.s == s.t - 5 for s in grid)
     assert any(a.s != b.t for a, b in itertools.pairwise(grid))  # not always the next one
-    assert grid[-1].s == 0
+    assert grid[-1].s == 5
+
+
+def test_reference_window_is_the_official_drag_window():
+    # SDE-Drag's utils/drag.py at N = 200, t0 = 0.6: timesteps[t_begin - 1 : -1] with
+    # t_begin = N - int(t0 N), each step to t - 5: (604 -> 599) ... (10 -> 5), clean at ab[5].
+    window = edit_window("reference", 200, 0.6)
+    assert len(window) == 120
+    assert (window[0].t, window[0].s) == (604, 599) and (window[-1].t, window[-1].s) == (10, 5)
+    # the official code's scheduler: SD 1.5's config in DPMSolverMultistepScheduler ("linspace")
+    scheduler = DPMSolverMultistepScheduler(**{
+        k: v for k, v in SD15_SCHEDULER_CONFIG.items()
+        if k not in ("clip_sample", "set_alpha_to_one", "timestep_spacing")})
+    scheduler.set_timesteps(200)
+    official = scheduler.timesteps.tolist()
+    assert [s.t for s in window] == official[200 - 120 - 1:-1] and official[-1] == 5
 
 
 def test_lowest_steps_take_the_end_of_the_grid():

@@ -1,4 +1,5 @@
-"""The noise-adding trajectory (Eq. 7) and Cycle-SDE (Eq. 8).
+"""The noise-adding trajectory (Eq. 7) and Cycle-SDE (Eq. 8) (docs/algorithms.md,
+"Cycle-SDE (Eq. 8)").
 
 Cycle-SDE runs the DDPM step (eta = 1) but, instead of fresh noise, uses for each step the z that
 makes the step taken from the *recorded* state land exactly on the next recorded state. Without
@@ -15,7 +16,7 @@ import torch
 
 from sdedit_desktop.diffusion.ddim import StepHook, step_mean, step_sigma
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step
+from sdedit_desktop.diffusion.schedule import GridError, NoiseSchedule, Step
 
 
 @dataclass
@@ -50,7 +51,7 @@ def cycle_noise(y_t: torch.Tensor, y_s: torch.Tensor, eps_y: torch.Tensor, step:
     ab_t, ab_s = schedule.alpha_bar(step.t), schedule.alpha_bar(step.s)
     sigma = step_sigma(ab_t, ab_s, 1.0)
     if sigma <= 0.0:
-        raise ValueError(f"Cycle-SDE needs sigma > 0 on every step (step {step.t}->{step.s})")
+        raise GridError(f"Cycle-SDE needs sigma > 0 on every step (step {step.t}->{step.s})")
     return (y_s - step_mean(y_t, eps_y, ab_t, ab_s, sigma)) / sigma
 
 

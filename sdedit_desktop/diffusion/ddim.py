@@ -1,4 +1,5 @@
-"""DDIM / DDPM steps (paper Eq. 6), DDIM inversion, and the plain sampling loop.
+"""DDIM / DDPM steps (paper Eq. 6), DDIM inversion, and the plain sampling loop
+(docs/algorithms.md, "DDIM / DDPM step (Eq. 6)").
 
 eta = 0 is DDIM (the probability-flow ODE), eta = 1 is DDPM (the SDE).
 """

@@ -17,7 +17,9 @@ NoisePredictor = Callable[[torch.Tensor, Timestep], torch.Tensor]
 
 def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Gaussian noise shaped like x, drawn on the generator's device (so a CPU generator gives
-    the same noise whatever device x lives on) in x's dtype."""
+    the same noise whatever device x lives on) in float32 and then cast to x's dtype, so one
+    seed gives the same noise, hence the same edit up to rounding, in float32 and float64
+    (docs/algorithms.md, "Noise and dtypes")."""
     device = generator.device if generator is not None else x.device
-    z = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
-    return z.to(x.device, non_blocking=True)
+    z = torch.randn(x.shape, generator=generator, device=device, dtype=torch.float32)
+    return z.to(x.device, x.dtype, non_blocking=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from sdedit_desktop.diffusion.ddim import sample
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step, uniform_grid
+from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step, edit_window
 from sdedit_desktop.diffusion.toy import GaussianMixture1D, mixture_noise_predictor
 
 
@@ -82,8 +82,7 @@ def kl_along_sampling(data: GaussianMixture1D, prior: Prior, schedule: NoiseSche
         raise ValueError(f"start time must be in (0, 1], got {start}")
     if samples < 1000:
         raise ValueError(f"need at least 1000 samples for a usable KL estimate, got {samples}")
-    grid = uniform_grid(steps, schedule.num_train_timesteps)
-    grid = grid[len(grid) - max(1, round(start * steps)):]
+    grid = edit_window("uniform", steps, start, schedule.num_train_timesteps)
     eps = mixture_noise_predictor(data, schedule)
     T = schedule.num_train_timesteps
     levels = [grid[0].t] + [s.s for s in grid]

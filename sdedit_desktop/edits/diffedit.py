@@ -1,4 +1,5 @@
-"""DiffEdit-SDE / DiffEdit-ODE (paper Sec. 5.2), with DiffEdit's automatic mask."""
+"""DiffEdit-SDE / DiffEdit-ODE (paper Sec. 5.2), with DiffEdit's automatic mask
+(docs/algorithms.md, "DiffEdit")."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import lowest_steps, sd15_schedule, uniform_grid
+from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
@@ -21,16 +22,22 @@ def diffedit_mask(x0: torch.Tensor, level: int, ab: float, eps_target: NoisePred
                   eps_source: NoisePredictor, samples: int, threshold: float,
                   generator: torch.Generator) -> torch.Tensor:
     """Noise the latent to `level` `samples` times; |eps_target - eps_source| averaged over
-    samples and channels, clamped to [0, 3 mean], normalised to [0, 1], thresholded.
-    Returns a [1,1,h,w] 0/1 mask."""
+    samples and channels, clamped to [0, 3 mean] and divided by 3 mean (DiffEdit and diffusers'
+    `generate_mask`; not by the maximum, so a flat map, i.e. a global edit, gives an empty
+    mask), thresholded. Returns a [1,1,h,w] 0/1 mask."""
     noisy = torch.cat([
         math.sqrt(ab) * x0 + math.sqrt(1 - ab) * randn_like(x0, generator) for _ in range(samples)
     ])
     diff = (eps_target(noisy, level) - eps_source(noisy, level)).abs().mean(dim=(0, 1))
-    diff = diff.clamp(0, 3 * float(diff.mean()))
-    peak = float(diff.max())
-    norm = diff / peak if peak > 0 else diff
-    return (norm > threshold).to(x0.dtype)[None, None]
+    return (normalised_difference(diff) > threshold).to(x0.dtype)[None, None]
+
+
+def normalised_difference(diff: torch.Tensor, ratio: float = 3.0) -> torch.Tensor:
+    """diff clamped to [0, ratio * mean] and divided by ratio * mean (all zero if diff is)."""
+    bound = ratio * float(diff.mean())
+    if bound <= 0:
+        return torch.zeros_like(diff)
+    return diff.clamp(0, bound) / bound
 
 
 def mask_to_pixels(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -47,21 +54,25 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         raise EditError("DiffEdit needs a target prompt describing the edited image")
     if req.mask_mode not in ("auto", "user", "full"):
         raise EditError(f"unknown mask mode {req.mask_mode!r}")
-    if not 1 <= req.steps <= 1000:
-        raise EditError(f"the number of steps must be between 1 and 1000, got {req.steps}")
+    auto = req.mask_mode == "auto"
+    if auto and not 0 < req.mask_strength <= 1:
+        raise EditError(f"the mask noise strength must be in (0, 1], got {req.mask_strength}")
+    try:
+        steps = edit_window("uniform", req.steps, req.encode_ratio)
+        # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
+        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
+    except GridError as exc:
+        raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
-    grid = uniform_grid(req.steps)
-    steps = lowest_steps(grid, max(1, int(req.encode_ratio * req.steps)))
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
 
     mask_pixels = None
-    if req.mask_mode == "auto":
+    if auto:
         if req.mask_samples < 1:
             raise EditError("the automatic mask needs at least one noise sample")
         reporter.report("computing mask", 0, 1)
-        level = lowest_steps(grid, max(1, round(req.mask_strength * req.steps)))[0].t
-        mask = diffedit_mask(x0, level, schedule.alpha_bar(level),
+        mask = diffedit_mask(x0, mask_level, schedule.alpha_bar(mask_level),
                              session.calls.predictor(req.target_prompt),
                              session.calls.predictor(req.source_prompt),
                              req.mask_samples, req.mask_threshold, gen)
@@ -73,16 +84,21 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     else:
         mask = None  # the whole image: DDIB-style prompt-to-prompt translation
 
-    eps_target = session.calls.predictor(req.target_prompt, req.guidance)
+    eps_source = session.calls.predictor(req.source_prompt, req.guidance)
     if req.method == "sde":
-        eps_source = session.calls.predictor(req.source_prompt, req.guidance)
+        # the sample under the target prompt, z solved from the trajectory under the source one
+        eps_target = session.calls.predictor(req.target_prompt, req.guidance)
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
         x = cycle_sde_sample(traj.start, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
                              hook=session.reverse_hook("editing", traj.states, mask))
     else:
-        # inversion with the source prompt, unguided, as DiffEdit does (CFG breaks inversion)
-        states = ddim_invert(x0, steps, session.calls.predictor(req.source_prompt), schedule,
+        # The paper's baseline (App. F.3, the official code = diffusers' DiffEdit): DDIM
+        # inversion with the source prompt at the request's CFG, then DDIM sampling with the
+        # target prompt against the source prompt as the negative one, at the same CFG.
+        states = ddim_invert(x0, steps, eps_source, schedule,
                              hook=session.progress_hook("inverting", len(steps)))
-        x = sample(states[0], steps, eps_target, schedule, eta=0.0,
+        eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
+                                           negative_prompt=req.source_prompt)
+        x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook("editing", states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)

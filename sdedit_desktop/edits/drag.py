@@ -1,10 +1,11 @@
 """SDE-Drag and the ODE-Drag baseline (paper Sec. 4.1, Algorithm 1).
 
-Deviations from the reference code, on purpose (DESIGN.md):
+Deviations from the reference code, on purpose (docs/algorithms.md, "SDE-Drag"):
 * the CFG and LoRA-scale schedules run exactly from their end points (3 / 0.5 at the first
   reverse step, 1 / 1 at the last) instead of overshooting the schedule index;
 * with a mask, the region outside it is reset before the first reverse step too, not only after;
-* the mask means what the UI says: white = may change.
+* the mask means what the UI says: white = may change;
+* copy-and-paste clips patches against W / H, not W - 1 / H - 1 (see `patch_box`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sdedit_desktop.diffusion.cycle_sde import (
 )
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import Step, lowest_steps, make_grid, sd15_schedule
+from sdedit_desktop.diffusion.schedule import GridError, Step, edit_window, sd15_schedule
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DragRequest, EditResult
@@ -73,7 +74,9 @@ class PatchBox:
 
 def patch_box(src: LatentPoint, tgt: LatentPoint, half: int, width: int, height: int) -> PatchBox:
     """Extents of the square of half-size `half` around both points, clipped so that both
-    squares fit the latent (same shape at source and target)."""
+    squares fit the latent (same shape at source and target). The reference code clips against
+    W - 1 / H - 1, so its patches never reach the last column or row; the slices here are
+    end-exclusive, so W / H is the true bound (docs/algorithms.md, "SDE-Drag")."""
     (sx, sy), (tx, ty) = src, tgt
     return PatchBox(min(half, sx, tx), min(half, width - sx, width - tx),
                     min(half, sy, ty), min(half, height - sy, height - ty))
@@ -121,8 +124,8 @@ def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
     session.check_points(req.points)
     schedule = sd15_schedule()
     try:
-        steps = lowest_steps(make_grid(req.grid, req.steps), int(req.t0 * req.steps))
-    except ValueError as exc:
+        steps = edit_window(req.grid, req.steps, req.t0)
+    except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     cfg, lora_scale = guidance_schedules(req, steps)
     lora_id = session.attach_lora(lora, req.lora, req.prompt, reporter)

@@ -1,6 +1,6 @@
 """Inpaint-SDE / Inpaint-ODE (paper Sec. 5.1): start from noise and, after every
 (SDE-)DPM-Solver++ step, replace the known region (outside the mask) with the input latent noised
-to the next level."""
+to the next level (docs/algorithms.md, "Inpainting")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from PIL import Image, ImageFilter
 
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step, sd15_schedule, uniform_grid
+from sdedit_desktop.diffusion.schedule import (
+    GridError,
+    NoiseSchedule,
+    Step,
+    sd15_schedule,
+    uniform_grid,
+)
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult, InpaintRequest
 from sdedit_desktop.edits.session import EditSession
@@ -22,7 +28,9 @@ from sdedit_desktop.edits.tensors import blend
 def noised_known(x0: torch.Tensor, level: int, schedule: NoiseSchedule,
                  generator: torch.Generator, final: bool) -> torch.Tensor:
     """The input latent at `level`; at the end of sampling, the input itself, so the known
-    region of the result is the input latent exactly."""
+    region of the result is the input latent exactly. Fresh noise at every call, where
+    diffusers' inpainting pipeline reuses its starting noise (docs/algorithms.md,
+    "Inpainting")."""
     if final:
         return x0
     ab = schedule.alpha_bar(level)
@@ -43,10 +51,11 @@ def composite(original: np.ndarray, edited: np.ndarray, mask: np.ndarray,
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
     if req.order not in (1, 2):
         raise EditError(f"the solver order must be 1 or 2, got {req.order}")
-    if not 1 <= req.steps <= 1000:
-        raise EditError(f"the number of steps must be between 1 and 1000, got {req.steps}")
+    try:
+        grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
+    except GridError as exc:
+        raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
-    grid = uniform_grid(req.steps)
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
     mask = session.latent_mask(x0)

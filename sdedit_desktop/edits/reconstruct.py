@@ -6,7 +6,7 @@ import torch
 
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
-from sdedit_desktop.diffusion.schedule import lowest_steps, make_grid, sd15_schedule
+from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult, ReconstructRequest
 from sdedit_desktop.edits.session import EditSession
@@ -19,8 +19,8 @@ def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: Ste
         raise EditError(f"t0 must be in (0, 1], got {req.t0}")
     schedule = sd15_schedule()
     try:
-        steps = lowest_steps(make_grid(req.grid, req.steps), max(1, round(req.t0 * req.steps)))
-    except ValueError as exc:
+        steps = edit_window(req.grid, req.steps, req.t0)
+    except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()

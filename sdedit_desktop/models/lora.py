@@ -252,6 +252,39 @@ def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, embeds: torch
     return float(torch.mean((pred.double() - noise.double()) ** 2))
 
 
+class _MixedPrecision:
+    """Mixed precision as the reference code's accelerate fp16 mode: the LoRA parameters stay
+    float32 (the model keeps adapters in at least float32), the half-precision UNet runs under
+    autocast, and in float16 a GradScaler scales the loss so that small gradients do not
+    underflow to zero on the way back through the UNet (a step whose scaled gradients overflow
+    is skipped and the scale lowered). float32/float64 models train as is
+    (docs/algorithms.md, "Per-image LoRA training")."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype):
+        self.device_type = device.type
+        self.half = dtype if dtype in (torch.float16, torch.bfloat16) else None
+        self.scaler = None
+        if dtype == torch.float16:
+            try:
+                self.scaler = torch.amp.GradScaler(self.device_type)
+            except (RuntimeError, ValueError):  # a device without a GradScaler: plain steps
+                self.scaler = None
+
+    def autocast(self):
+        if self.half is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.half)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
 def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
                settings: LoraSettings, reporter: StepReporter | None = None,
                lora_id: str = "training") -> dict:
@@ -277,9 +310,12 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         before = _probe_loss(model, latent, embeds, probe_t, probe_noise)
         params = model.lora_parameters()
         for p in params:
+            if p.dtype in (torch.float16, torch.bfloat16):
+                p.data = p.data.float()  # float32 master weights (and grads a scaler can unscale)
             p.requires_grad_(True)
         optimizer = torch.optim.AdamW(params, lr=settings.learning_rate,
                                       weight_decay=settings.weight_decay)
+        precision = _MixedPrecision(device, dtype)
         losses: list[float] = []
         batch = settings.batch_size
         cond = embeds.expand(batch, -1, -1)
@@ -295,12 +331,12 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
             noisy = ab.sqrt() * clean + (1 - ab).sqrt() * noise
             # Gradients even when a caller runs the edit under no_grad.
             with torch.inference_mode(False), torch.enable_grad():
-                pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
-                                  return_dict=False)[0]
+                with precision.autocast():
+                    pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
+                                      return_dict=False)[0]
                 loss = torch.nn.functional.mse_loss(pred.to(work), noise)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                precision.backward_and_step(loss, optimizer)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise LoraError("LoRA training diverged (the loss is not finite); try float32 "

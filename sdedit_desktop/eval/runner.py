@@ -74,13 +74,19 @@ def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Call
         if display is not None:
             display.show()
 
+    worker = _Worker(config, store, model, scorer, lora, counters, processes.index, after_task)
     for sample in mine:
-        _run_sample(config, store, sample, model, scorer, lora, counters, after_task)
+        worker.run_sample(sample)
     counters.finished = True
     write_counters(store, processes.index, counters)
+    # Wait on the shared run folder, not in a barrier: a process may finish its share hours
+    # before the others, far beyond the distributed backend's collective timeout. The barrier
+    # after it only meets processes that are all already there.
+    while not all_finished(store, processes.count):
+        if display is not None:
+            display.show()
+        time.sleep(poll_seconds)
     if display is not None:
-        while not display.show():
-            time.sleep(poll_seconds)
         display.show(final=True)
     processes.wait_for_everyone()
     if not processes.is_main:
@@ -93,6 +99,11 @@ def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Call
     return merge_run(store, scorer.unavailable, this_run)
 
 
+def all_finished(store: RunStore, count: int) -> bool:
+    every = [read_counters(store, rank) for rank in range(count)]
+    return all(c is not None and c.finished for c in every)
+
+
 def _run_description(config: EvalConfig, samples: list[Sample], tasks: list[Task],
                      processes: ProcessGroup) -> dict[str, Any]:
     return {"kind": config.kind, "dataset": str(config.dataset),
@@ -103,61 +114,73 @@ def _run_description(config: EvalConfig, samples: list[Sample], tasks: list[Task
                        "setting": t.setting} for t in tasks]}
 
 
-def _base_record(task: Task) -> dict[str, Any]:
-    return {"sample": task.sample.id, "source": task.sample.source, "task": task.name,
-            "method": task.method, "setting": task.setting}
+@dataclass
+class _Worker:
+    """What one process needs to run its tasks."""
 
+    config: EvalConfig
+    store: RunStore
+    model: Any
+    scorer: Scorer
+    lora: Any
+    counters: Counters
+    rank: int
+    after_task: Callable[[], None]
 
-def _fail(store: RunStore, task: Task, reason: str, counters: Counters,
-          extra: dict[str, Any] | None = None) -> None:
-    record = {**_base_record(task), **(extra or {}), "status": "failed", "reason": reason}
-    write_json(store.record_path(task.sample.id, task.name), record)
-    counters.failed += 1
+    def base_record(self, task: Task) -> dict[str, Any]:
+        return {"sample": task.sample.id, "source": task.sample.source, "task": task.name,
+                "method": task.method, "setting": task.setting, "process": self.rank}
 
+    def fail(self, task: Task, reason: str, extra: dict[str, Any] | None = None) -> None:
+        record = {**self.base_record(task), **(extra or {}), "status": "failed",
+                  "reason": reason}
+        write_json(self.store.record_path(task.sample.id, task.name), record)
+        self.counters.failed += 1
 
-def _run_sample(config: EvalConfig, store: RunStore, sample: Sample, model, scorer: Scorer,
-                lora, counters: Counters, after_task: Callable[[], None]) -> None:
-    tasks = [Task(sample, m, dict(s)) for s in config.settings for m in config.methods]
-    try:
-        inputs = sample.load()
-    except SampleError as exc:
+    def run_sample(self, sample: Sample) -> None:
+        """Every task of one sample (its input is loaded once)."""
+        tasks = [Task(sample, m, dict(s)) for s in self.config.settings
+                 for m in self.config.methods]
+        try:
+            inputs = sample.load()
+        except SampleError as exc:
+            for task in tasks:
+                self.fail(task, str(exc))
+                self.after_task()
+            return
+        if not self.store.input_path(sample.id).is_file():
+            write_png(self.store.input_path(sample.id), inputs.image)
         for task in tasks:
-            _fail(store, task, str(exc), counters)
-            after_task()
-        return
-    if not store.input_path(sample.id).is_file():
-        write_png(store.input_path(sample.id), inputs.image)
-    identity = model.identity
-    for task in tasks:
-        _run_task(config, store, task, inputs, model, identity, scorer, lora, counters)
-        after_task()
+            self.run_task(task, inputs)
+            self.after_task()
 
-
-def _run_task(config: EvalConfig, store: RunStore, task: Task, inputs: SampleInputs, model,
-              identity, scorer: Scorer, lora, counters: Counters) -> None:
-    kwargs = request_kwargs(task, inputs, config.common)
-    digest = request_hash(config.kind, kwargs, inputs, identity.to_dict())
-    if store.is_done(task.sample.id, task.name, digest):
-        counters.skipped += 1
-        return
-    hashed = {"request_hash": digest, "params": jsonable(kwargs)}
-    try:
-        request = build_request(config.kind, inputs, kwargs, identity)
-        result = run_edit(model, request, lora=lora, options=config.options)
-    except (EditError, ValueError, TypeError) as exc:
-        # EditError: the edit refused this request; ValueError/TypeError: the request itself
-        # (its constructor's checks) refused a value from the data.
-        _fail(store, task, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-              counters, hashed)
-        return
-    started = time.perf_counter()
-    scores = scorer.score(inputs.image, result.image, kwargs)
-    image_path = store.image_path(task.sample.id, task.name)
-    write_png(image_path, result.image)
-    write_json(store.record_path(task.sample.id, task.name), {
-        **_base_record(task), **hashed, "status": "ok", "image": store.relative(image_path),
-        "input": store.relative(store.input_path(task.sample.id)),
-        "seconds": result.timings.get("total"), "timings": result.timings,
-        "unet_calls": result.unet_calls, "edit_metrics": result.metrics, "metrics": scores,
-        "metric_seconds": time.perf_counter() - started})
-    counters.ran += 1
+    def run_task(self, task: Task, inputs: SampleInputs) -> None:
+        config, store = self.config, self.store
+        identity = self.model.identity
+        kwargs = request_kwargs(task, inputs, config.common)
+        digest = request_hash(config.kind, kwargs, inputs, identity.to_dict())
+        if store.is_done(task.sample.id, task.name, digest):
+            self.counters.skipped += 1
+            return
+        hashed = {"request_hash": digest, "params": jsonable(kwargs)}
+        try:
+            request = build_request(config.kind, inputs, kwargs, identity)
+            result = run_edit(self.model, request, lora=self.lora, options=config.options)
+        except (EditError, ValueError, TypeError) as exc:
+            # EditError: the edit refused this request; ValueError/TypeError: the request's
+            # own checks refused a value that came from the data.
+            self.fail(task, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                      hashed)
+            return
+        started = time.perf_counter()
+        scores = self.scorer.score(inputs.image, result.image, kwargs)
+        image_path = store.image_path(task.sample.id, task.name)
+        write_png(image_path, result.image)  # the image first: a record means it exists
+        write_json(store.record_path(task.sample.id, task.name), {
+            **self.base_record(task), **hashed, "status": "ok",
+            "image": store.relative(image_path),
+            "input": store.relative(store.input_path(task.sample.id)),
+            "seconds": result.timings.get("total"), "timings": result.timings,
+            "unet_calls": result.unet_calls, "edit_metrics": result.metrics, "metrics": scores,
+            "metric_seconds": time.perf_counter() - started})
+        self.counters.ran += 1

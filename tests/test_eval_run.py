@@ -160,3 +160,49 @@ def test_two_process_accelerate_run_equals_the_single_process_run(single_run, be
         assert np.array_equal(mine[name], array), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ok"] == 2 * GOOD and summary["failed"] == 8
+
+
+def test_user_study_page_is_blind_and_the_tally_maps_answers_to_methods(single_run, capsys):
+    assert main(["eval", "study", str(single_run), "--seed", "3"]) == 0
+    page = (single_run / "study" / "index.html").read_text()
+    key = json.loads((single_run / "study" / "key.json").read_text())
+    questions = key["questions"]
+    assert len(questions) == GOOD  # one per sample with both an SDE and an ODE result
+    assert "sde" not in page.lower() and "ode" not in page.lower().replace("code", "")
+    sides = [q["left"] for q in questions.values()]
+    assert set(sides) == {"sde", "ode"}  # randomised per question (seed 3 draws both)
+    for qid, q in questions.items():  # the neutral copies are the right images
+        left = (single_run / "study" / "images" / f"{qid}_left.png").read_bytes()
+        assert left == (single_run / "samples" / q["sample"] / f"{q['left']}.png").read_bytes()
+    answers = single_run / "answers.json"
+    answers.write_text(json.dumps({"study": key["study"], "participant": "p1",
+                                   "answers": {qid: "left" for qid in questions}}))
+    capsys.readouterr()
+    assert main(["eval", "tally", str(single_run), str(answers)]) == 0
+    tally = json.loads((single_run / "study" / "tally.json").read_text())
+    assert tally["votes"] == {m: sides.count(m) for m in set(sides)}
+    assert tally["answers"] == GOOD
+    assert "SDE preferred in" in capsys.readouterr().out
+    answers.write_text(json.dumps({"study": "other", "answers": {}}))
+    assert main(["eval", "tally", str(single_run), str(answers)]) == 2
+    assert "this run's study is" in capsys.readouterr().err
+
+
+def test_report_command_rewrites_the_reports(single_run, capsys):
+    (single_run / "results.md").unlink()
+    assert main(["eval", "report", str(single_run)]) == 0
+    assert "| sde |" in (single_run / "results.md").read_text()
+    assert main(["eval", "report", str(single_run.parent / "nothing")]) == 2
+    assert "not an eval run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "drag", "{tmp}/missing", "--out", "{tmp}/o"], "no such file or folder"),
+    (["eval", "drag", "{tmp}", "--out", "{tmp}/o"], "no drag samples"),
+    (["eval", "inpaint", "{tmp}", "--out", "{tmp}/o", "--steps", "0"], "at least 1"),
+])
+def test_cli_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main([*argv, "--model", "tiny", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err

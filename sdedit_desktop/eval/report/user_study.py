@@ -42,9 +42,16 @@ def write_study(store: RunStore, seed: int = 0, question: str = DEFAULT_QUESTION
         left, right = rng.sample(list(methods), 2)
         qid = f"q{n + 1}"
         key[qid] = {"sample": sample, "setting": label, "left": left, "right": right}
-        questions.append({"id": qid, "input": "../" + by_method[left]["input"],
-                          "left": "../" + by_method[left]["image"],
-                          "right": "../" + by_method[right]["image"]})
+        # Copies under neutral names: the run's file names say which method made an image.
+        entry = {"id": qid}
+        for side, source in (("input", by_method[left]["input"]),
+                             ("left", by_method[left]["image"]),
+                             ("right", by_method[right]["image"])):
+            name = f"images/{qid}_{side}.png"
+            data = (store.root / source).read_bytes()
+            write_bytes_atomic(store.root / "study" / name, lambda h, d=data: h.write(d))
+            entry[side] = name
+        questions.append(entry)
     if not questions:
         raise StudyError(f"{store.root}: no sample has both {methods[0]} and {methods[1]} "
                          "results to compare")

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from eval_data import drag_bench
 from PIL import Image
 
 import sdedit_desktop.eval.runner as runner
 from sdedit_desktop.cli import main
+from sdedit_desktop.edits import EditError
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--model", "tiny", "--steps", "4", "--dift-ensemble", "2", "--quiet"]
@@ -206,3 +208,25 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys, argv, message):
     assert main([*argv, "--model", "tiny", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("error, reason", [
+    (lambda: EditError("the mask is empty"), "the mask is empty"),
+    (lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate"), "out of memory"),
+])
+def test_an_edit_that_fails_is_recorded_and_the_run_goes_on(bench, monkeypatch, tmp_path,
+                                                            error, reason):
+    def ode_fails(model, request, **kwargs):
+        if request.method == "ode":
+            raise error()
+        return REAL_RUN_EDIT(model, request, **kwargs)
+
+    monkeypatch.setattr(runner, "run_edit", ode_fails)
+    out = tmp_path / "run"
+    assert main(["eval", "drag", str(bench), "--out", str(out), *FAST]) == 0
+    rows = [r for r in csv_rows(out) if not r["sample"].startswith("bad_")]
+    assert {r["status"] for r in rows if r["method"] == "sde"} == {"ok"}
+    assert all(r["status"] == "failed" and reason in r["reason"]
+               for r in rows if r["method"] == "ode")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed"] == 8 + GOOD

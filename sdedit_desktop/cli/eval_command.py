@@ -52,10 +52,9 @@ def int_list(text: str) -> list[int]:
 def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
     from sdedit_desktop.cli import edit_commands
 
-    scratch = argparse.ArgumentParser(add_help=False)
-    edit_commands.register(scratch.add_subparsers())
-    return {name: parser for name, parser in scratch._subparsers._group_actions[0].choices.items()
-            if name in KINDS}
+    commands = argparse.ArgumentParser(add_help=False).add_subparsers()
+    edit_commands.register(commands)
+    return {name: parser for name, parser in commands.choices.items() if name in KINDS}
 
 
 def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,

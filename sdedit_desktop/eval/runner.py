@@ -34,6 +34,7 @@ from sdedit_desktop.eval.tasks import (
     request_hash,
     request_kwargs,
 )
+from sdedit_desktop.models.errors import ModelError, is_out_of_memory
 
 
 @dataclass
@@ -166,11 +167,17 @@ class _Worker:
         try:
             request = build_request(config.kind, inputs, kwargs, identity)
             result = run_edit(self.model, request, lora=self.lora, options=config.options)
-        except (EditError, ValueError, TypeError) as exc:
-            # EditError: the edit refused this request; ValueError/TypeError: the request's
-            # own checks refused a value that came from the data.
+        except (EditError, ModelError, ValueError, TypeError) as exc:
+            # EditError: the edit refused this request; ModelError: e.g. out of memory on a
+            # large image, or a LoRA that cannot load; ValueError/TypeError: the request's own
+            # checks refused a value that came from the data. The other samples still run.
             self.fail(task, str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                       hashed)
+            return
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            self.fail(task, f"out of memory on {self.model.device}", hashed)
             return
         started = time.perf_counter()
         scores = self.scorer.score(inputs.image, result.image, kwargs)

@@ -39,6 +39,8 @@ class Scorer:
         self.model = model
         self.dift_ensemble = dift_ensemble
         self.unavailable = unavailable_metrics(kind)
+        if kind == "drag" and not hasattr(getattr(model, "unet", None), "up_blocks"):
+            self.unavailable["dift_distance"] = "the model has no diffusers UNet for DIFT"
         self._lpips = self._clip = None
 
     def lpips(self, a: np.ndarray, b: np.ndarray) -> float:
@@ -61,7 +63,7 @@ class Scorer:
         if self.kind == "reconstruct":
             scores["psnr"] = psnr(inputs_image, edited)
             scores["ssim"] = ssim(inputs_image, edited)
-        if self.kind == "drag":
+        if self.kind == "drag" and "dift_distance" not in self.unavailable:
             scores["dift_distance"] = drag_distance(
                 self.model, inputs_image, edited, params.get("prompt", ""), params["points"],
                 ensemble=self.dift_ensemble)

@@ -22,15 +22,14 @@ def _rows(out: Path) -> list[dict[str, str]]:
 def test_inpaint_sweeps_steps_and_orders_with_the_fixed_prompt(tmp_path):
     mask = np.zeros((64, 64), np.uint8)
     mask[16:48, 16:48] = 255
-    for i in range(2):
-        noise_image(tmp_path / "data" / f"im{i}.png", i)
-        Image.fromarray(mask).save(tmp_path / "data" / f"im{i}_mask.png")
+    noise_image(tmp_path / "data" / "im0.png", 0)
+    Image.fromarray(mask).save(tmp_path / "data" / "im0_mask.png")
     out = tmp_path / "run"
     assert main(["eval", "inpaint", str(tmp_path / "data"), "--out", str(out), "--model",
-                 "tiny", "--steps", "2,3", "--order", "1,2", "--quiet"]) == 0
+                 "tiny", "--steps", "1,3", "--order", "1,2", "--quiet"]) == 0
     rows = _rows(out)
-    assert len(rows) == 2 * 2 * 2 * 2 and all(r["status"] == "ok" for r in rows)
-    assert {r["setting"] for r in rows} == {"order=1 steps=2", "order=2 steps=2",
+    assert len(rows) == 2 * 2 * 2 and all(r["status"] == "ok" for r in rows)
+    assert {r["setting"] for r in rows} == {"order=1 steps=1", "order=2 steps=1",
                                             "order=1 steps=3", "order=2 steps=3"}
     record = json.loads((out / "samples" / "im0" / "ode_steps3_order1.json").read_text())
     assert record["params"]["prompt"] == DEFAULT_INPAINT_PROMPT

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "sdedit_desktop.cli.lora_commands",
     "sdedit_desktop.cli.project_commands",
     "sdedit_desktop.cli.bench_command",
+    "sdedit_desktop.cli.eval_command",
 )
 
 

@@ -13,7 +13,7 @@ from PySide6.QtGui import QUndoStack
 
 from sdedit_desktop.ui.brush import BrushSpec, stroke_segment
 from sdedit_desktop.ui.canvas import CanvasView, Tool
-from sdedit_desktop.ui.document import EditorDocument
+from sdedit_desktop.ui.model.document import EditorDocument
 from sdedit_desktop.ui.qimage import rgb_to_qimage
 
 

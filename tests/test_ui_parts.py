@@ -21,8 +21,8 @@ from sdedit_desktop.edits.requests import (
 )
 from sdedit_desktop.ui import imageio
 from sdedit_desktop.ui.canvas import CanvasView
-from sdedit_desktop.ui.document import EditorDocument
 from sdedit_desktop.ui.help_dialog import ShortcutsDialog
+from sdedit_desktop.ui.model.document import EditorDocument
 from sdedit_desktop.ui.model_setup import ModelSetupDialog
 from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.params import PANELS

@@ -35,16 +35,17 @@ from sdedit_desktop.resources import sample_images
 from sdedit_desktop.ui import icons
 from sdedit_desktop.ui.actions import Shortcut
 from sdedit_desktop.ui.canvas import CanvasView, Tool
-from sdedit_desktop.ui.commands import CallbackCommand
-from sdedit_desktop.ui.document import EditorDocument, PointPair
 from sdedit_desktop.ui.errors import show_error
-from sdedit_desktop.ui.history import HistoryModel, HistoryPanel, method_label
+from sdedit_desktop.ui.history import HistoryPanel
 from sdedit_desktop.ui.imageio import (
     OPEN_FILTER,
     ImageLoadError,
     load_image_file,
     save_png,
 )
+from sdedit_desktop.ui.model.commands import CallbackCommand
+from sdedit_desktop.ui.model.document import EditorDocument, PointPair
+from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.qimage import qimage_to_rgb, rgb_to_qimage
 from sdedit_desktop.ui.settings import AppSettings, save_settings

@@ -82,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     from sdedit_desktop.engine import Engine
-    from sdedit_desktop.ui import project_io
     from sdedit_desktop.ui.errors import show_error
     from sdedit_desktop.ui.main_window import MainWindow
     from sdedit_desktop.ui.model_setup import ModelSetupDialog
@@ -113,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.path is not None:
             window.open_image(args.path)
         else:
-            project_io.offer_recovery(window)
+            window.files.offer_recovery()
 
     QTimer.singleShot(0, start)
     code = app.exec()

@@ -31,6 +31,7 @@ class JobController(QObject):
         engine.jobFailed.connect(self._on_failed)
         engine.jobCancelled.connect(self._on_cancelled)
         engine.modelStateChanged.connect(self._on_model_state)
+        engine.queueChanged.connect(editor.jobs.set_waiting)
 
     # -- commands ---------------------------------------------------------------------------
     def submit(self, request: EditRequest, parent_id: str | None) -> int | None:

@@ -40,6 +40,8 @@ class JobList(QObject):
     progressed = Signal(int, object)  # job id, JobProgress of the running job
     previewed = Signal(int)
     ended = Signal(int, str)  # job id, final status
+    idle = Signal()  # the running job ended (before `ended`): nothing runs now
+    waitingChanged = Signal(int)  # edits waiting in the engine's queue
     changed = Signal()  # any of the above: the set of jobs or the running one changed
 
     def __init__(self, parent: QObject | None = None):
@@ -109,9 +111,13 @@ class JobList(QObject):
             job.ended = time.monotonic()
         if job_id == self.running_id:
             self.running_id = None
+            self.idle.emit()
         self.ended.emit(job_id, status)
         self.changed.emit()
         return job
+
+    def set_waiting(self, waiting: int) -> None:
+        self.waitingChanged.emit(waiting)
 
     def clear(self) -> None:
         """Forget every job (a new editing session; the engine was told to drop them)."""

@@ -162,6 +162,13 @@ def test_continue_from_a_result_sets_the_parent_of_the_next_job(editor, engine):
     second = _drag(editor, seed=8)
     _finish(engine, editor.runner.run_working_image(second), second, value=20)
     assert editor.history.entries[1].parent_id == entry.id
+    rerun = editor.runner.rerun_with_new_seed(entry.id)
+    (_, again), request = engine.submitted[-1], entry.request
+    assert rerun == len(engine.submitted) and again.seed != request.seed
+    assert again.params() | {"seed": 0} == request.params() | {"seed": 0}
+    assert np.array_equal(again.image, request.image)
+    assert editor.jobs.get(rerun).parent_id is None  # the entry's own parent, not the working one
+    assert editor.runner.rerun_with_new_seed("no-such-entry") is None
     editor.undo.undo()  # the second entry
     editor.undo.undo()  # continue-from
     assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None

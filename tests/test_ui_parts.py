@@ -19,6 +19,7 @@ from sdedit_desktop.edits.requests import (
     InpaintRequest,
     ReconstructRequest,
 )
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui import imageio
 from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.help_dialog import ShortcutsDialog
@@ -26,7 +27,7 @@ from sdedit_desktop.ui.model.document import EditorDocument
 from sdedit_desktop.ui.model_setup import ModelSetupDialog
 from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.params import PANELS
-from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb, rgb_to_qimage
+from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb
 from sdedit_desktop.ui.settings import MAX_RECENT, AppSettings, load_settings, save_settings
 from sdedit_desktop.ui.widgets import TrajectoryPlayer
 

@@ -429,8 +429,8 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
     from PySide6.QtGui import QDropEvent
     from PySide6.QtWidgets import QApplication
 
+    from sdedit_desktop.engine.qimage import rgb_to_qimage
     from sdedit_desktop.resources import sample_images
-    from sdedit_desktop.ui.qimage import rgb_to_qimage
 
     w = window
     # Paste from the clipboard.

@@ -12,9 +12,9 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 
 from sdedit_desktop.edits.requests import EditResult
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.model.editor import EditorModel
-from sdedit_desktop.ui.qimage import rgb_to_qimage
 from sdedit_desktop.ui.widgets import CompareBar, TrajectoryPlayer
 
 QIMAGE_CACHE_SIZE = 24

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.project.model import HistoryEntry
 from sdedit_desktop.ui.model.history import HistoryModel, method_label
-from sdedit_desktop.ui.qimage import rgb_to_qimage
 
 THUMB = 72
 

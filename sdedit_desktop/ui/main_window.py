@@ -9,7 +9,6 @@ shows), `run_presenter` (the run box), `params_sync` (panels <-> the model's par
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
@@ -533,13 +532,7 @@ class MainWindow(QMainWindow):
         self.editor.continue_from(entry_id)
 
     def rerun_with_new_seed(self, entry_id: str) -> int | None:
-        entry = self.history.find(entry_id)
-        if entry is None:
-            return None
-        seed = random.randrange(0, 2**31 - 1)
-        while seed == entry.request.seed:
-            seed = random.randrange(0, 2**31 - 1)
-        return self.submit(entry.request.with_changes(seed=seed), entry.parent_id)
+        return self.editor.runner.rerun_with_new_seed(entry_id)
 
     def load_parameters(self, entry_id: str) -> None:
         entry = self.history.find(entry_id)

@@ -4,6 +4,7 @@ passes model-state changes on."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,16 @@ class JobController(QObject):
     def run_working_image(self, request: EditRequest) -> int | None:
         """Submit an edit of the working image (it continues the entry the image came from)."""
         return self.submit(request, self.editor.parent_id)
+
+    def rerun_with_new_seed(self, entry_id: str) -> int | None:
+        """Run a history entry's edit again (same input, same parent) with another seed."""
+        entry = self.editor.history.find(entry_id)
+        if entry is None:
+            return None
+        seed = random.randrange(0, 2**31 - 1)
+        while seed == entry.request.seed:
+            seed = random.randrange(0, 2**31 - 1)
+        return self.submit(entry.request.with_changes(seed=seed), entry.parent_id)
 
     def cancel(self) -> bool:
         """Cancel the running edit of this session; False when there is none."""

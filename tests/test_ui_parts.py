@@ -320,3 +320,16 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert shown[0][0] == "Download failed" and "404" in shown[0][1]
     assert dialog.download_button.isEnabled()
+
+
+def test_settings_dialog_sets_the_embed_loras_option(qtbot, tmp_path, monkeypatch):
+    from sdedit_desktop.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path))
+    settings = AppSettings()
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    assert not dialog.embed_loras.isChecked()
+    dialog.embed_loras.setChecked(True)
+    dialog.accept()
+    assert settings.embed_loras is True

@@ -507,3 +507,41 @@ def test_opening_an_image_cancels_edits_of_the_previous_one(qtbot, ready, errors
     assert w.history.entries == [] and not errors
     assert not w.run_box.cancel_button.isEnabled()
     assert np.array_equal(w.doc.image, _image(5))
+
+
+def test_projects_carry_the_loras_their_edits_used_when_asked(qtbot, window, errors, tmp_path,
+                                                             monkeypatch):
+    """Settings > 'Save projects with the LoRA weights…': saving embeds the cached LoRAs the
+    history used; opening the project elsewhere installs them into that machine's cache."""
+    import hashlib
+
+    from project_helpers import lora_bytes, make_result, rgb
+
+    from sdedit_desktop.models.lora import LoraCache
+    from sdedit_desktop.project import HistoryEntry, load_project
+
+    key = hashlib.sha256(b"a trained lora").hexdigest()
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "here"))
+    here = LoraCache()
+    here.dir.mkdir(parents=True)
+    weights = lora_bytes(5)
+    here.weights_path(key).write_bytes(weights)
+    here.metadata_path(key).write_text('{"steps": 100}')
+    request = DragRequest(image=rgb(1), points=(((1, 1), (4, 1)),), lora="auto")
+    entry = HistoryEntry(result=make_result(request, 3, key), id="with-lora")
+    w = window
+    w.start_project(rgb(1), "x.png", None, entries=[entry])
+
+    plain = w.files.save_project(path=tmp_path / "plain.sdeproj")
+    assert load_project(plain).loras == {}
+    w.settings.embed_loras = True
+    carried = w.files.save_project(path=tmp_path / "carried.sdeproj")
+    assert load_project(carried).loras[key].weights == weights
+
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "there"))
+    assert w.open_image(carried) is True
+    there = LoraCache()
+    assert there.dir == tmp_path / "there" / "lora"
+    assert there.weights_path(key).read_bytes() == weights
+    assert there.read_metadata(key) == {"steps": 100}
+    assert not errors

@@ -15,15 +15,19 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.project import (
+    Project,
     ProjectError,
     autosave,
     clear_autosave,
     discard_autosave,
+    embed_cached_loras,
+    install_embedded_loras,
     list_recoverable,
     load_project,
     recover,
 )
 from sdedit_desktop.project import save_project as write_project
+from sdedit_desktop.project.loras import LoraStore
 from sdedit_desktop.ui.errors import show_error
 from sdedit_desktop.ui.imageio import OPEN_FILTER, ImageLoadError, load_image_file, save_png
 from sdedit_desktop.ui.model.editor import EditorModel
@@ -34,16 +38,26 @@ from sdedit_desktop.ui.settings import AppSettings
 PROJECT_FILTER = "sdedit project (*.sdeproj)"
 
 
+def default_lora_store() -> LoraStore:
+    """The local LoRA cache the engine trains into (imported late: it pulls in torch)."""
+    from sdedit_desktop.models.lora import LoraCache
+
+    return LoraCache()
+
+
 class FileActions:
     """`ask_unsaved()` answers "save", "discard" or "cancel"; `confirm(title, question)` yes
-    or no; `persist_settings()` writes the settings file (all three belong to the window)."""
+    or no; `persist_settings()` writes the settings file (all three belong to the window).
+    `lora_store()` gives the LoRA cache projects embed LoRAs from and install them into."""
 
     def __init__(self, parent: QWidget, editor: EditorModel, settings: AppSettings,
                  ask_unsaved: Callable[[], str], confirm: Callable[[str, str], bool],
-                 persist_settings: Callable[[], None]):
+                 persist_settings: Callable[[], None],
+                 lora_store: Callable[[], LoraStore] = default_lora_store):
         self.parent, self.editor, self.settings = parent, editor, settings
         self._ask_unsaved, self._confirm = ask_unsaved, confirm
         self._persist = persist_settings
+        self._lora_store = lora_store
         self.autosave_dir: Path | None = None  # None = the user data folder
         self.recent_menu: QMenu | None = None
 
@@ -128,6 +142,7 @@ class FileActions:
         project_to_editor(self.editor, project, path.name)
         self.editor.mark_saved()
         self._remember(path, folder=True)
+        self._install_loras(project)
         return True
 
     def save_project(self, ask: bool = False, path: Path | None = None) -> Path | None:
@@ -147,6 +162,8 @@ class FileActions:
             target = target.with_suffix(".sdeproj")
         try:
             project = editor_to_project(editor)
+            if self.settings.embed_loras:
+                embed_cached_loras(project, self._lora_store())
             written = write_project(project, target)
             clear_autosave(project, self.autosave_dir)
         except (ProjectError, OSError) as exc:
@@ -200,7 +217,24 @@ class FileActions:
             return False
         project_to_editor(self.editor, project, item.title)
         self.editor.mark_unsaved()
+        self._install_loras(project)
         return True
+
+    def _install_loras(self, project: Project) -> None:
+        """Put the project's embedded LoRAs into the local cache, so re-running its edits with
+        LoRA 'Auto' uses the very same weights instead of training new ones. A failure only
+        costs that (a new training), so it is a status line, not a dialog."""
+        if not project.loras:
+            return
+        try:
+            installed = install_embedded_loras(project, self._lora_store())
+        except (ProjectError, OSError) as exc:
+            self.editor.message.emit(f"The project's LoRA weights were not installed: {exc}",
+                                     8000)
+            return
+        if installed:
+            self.editor.message.emit(f"Installed {len(installed)} LoRA(s) from the project "
+                                     "into the LoRA cache.", 6000)
 
     # -- export -----------------------------------------------------------------------------
     def shown_image(self) -> tuple[np.ndarray | None, EditRequest | None]:

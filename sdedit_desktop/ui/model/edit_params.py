@@ -14,17 +14,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from sdedit_desktop.edits.requests import (
-    DiffEditRequest,
-    DragRequest,
-    EditRequest,
-    InpaintRequest,
-    ReconstructRequest,
-)
+from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
 
 COMMON = "common"
-REQUEST_TYPES: dict[str, type[EditRequest]] = {
-    cls.kind: cls for cls in (DragRequest, InpaintRequest, DiffEditRequest, ReconstructRequest)}
 _COMMON_KEYS = ("method", "seed", "max_side")
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.models.interface import ModelSpec
-from sdedit_desktop.project.model import HistoryEntry
+from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.resources import sample_images
 from sdedit_desktop.ui import icons
 from sdedit_desktop.ui.actions import Shortcut
@@ -106,8 +106,8 @@ class MainWindow(QMainWindow):
         return self.editor.model_state
 
     @property
-    def project(self):
-        """The `project.Project` once saved or opened (keeps its id and path), else None."""
+    def project(self) -> Project | None:
+        """The project once saved or opened (keeps its id and path), else None."""
         return self.editor.project
 
     @property

@@ -106,6 +106,18 @@ def test_the_model_never_imports_widgets():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_the_real_engine_and_the_fake_have_what_the_editor_needs(engine):
+    from sdedit_desktop.engine import Engine
+    from sdedit_desktop.ui.model.engine_api import EditEngine
+
+    real = Engine()
+    try:
+        assert isinstance(real, EditEngine) and isinstance(engine, EditEngine)
+    finally:
+        real.shutdown()
+    assert not isinstance(object(), EditEngine)
+
+
 def test_mask_and_points_through_the_model_are_undoable(editor):
     assert not editor.has_unsaved_work()
     assert editor.paint((10, 10), (20, 10), BrushSpec(radius=3, hardness=1.0))
@@ -255,3 +267,27 @@ def test_project_round_trip_through_a_file(editor, engine, tmp_path):
     # Only complete point pairs are stored.
     other.set_points([((2, 3), (10, 11)), ((20, 20), None)])
     assert editor_to_project(other).points == [((2, 3), (10, 11))]
+
+
+def test_edit_params_build_the_request_of_a_kind(qapp):
+    from sdedit_desktop.ui.model.edit_params import EditParams
+
+    params = EditParams()
+    changed = []
+    params.changed.connect(changed.append)
+    params.set("drag", "prompt", "a cat")
+    params.set("drag", "prompt", "a cat")  # no change, no signal
+    params.replace("common", {"method": "drag", "seed": 42, "max_side": 0})
+    assert changed == ["drag", "common"]
+    mask = np.zeros((H, W), np.uint8)
+    request = params.build_request("drag", IMAGE, mask, [((1, 2), (3, 4))])
+    assert isinstance(request, DragRequest)
+    assert (request.prompt, request.seed, request.max_side) == ("a cat", 42, None)
+    assert request.points == (((1, 2), (3, 4)),)
+    assert np.array_equal(request.image, IMAGE) and request.image is not IMAGE
+    assert params.build_request("drag", IMAGE, None, [], seed=7).seed == 7
+    with pytest.raises(KeyError, match="unknown edit kind"):
+        params.get("sketch")
+    restored = EditParams()
+    restored.from_json(params.to_json())
+    assert restored.to_json() == params.to_json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import SignalInstance
 
@@ -11,6 +11,7 @@ from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.models.interface import ModelSpec
 
 
+@runtime_checkable
 class EditEngine(Protocol):
     """Jobs and model loads run elsewhere; results come back as signals on the UI thread:
     jobQueued(id, request), jobStarted(id), progress(id, JobProgress), preview(id, QImage),

@@ -8,7 +8,7 @@ import gc
 import numpy as np
 import pytest
 import qasync
-from test_engine_fakes import FakeLoader, FakeRunner, make_request
+from engine_helpers import FakeLoader, FakeRunner, make_request
 
 from sdedit_desktop.engine import Engine, EngineJobCancelled, EngineJobFailed
 from sdedit_desktop.models.interface import ModelSpec
@@ -101,7 +101,7 @@ def test_cancelled_job_raises_and_cancelling_the_task_cancels_the_job(loop, engi
 
 
 def test_run_with_the_real_edit_and_tiny_model(loop, qapp):
-    from test_engine_tiny import _drag
+    from engine_helpers import drag_request as _drag
 
     from sdedit_desktop.edits import run_edit
     from sdedit_desktop.models.loading import load_model

@@ -1,141 +1,15 @@
-"""A small model and edit function with the real signatures, for engine tests that need precise
-control (slow calls, failures at a chosen step). Imported by the other test_engine_* modules;
-the tests here check that the fakes keep to the contracts the engine relies on."""
+"""The engine tests' fakes (tests/engine_helpers.py) keep to the contracts the engine relies on:
+the model protocol, run_edit's signature, step reports and the result's seed."""
 
 from __future__ import annotations
 
 import inspect
-import threading
-import time
-import weakref
 
-import numpy as np
 import torch
+from engine_helpers import FakeModel, FakeRunner, make_request
 
 from sdedit_desktop.edits import run_edit
-from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import EditResult, ReconstructRequest
-from sdedit_desktop.models.interface import LatentDiffusionModel, ModelIdentity, ModelSpec
-from sdedit_desktop.models.loading import LoadProgress
-
-
-class FakeModel:
-    """Implements LatentDiffusionModel with real (CPU-heavy, GIL-releasing) torch work per call."""
-
-    vae_scale_factor = 8
-
-    def __init__(self, spec: ModelSpec, work: int = 192, repeats: int = 4):
-        self.identity = ModelIdentity("fake", spec.source)
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
-        self.work = work
-        self.repeats = repeats
-        self.calls = 0
-        self.released = 0
-        generator = torch.Generator().manual_seed(0)
-        self._weight = torch.randn(work, work, generator=generator) / work**0.5
-
-    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.avg_pool2d(image.mean(1, keepdim=True), 8).repeat(1, 4, 1, 1)
-
-    def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.interpolate(latent[:, :3].float(), scale_factor=8).clamp(-1, 1)
-
-    def encode_prompt(self, prompt: str) -> torch.Tensor:
-        return torch.zeros(1, 77, 8)
-
-    def predict_noise(self, latent, timestep, prompt_embeds, lora_scale=1.0):
-        x = torch.ones(self.work, self.work)
-        for _ in range(self.repeats):
-            x = torch.tanh(x @ self._weight)
-        self.calls += 1
-        return (latent * 0.5 + x.mean().to(latent.dtype)).to(latent.dtype)
-
-    def release(self) -> None:
-        self.released += 1
-
-
-class FakeLoader:
-    """load_model(spec, progress=None) stand-in; `fail_for` maps a source to an exception."""
-
-    def __init__(self, **model_kwargs):
-        self.model_kwargs = model_kwargs
-        self.models: list[FakeModel] = []
-        self.fail_for: dict[str, BaseException] = {}
-        self.download_for: set[str] = set()  # sources that "download" 400 MB slowly first
-        self.loaded_in: list[str] = []
-        self.download_chunks = 0
-
-    def __call__(self, spec: ModelSpec, progress=None) -> FakeModel:
-        self.loaded_in.append(threading.current_thread().name)
-        if spec.source in self.fail_for:
-            raise self.fail_for[spec.source]
-        if spec.source in self.download_for:
-            total = 400 * 10**6
-            for chunk in range(1, 401):
-                time.sleep(0.005)
-                self.download_chunks = chunk
-                progress(LoadProgress("Downloading unet/model.safetensors", chunk * 10**6, total))
-        if progress is not None:
-            progress(LoadProgress("Reading weights", 1, 2))
-        model = FakeModel(spec, **self.model_kwargs)
-        self.models.append(model)
-        return model
-
-
-class FakeRunner:
-    """run_edit stand-in driven by a ReconstructRequest: `steps` model calls in a "reconstructing"
-    phase after a free "inverting" phase (the real ODE reconstruction's phase names); prompt
-    "bad" -> EditError, "oom" -> CUDA-style OOM at half way, "crash" -> a bug, "allocate" ->
-    many Python objects per step.
-    The result image is filled with seed % 256."""
-
-    def __init__(self) -> None:
-        self.threads: list[str] = []
-        self.started: list[int] = []  # seeds, in the order jobs started
-        self.held: list[weakref.ref] = []  # tensors a failing job held
-
-    def __call__(self, model, request, progress=None, cancel=None, lora=None, options=None):
-        self.threads.append(threading.current_thread().name)
-        self.started.append(request.seed)
-        reporter = StepReporter(progress, cancel)
-        if request.prompt == "bad":
-            raise EditError("The mask is empty: paint the region that may change.")
-        n = request.steps
-        dtype = torch.float64 if request.dtype == "float64" else torch.float32
-        latent = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(request.seed),
-                             dtype=dtype)
-        calls_before = model.calls
-        for i in range(1, n + 1):
-            reporter.check_cancel()
-            reporter.report("inverting", i, n, latent=latent)
-        embeds = model.encode_prompt(request.prompt)
-        for i in range(1, n + 1):
-            reporter.check_cancel()
-            if request.prompt == "oom" and i == n // 2:
-                big = torch.empty(1024, 1024)
-                self.held.append(weakref.ref(big))
-                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-            if request.prompt == "crash" and i == n // 2:
-                raise KeyError("lost_key")
-            if request.prompt == "allocate":
-                # Python objects the way real model code makes them (modules, dicts, lists):
-                # enough to trigger the cyclic garbage collector several times a step.
-                self.junk = [{"step": [i]} for _ in range(3000)]
-            latent = model.predict_noise(latent, 1000 - i, embeds)
-            image = None
-            if i == n // 2:
-                image = np.full((64, 64, 3), 200, np.uint8)
-            reporter.report("reconstructing", i, n, latent=latent, image=image)
-        out = np.full((16, 16, 3), request.seed % 256, np.uint8)
-        return EditResult(request=request, image=out, unet_calls=model.calls - calls_before)
-
-
-def make_request(seed: int = 1, steps: int = 20, prompt: str = "", **kwargs) -> ReconstructRequest:
-    """method "ode": the real edit reports "inverting" then "reconstructing", as the fake does."""
-    image = np.zeros((16, 16, 3), np.uint8)
-    kwargs.setdefault("method", "ode")
-    return ReconstructRequest(image=image, seed=seed, steps=steps, prompt=prompt, **kwargs)
+from sdedit_desktop.models.interface import LatentDiffusionModel, ModelSpec
 
 
 def test_fake_model_follows_the_model_protocol():

@@ -12,42 +12,14 @@ import weakref
 
 import pytest
 import torch
+from engine_helpers import TIMEOUT_MS, FakeLoader, FakeRunner, Recorder, make_request, wait_end
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from test_engine_fakes import FakeLoader, FakeRunner, make_request
 
-from sdedit_desktop.engine import Engine, EngineFailure, JobProgress, ModelState
+from sdedit_desktop.engine import Engine, EngineFailure, JobProgress
 from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.errors import MissingComponentError
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
-
-TIMEOUT_MS = 20_000
-
-
-class Recorder:
-    """Every signal of an engine, in arrival order, with the thread it arrived on."""
-
-    def __init__(self, engine: Engine):
-        self.events: list[tuple] = []
-        self.threads: set[str] = set()
-        for name in ("jobQueued", "jobStarted", "progress", "preview", "jobFinished",
-                     "jobFailed", "jobCancelled", "modelStateChanged", "queueChanged"):
-            getattr(engine, name).connect(lambda *args, _n=name: self._add(_n, args))
-
-    def _add(self, name: str, args: tuple) -> None:
-        self.threads.add(threading.current_thread().name)
-        self.events.append((name, *args))
-
-    def of(self, name: str, job_id: int | None = None) -> list[tuple]:
-        return [e[1:] for e in self.events
-                if e[0] == name and (job_id is None or e[1] == job_id)]
-
-    def ended(self, job_id: int) -> bool:
-        return any(e[0] in ("jobFinished", "jobFailed", "jobCancelled") and e[1] == job_id
-                   for e in self.events)
-
-    def states(self) -> list[ModelState]:
-        return [e[1] for e in self.events if e[0] == "modelStateChanged"]
 
 
 @pytest.fixture
@@ -70,10 +42,6 @@ def make_engine(qtbot):
     for engine in engines:
         engine.shutdown()
         assert not engine.is_running()
-
-
-def wait_end(qtbot, recorder: Recorder, job_id: int) -> None:
-    qtbot.waitUntil(lambda: recorder.ended(job_id), timeout=TIMEOUT_MS)
 
 
 def test_job_finishes_with_result_and_ordered_progress(qtbot, make_engine):

@@ -8,10 +8,12 @@ import itertools
 
 import numpy as np
 import pytest
-from test_engine_jobs import TIMEOUT_MS, Recorder, wait_end
+from engine_helpers import TIMEOUT_MS, Recorder, wait_end
+from engine_helpers import drag_request as _drag
+from engine_helpers import gradient_image as _image
 
 from sdedit_desktop.edits import run_edit
-from sdedit_desktop.edits.requests import DragRequest, InpaintRequest, ReconstructRequest
+from sdedit_desktop.edits.requests import InpaintRequest, ReconstructRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.interface import ModelSpec
@@ -20,20 +22,6 @@ from sdedit_desktop.models.lora import LoraCache
 from sdedit_desktop.ui.qimage import qimage_to_rgb
 
 W, H = 96, 64
-
-
-def _image(width: int = W, height: int = H, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
-    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
-def _drag(**kwargs) -> DragRequest:
-    kwargs.setdefault("image", _image())
-    kwargs.setdefault("points", (((20, 20), (44, 28)),))
-    kwargs.setdefault("steps", 50)
-    return DragRequest(**kwargs)
 
 
 @pytest.fixture

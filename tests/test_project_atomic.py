@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from test_project_fixtures import digest, grey, make_project, saved
+from project_helpers import digest, grey, make_project, saved
 
 from sdedit_desktop.project import ProjectError, backup_path, load_project, save_project, storage
 

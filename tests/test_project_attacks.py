@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
-from test_project_fixtures import (
+from project_helpers import (
     add_array,
     digest,
     drop_unused_arrays,

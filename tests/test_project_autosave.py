@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from test_project_fixtures import grey, make_project, saved
+from project_helpers import grey, make_project, saved
 
 from sdedit_desktop.project import (
     autosave,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_project_fixtures import digest, make_project, saved
+from project_helpers import digest, make_project, saved
 
 from sdedit_desktop import __version__
 from sdedit_desktop.cli import main

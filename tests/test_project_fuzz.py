@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_project_fixtures import make_project, saved
+from project_helpers import make_project, saved
 
 from sdedit_desktop.project import Project, ProjectError, load_project, save_project
 from sdedit_desktop.project.limits import LoadLimits

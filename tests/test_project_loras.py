@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from test_project_fixtures import lora_bytes, make_project, make_result, rgb, saved
+from project_helpers import lora_bytes, make_project, make_result, rgb, saved
 
 from sdedit_desktop.edits.requests import DragRequest
 from sdedit_desktop.models.lora import LoraCache

@@ -9,7 +9,7 @@ registry and must give back exactly the original project.
 from __future__ import annotations
 
 import pytest
-from test_project_fixtures import digest, make_project, read_zip, saved, write_zip
+from project_helpers import digest, make_project, read_zip, saved, write_zip
 
 from sdedit_desktop.project import FORMAT_VERSION, ProjectError, load_project, save_project
 from sdedit_desktop.project import migrate as migration

@@ -8,7 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from test_project_fixtures import (
+from project_helpers import (
     H,
     W,
     grey,

@@ -84,8 +84,47 @@ def test_main_opens_image_loads_model_and_saves_settings(tmp_path):
 
 def test_self_test_flag_hands_over_with_its_options(monkeypatch):
     import sdedit_desktop.selftest as selftest
+    from sdedit_desktop import gui
 
     calls = []
     monkeypatch.setattr(selftest, "run_self_test_cli", lambda argv: calls.append(argv) or 0)
-    assert app_module.main(["--self-test", "--steps", "10"]) == 0
+    assert gui.main(["--self-test", "--steps", "10"]) == 0
     assert calls == [["--steps", "10"]]
+
+
+def test_the_ui_never_imports_the_self_test():
+    """The self-test drives the window, so it sits above the UI: no UI module imports it (the
+    entry point `sdedit_desktop.gui` dispatches --self-test)."""
+    import ast
+    from pathlib import Path
+
+    ui = Path(app_module.__file__).parent
+    importers = []
+    for path in sorted(ui.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.startswith("sdedit_desktop.selftest") for n in names):
+                importers.append(path.name)
+    assert importers == []
+
+
+def test_only_entry_points_import_the_main_window():
+    """The window is layout and wiring at the top: nothing below it may import it (that was an
+    import cycle through the project I/O). Entry points and the screenshot tool may."""
+    import ast
+    from pathlib import Path
+
+    package = Path(app_module.__file__).parent.parent
+    allowed = {"ui/app.py", "ui/screenshots.py", "selftest.py"}
+    importers = set()
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            names = {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+            if "sdedit_desktop.ui.main_window" in names:
+                importers.add(path.relative_to(package).as_posix())
+    assert importers <= allowed, importers - allowed
+    assert "ui/app.py" in importers

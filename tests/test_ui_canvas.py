@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QUndoStack
 
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.brush import BrushSpec, stroke_segment
 from sdedit_desktop.ui.canvas import CanvasView, Tool
-from sdedit_desktop.ui.document import EditorDocument
-from sdedit_desktop.ui.qimage import rgb_to_qimage
+from sdedit_desktop.ui.model.document import EditorDocument
 
 
 def _image(w: int = 96, h: int = 64) -> np.ndarray:

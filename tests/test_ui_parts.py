@@ -19,14 +19,15 @@ from sdedit_desktop.edits.requests import (
     InpaintRequest,
     ReconstructRequest,
 )
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui import imageio
 from sdedit_desktop.ui.canvas import CanvasView
-from sdedit_desktop.ui.document import EditorDocument
 from sdedit_desktop.ui.help_dialog import ShortcutsDialog
+from sdedit_desktop.ui.model.document import EditorDocument
 from sdedit_desktop.ui.model_setup import ModelSetupDialog
 from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.params import PANELS
-from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb, rgb_to_qimage
+from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb
 from sdedit_desktop.ui.settings import MAX_RECENT, AppSettings, load_settings, save_settings
 from sdedit_desktop.ui.widgets import TrajectoryPlayer
 
@@ -319,3 +320,40 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert shown[0][0] == "Download failed" and "404" in shown[0][1]
     assert dialog.download_button.isEnabled()
+
+
+def test_settings_dialog_sets_the_embed_loras_option(qtbot, tmp_path, monkeypatch):
+    from sdedit_desktop.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path))
+    settings = AppSettings()
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    assert not dialog.embed_loras.isChecked()
+    dialog.embed_loras.setChecked(True)
+    dialog.accept()
+    assert settings.embed_loras is True
+
+
+def test_panels_and_the_models_params_stay_equal_both_ways(qtbot):
+    from sdedit_desktop.ui.model.edit_params import EditParams
+    from sdedit_desktop.ui.params_sync import PanelParamsSync
+
+    stack, params = PanelStack(), EditParams()
+    qtbot.addWidget(stack)
+    sync = PanelParamsSync(stack, params)
+    assert params.get("drag") == stack.panels["drag"].values()
+    stack.panels["drag"].widgets["prompt"].setText("a dog")  # widget -> model
+    assert params.get("drag")["prompt"] == "a dog"
+    stack.panels["drag"].lora_mode.setCurrentIndex(stack.panels["drag"].lora_mode.findData("file"))
+    stack.panels["drag"].lora_path.setText("/x/y.safetensors")
+    assert params.get("drag")["lora"] == "/x/y.safetensors"
+    stack.select("inpaint")
+    stack.seed.setValue(77)
+    assert params.get("common") == {"method": "inpaint", "seed": 77, "max_side": 768}
+    params.set("diffedit", "mask_mode", "user")  # model -> widget
+    assert stack.panels["diffedit"].widgets["mask_mode"].currentData() == "user"
+    params.replace("common", {"method": "reconstruct", "seed": 5, "max_side": 99999})
+    assert stack.current_kind() == "reconstruct" and stack.seed.value() == 5
+    assert params.get("common")["max_side"] == 4096  # what the widget accepted
+    assert sync.params is params

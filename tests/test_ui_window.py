@@ -146,7 +146,7 @@ def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
     assert w.canvas.points_item.points == [((30, 30), (46, 30))]
     qtbot.mouseClick(w.canvas.viewport(), Qt.MouseButton.LeftButton,
                      pos=w.canvas.view_pos_of_pixel(80, 10))
-    assert w.history_panel.selected_id() is None and w._view_entry is None
+    assert w.history_panel.selected_id() is None and w.editor.shown_entry_id is None
     assert w.canvas.points_item.points == [((5, 5), (9, 9))]
     assert w.doc.mask[10, 80] == 255
     w.undo.undo()  # the stroke
@@ -262,12 +262,12 @@ def test_missing_model_then_load_works(qtbot, window, errors):
     # While a model loads, the status bar shows how far and Run explains why it waits.
     from sdedit_desktop.engine import ModelState
 
-    w._on_model_state(ModelState("loading", message="Loading UNet…", fraction=0.4))
+    w.editor.set_model_state(ModelState("loading", message="Loading UNet…", fraction=0.4))
     assert w.model_label.text() == "Model: loading… 40%"
     assert w.act_stop_load.isEnabled()
     assert w.run_edit() is None
     assert errors[-1].title == "Model still loading"
-    w._on_model_state(ModelState("none"))
+    w.editor.set_model_state(ModelState("none"))
     assert not w.act_stop_load.isEnabled()
     del errors[1:]
     # A model that cannot be found: error dialog with details, window still works.
@@ -363,8 +363,6 @@ def test_diffedit_auto_mask_lands_on_canvas_and_is_editable(qtbot, ready, errors
 
 def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, tmp_path,
                                                  monkeypatch):
-    from sdedit_desktop.ui import project_io
-
     w = ready
     _drag_setup(w, steps=10)
     w.doc.mask[20:40, 20:60] = 255
@@ -374,10 +372,10 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     assert w.has_unsaved_work() and w.windowTitle().startswith("test.png*")
 
     # Autosave writes a recovery copy while there are unsaved edits.
-    auto = project_io.autosave_now(w)
+    auto = w.files.autosave_now()
     assert auto is not None and auto.exists()
 
-    path = project_io.save_project(w, path=tmp_path / "work.sdeproj")
+    path = w.files.save_project(path=tmp_path / "work.sdeproj")
     assert path == tmp_path / "work.sdeproj" and path.exists()
     assert not w.has_unsaved_work() and "*" not in w.windowTitle()
     assert not auto.exists()  # saving clears the project's autosave
@@ -397,9 +395,9 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     other.canvas.clear_mask()
     other.continue_from(other.history.entries[0].id)
     assert other.has_unsaved_work()
-    assert project_io.autosave_now(other) is not None
+    assert other.files.autosave_now() is not None
     third = _make_window(qtbot, engine, tmp_path, monkeypatch)
-    assert project_io.offer_recovery(third) is True
+    assert third.files.offer_recovery() is True
     assert not third.doc.mask.any()
     assert np.array_equal(third.doc.image, other.doc.image)
     assert third.has_unsaved_work()
@@ -408,7 +406,7 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     third.ask_unsaved = lambda: "cancel"
     assert third.open_image(path) is False
     assert not third.doc.mask.any()
-    assert project_io.autosave_now(third) is not None
+    assert third.files.autosave_now() is not None
     third.ask_unsaved = lambda: "discard"
     assert third.open_image(path) is True
     from sdedit_desktop.project import list_recoverable
@@ -431,8 +429,8 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
     from PySide6.QtGui import QDropEvent
     from PySide6.QtWidgets import QApplication
 
+    from sdedit_desktop.engine.qimage import rgb_to_qimage
     from sdedit_desktop.resources import sample_images
-    from sdedit_desktop.ui.qimage import rgb_to_qimage
 
     w = window
     # Paste from the clipboard.
@@ -509,3 +507,41 @@ def test_opening_an_image_cancels_edits_of_the_previous_one(qtbot, ready, errors
     assert w.history.entries == [] and not errors
     assert not w.run_box.cancel_button.isEnabled()
     assert np.array_equal(w.doc.image, _image(5))
+
+
+def test_projects_carry_the_loras_their_edits_used_when_asked(qtbot, window, errors, tmp_path,
+                                                             monkeypatch):
+    """Settings > 'Save projects with the LoRA weights…': saving embeds the cached LoRAs the
+    history used; opening the project elsewhere installs them into that machine's cache."""
+    import hashlib
+
+    from project_helpers import lora_bytes, make_result, rgb
+
+    from sdedit_desktop.models.lora import LoraCache
+    from sdedit_desktop.project import HistoryEntry, load_project
+
+    key = hashlib.sha256(b"a trained lora").hexdigest()
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "here"))
+    here = LoraCache()
+    here.dir.mkdir(parents=True)
+    weights = lora_bytes(5)
+    here.weights_path(key).write_bytes(weights)
+    here.metadata_path(key).write_text('{"steps": 100}')
+    request = DragRequest(image=rgb(1), points=(((1, 1), (4, 1)),), lora="auto")
+    entry = HistoryEntry(result=make_result(request, 3, key), id="with-lora")
+    w = window
+    w.start_project(rgb(1), "x.png", None, entries=[entry])
+
+    plain = w.files.save_project(path=tmp_path / "plain.sdeproj")
+    assert load_project(plain).loras == {}
+    w.settings.embed_loras = True
+    carried = w.files.save_project(path=tmp_path / "carried.sdeproj")
+    assert load_project(carried).loras[key].weights == weights
+
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "there"))
+    assert w.open_image(carried) is True
+    there = LoraCache()
+    assert there.dir == tmp_path / "there" / "lora"
+    assert there.weights_path(key).read_bytes() == weights
+    assert there.read_metadata(key) == {"steps": 100}
+    assert not errors

@@ -127,10 +127,6 @@ class Project:
         self.points = [((int(s[0]), int(s[1])), (int(t[0]), int(t[1]))) for s, t in points]
         self.mark_changed()
 
-    def set_ui(self, key: str, value: Any) -> None:
-        self.ui[key] = value
-        self.mark_changed()
-
     def add_entry(self, entry: HistoryEntry) -> HistoryEntry:
         if any(e.id == entry.id for e in self.history):
             raise ValueError(f"history already has an entry with id {entry.id}")

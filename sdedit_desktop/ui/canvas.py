@@ -30,8 +30,8 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 from sdedit_desktop.ui.brush import BrushSpec, union_box
 from sdedit_desktop.ui.canvas_items import ImageItem, MaskOverlayItem, PointsItem
-from sdedit_desktop.ui.commands import PointsCommand, mask_command
-from sdedit_desktop.ui.document import EditorDocument, PointPair
+from sdedit_desktop.ui.model.commands import PointsCommand, mask_command, push_mask
+from sdedit_desktop.ui.model.document import EditorDocument, PointPair
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
 COMPARE_KEY = Qt.Key.Key_C
@@ -416,13 +416,7 @@ class CanvasView(QGraphicsView):
     # -- mask operations --------------------------------------------------------------------------
     def set_mask(self, mask: np.ndarray, text: str) -> None:
         """Replace the whole mask as one undoable step."""
-        if self.doc.mask is None:
-            return
-        before = self.doc.mask.copy()
-        command = mask_command(self.doc, before, mask.astype(np.uint8), text,
-                               already_applied=False)
-        if command is not None:
-            self.undo.push(command)
+        push_mask(self.doc, self.undo, mask, text)
 
     def clear_mask(self) -> None:
         if self.doc.mask is not None:

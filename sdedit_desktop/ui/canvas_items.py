@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from sdedit_desktop.ui.document import Box, PointPair
+from sdedit_desktop.ui.model.document import Box, PointPair
 
 SOURCE_COLOR = QColor(230, 60, 60)
 TARGET_COLOR = QColor(50, 120, 240)

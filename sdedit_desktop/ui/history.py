@@ -1,12 +1,12 @@
-"""The history of edits: a list model of project HistoryEntry objects and the panel that shows
-each edit with a thumbnail, method, parameters, seed and duration."""
+"""The history panel: every edit of the `model.history.HistoryModel` with a thumbnail, method,
+parameters, seed and duration."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -17,17 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.project.model import HistoryEntry
-from sdedit_desktop.ui.params import METHOD_LABELS
-from sdedit_desktop.ui.qimage import rgb_to_qimage
+from sdedit_desktop.ui.model.history import HistoryModel, method_label
 
 THUMB = 72
-
-
-def method_label(entry: HistoryEntry) -> str:
-    request = entry.request
-    sde, ode = METHOD_LABELS.get(request.kind, (request.kind, request.kind))
-    return sde if request.method == "sde" else ode
 
 
 def entry_summary(entry: HistoryEntry, number: int) -> str:
@@ -64,41 +58,6 @@ def thumbnail(image: np.ndarray, size: int = THUMB) -> QPixmap:
     pixmap = QPixmap.fromImage(rgb_to_qimage(image))
     return pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                          Qt.TransformationMode.SmoothTransformation)
-
-
-class HistoryModel(QObject):
-    """Ordered entries; every change goes through add/remove so the undo stack can replay it."""
-
-    changed = Signal()
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.entries: list[HistoryEntry] = []
-
-    def add(self, entry: HistoryEntry, index: int | None = None) -> None:
-        if index is None:
-            self.entries.append(entry)
-        else:
-            self.entries.insert(index, entry)
-        self.changed.emit()
-
-    def remove(self, entry_id: str) -> tuple[int, HistoryEntry]:
-        for index, entry in enumerate(self.entries):
-            if entry.id == entry_id:
-                del self.entries[index]
-                self.changed.emit()
-                return index, entry
-        raise KeyError(entry_id)
-
-    def find(self, entry_id: str | None) -> HistoryEntry | None:
-        return next((e for e in self.entries if e.id == entry_id), None)
-
-    def number(self, entry_id: str) -> int:
-        return next(i for i, e in enumerate(self.entries) if e.id == entry_id) + 1
-
-    def reset(self, entries: list[HistoryEntry]) -> None:
-        self.entries = list(entries)
-        self.changed.emit()
 
 
 class HistoryPanel(QWidget):

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.models.interface import ModelIdentity
-from sdedit_desktop.ui.document import PointPair
+from sdedit_desktop.ui.model.document import PointPair
 from sdedit_desktop.ui.params import (
     LORA_TIP,
     MAX_SIDE_TIP,

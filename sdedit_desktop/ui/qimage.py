@@ -1,19 +1,10 @@
-"""numpy <-> QImage conversions (always copies, so no QImage outlives the buffer it points at)."""
+"""numpy <-> QImage conversions (always copies, so no QImage outlives the buffer it points at).
+RGB -> QImage is `engine.qimage.rgb_to_qimage`, which the engine's previews use too."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QImage
-
-
-def rgb_to_qimage(array: np.ndarray) -> QImage:
-    """HxWx3 uint8 RGB -> QImage (RGB888, deep copy)."""
-    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 image, got {array.shape} {array.dtype}")
-    data = np.ascontiguousarray(array)
-    h, w, _ = data.shape
-    image = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return image.copy()
 
 
 def gray_to_qimage(array: np.ndarray) -> QImage:

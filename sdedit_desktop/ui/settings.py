@@ -33,6 +33,9 @@ class AppSettings:
     brush_hardness: float = 0.8
     max_side: int = 768
     autosave_minutes: int = 2
+    # Saving a project also stores the LoRA weights its edits used (from the local LoRA cache),
+    # so it re-runs identically on another machine; off: projects stay small.
+    embed_loras: bool = False
     window_geometry: str = ""  # hex of QWidget.saveGeometry()
 
     def add_recent(self, path: str | Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -65,6 +66,13 @@ class SettingsDialog(QDialog):
         self.autosave.setValue(settings.autosave_minutes)
         self.autosave.setToolTip("How often unsaved work is copied to the recovery folder.")
         form.addRow("Autosave every", self.autosave)
+        self.embed_loras = QCheckBox("Save projects with the LoRA weights their edits used")
+        self.embed_loras.setChecked(settings.embed_loras)
+        self.embed_loras.setToolTip(
+            "A drag with LoRA 'Auto' trains per-image weights into the local LoRA cache. With "
+            "this on, saving a project copies them into the .sdeproj (a few MB each), and "
+            "opening it on another machine puts them into that machine's cache.")
+        form.addRow("LoRAs", self.embed_loras)
         clear_recent = QPushButton("Clear recent files")
         clear_recent.setEnabled(bool(settings.recent_files))
         clear_recent.clicked.connect(self._clear_recent)
@@ -106,5 +114,6 @@ class SettingsDialog(QDialog):
         s.max_side = int(self.max_side.value())
         s.overlay_opacity = float(self.opacity.value())
         s.autosave_minutes = int(self.autosave.value())
+        s.embed_loras = self.embed_loras.isChecked()
         s.recent_files = self._recent
         super().accept()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from sdedit_desktop.ui.brush import BrushSpec, changed_box, stroke_segment, union_box
+from sdedit_desktop.ui.brush import BrushSpec, stroke_segment, union_box
 
 PointXY = tuple[int, int]
 # A pair is (source, target); target None while the user has clicked only the source.
@@ -81,23 +81,10 @@ class EditorDocument(QObject):
         self.mask[y0:y1, x0:x1] = patch
         self.maskChanged.emit(box)
 
-    def replace_mask(self, mask: np.ndarray) -> Box | None:
-        """Swap the whole mask; returns the changed box (for undo) or None if equal."""
-        assert self.mask is not None
-        if mask.shape != self.mask.shape:
-            raise ValueError(f"mask {mask.shape} does not match the image {self.mask.shape}")
-        box = changed_box(self.mask, mask)
-        self.mask = mask.astype(np.uint8, copy=True)
-        self.maskChanged.emit(box)
-        return box
-
     # -- points ---------------------------------------------------------------------------
     def set_points(self, points: list[PointPair]) -> None:
         self.points = list(points)
         self.pointsChanged.emit()
-
-    def complete_pairs(self) -> list[tuple[PointXY, PointXY]]:
-        return [(s, t) for s, t in self.points if t is not None]
 
 
 __all__ = ["Box", "EditorDocument", "PointPair", "PointXY", "union_box"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from sdedit_desktop.ui.document import Box, EditorDocument, PointPair
+from sdedit_desktop.ui.brush import changed_box
+from sdedit_desktop.ui.model.document import Box, EditorDocument, PointPair
 
 
 class MaskPatchCommand(QUndoCommand):
@@ -34,12 +35,9 @@ class MaskPatchCommand(QUndoCommand):
 def mask_command(doc: EditorDocument, before: np.ndarray, after: np.ndarray, text: str,
                  already_applied: bool) -> MaskPatchCommand | None:
     """A MaskPatchCommand for the difference of two full masks, or None when they are equal."""
-    diff = before != after
-    if not diff.any():
+    box = changed_box(before, after)
+    if box is None:
         return None
-    rows = np.flatnonzero(diff.any(axis=1))
-    cols = np.flatnonzero(diff.any(axis=0))
-    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     x0, y0, x1, y1 = box
     return MaskPatchCommand(doc, box, before[y0:y1, x0:x1], after[y0:y1, x0:x1], text,
                             already_applied)
@@ -71,3 +69,15 @@ class CallbackCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._undo()
+
+
+def push_mask(doc: EditorDocument, undo: QUndoStack, mask: np.ndarray, text: str) -> bool:
+    """Replace the whole mask as one undoable step; False when there is no mask or no change."""
+    if doc.mask is None:
+        return False
+    command = mask_command(doc, doc.mask.copy(), mask.astype(np.uint8), text,
+                           already_applied=False)
+    if command is None:
+        return False
+    undo.push(command)
+    return True

@@ -1,0 +1,1 @@
+"""widget-free editor state; QtCore only"""

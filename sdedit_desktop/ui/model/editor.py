@@ -1,0 +1,214 @@
+"""`EditorModel`: the whole editor state without widgets. The window, canvas, history panel and
+run box bind to its signals; tests drive it directly.
+
+It aggregates the document (image, mask, points), the history, the undo stack, the jobs sent to
+the engine (through `JobController`), the parameters of the next edit, the entry the working
+image continues, which history entry is shown, the saved/unsaved state and the model state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from sdedit_desktop.edits.requests import EditResult
+from sdedit_desktop.engine.types import ModelState
+from sdedit_desktop.project.model import HistoryEntry, Project
+from sdedit_desktop.ui.brush import BrushSpec
+from sdedit_desktop.ui.model.commands import CallbackCommand, PointsCommand, mask_command, push_mask
+from sdedit_desktop.ui.model.document import EditorDocument, PointPair
+from sdedit_desktop.ui.model.edit_params import EditParams
+from sdedit_desktop.ui.model.engine_api import EditEngine
+from sdedit_desktop.ui.model.history import HistoryModel, method_label
+from sdedit_desktop.ui.model.job_controller import JobController
+from sdedit_desktop.ui.model.jobs import JobList
+
+# What the user is told when Run cannot start, by model status: (title, message).
+_NOT_READY = {
+    "loading": ("Model still loading",
+                "The model is still loading; run the edit when the status bar says it is ready "
+                "(every result records the model that made it)."),
+    "none": ("No model loaded",
+             "No diffusion model is loaded, so the edit cannot run. Open Model > Model setup… "
+             "to pick Stable Diffusion 1.5 (download or local file) or the tiny demo model."),
+}
+_NOT_READY["error"] = _NOT_READY["none"]
+
+
+class EditorModel(QObject):
+    sessionStarted = Signal()  # a new image or project: undo and history started over
+    savedStateChanged = Signal()  # has_unsaved_work() or the image label may have changed
+    shownChanged = Signal()  # another history entry (or the working image) is shown
+    frameChanged = Signal()  # another trajectory frame of the shown entry
+    modelStateChanged = Signal(object, str)  # the new ModelState, the previous status
+    message = Signal(str, int)  # a status-bar line and how long to show it (ms; 0 = until next)
+    error = Signal(str, str, str)  # title, message, detail ("" = none): the window shows it
+
+    def __init__(self, engine: EditEngine, parent: QObject | None = None):
+        super().__init__(parent)
+        self.doc = EditorDocument(self)
+        self.history = HistoryModel(self)
+        self.undo = QUndoStack(self)
+        self.jobs = JobList(self)
+        self.params = EditParams(self)
+        self.model_state: ModelState = getattr(engine, "model_state", None) or ModelState(
+            "none", message="No model loaded.")
+        self.project: Project | None = None  # the Project once saved/opened (id, path, cache)
+        self.parent_id: str | None = None  # the entry the working image is the result of
+        self.shown_entry_id: str | None = None  # history entry on the canvas; None = working
+        self.frame: int | None = None  # trajectory frame shown; None = the result
+        self._saved_index = 0  # undo index at the last save
+        self.undo.indexChanged.connect(self._on_undo_index)
+        self.runner = JobController(self, engine)
+
+    # -- sessions ---------------------------------------------------------------------------
+    def start_project(self, image: np.ndarray, label: str, path: Path | None = None,
+                      mask: np.ndarray | None = None, points: list[PointPair] | None = None,
+                      entries: list[HistoryEntry] | None = None) -> None:
+        """A fresh editing session on `image` (undo and history start over)."""
+        self.runner.drop_all()  # edits of the previous image must not land in the new history
+        self.undo.clear()
+        self._saved_index = 0
+        self.shown_entry_id = None
+        self.frame = None
+        self.parent_id = None
+        self.project = None
+        self.history.reset(entries or [])
+        self.doc.set_image(image, label, path, mask, points)
+        self.sessionStarted.emit()
+        self.shownChanged.emit()
+        self.message.emit(f"Opened {label} ({image.shape[1]}x{image.shape[0]})", 5000)
+        self.savedStateChanged.emit()
+
+    # -- saved state ------------------------------------------------------------------------
+    def has_unsaved_work(self) -> bool:
+        return self.doc.has_image and self.undo.index() != self._saved_index
+
+    def _on_undo_index(self, _index: int) -> None:
+        self.savedStateChanged.emit()
+
+    def mark_saved(self) -> None:
+        self._saved_index = self.undo.index()
+        self.savedStateChanged.emit()
+
+    def mark_unsaved(self) -> None:
+        """Recovered work is unsaved whatever the undo stack says."""
+        self._saved_index = -1
+        self.savedStateChanged.emit()
+
+    # -- mask and points (undoable) ---------------------------------------------------------
+    def paint(self, p0: tuple[float, float], p1: tuple[float, float], brush: BrushSpec,
+              text: str = "Paint mask") -> bool:
+        """One brush segment as one undo step (the canvas groups a whole mouse stroke)."""
+        if self.doc.mask is None:
+            return False
+        before = self.doc.mask.copy()
+        if self.doc.stroke(p0, p1, brush) is None:
+            return False
+        command = mask_command(self.doc, before, self.doc.mask, text, already_applied=True)
+        if command is not None:
+            self.undo.push(command)
+        return command is not None
+
+    def set_mask(self, mask: np.ndarray, text: str) -> bool:
+        return push_mask(self.doc, self.undo, mask, text)
+
+    def set_points(self, points: list[PointPair], text: str = "Set points") -> None:
+        if list(points) != self.doc.points:
+            self.undo.push(PointsCommand(self.doc, list(self.doc.points), list(points), text))
+
+    # -- history ----------------------------------------------------------------------------
+    def add_result(self, result: EditResult, parent_id: str | None,
+                   duration_s: float) -> HistoryEntry:
+        """A finished edit joins the history as one undo step."""
+        if parent_id is not None and self.history.find(parent_id) is None:
+            parent_id = None  # its parent was undone meanwhile
+        entry = HistoryEntry(result=result, duration_s=duration_s, parent_id=parent_id)
+        text = f"{method_label(entry)} (seed {result.request.seed})"
+        self.undo.push(CallbackCommand(text, lambda: self.history.add(entry),
+                                       lambda: self._remove_entry(entry.id)))
+        if result.request.kind == "diffedit" and result.mask is not None:
+            self._take_auto_mask(result)
+        self.message.emit(f"Finished {text} in {duration_s:.1f} s", 6000)
+        return entry
+
+    def _remove_entry(self, entry_id: str) -> None:
+        if self.shown_entry_id == entry_id:
+            self.shown_entry_id = None
+        self.history.remove(entry_id)
+        if self.shown_entry_id is None:
+            self.show_entry(None)
+
+    def _take_auto_mask(self, result: EditResult) -> None:
+        """DiffEdit: put the mask it used on the canvas (undoable) so the user can refine it and
+        re-run with mask mode 'Your mask'."""
+        mask = result.mask
+        if result.request.mask_mode != "auto" or mask is None or self.doc.mask is None:
+            return
+        if mask.shape != self.doc.mask.shape:
+            return
+        self.set_mask(mask, "DiffEdit auto mask")
+        self.params.set("diffedit", "mask_mode", "user")
+        self.message.emit("The DiffEdit mask is on the canvas; mask mode switched to 'Your "
+                          "mask' — refine it and run again.", 8000)
+
+    def continue_from(self, entry_id: str) -> bool:
+        """The entry's result becomes the working image (one undo step)."""
+        entry = self.history.find(entry_id)
+        if entry is None:
+            return False
+        doc = self.doc
+        old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
+               doc.image_label, self.parent_id)
+        number = self.history.number(entry_id)
+        new_image = np.array(entry.result.image, copy=True)
+
+        def apply() -> None:
+            mask = old[1] if old[1] is not None and old[1].shape == new_image.shape[:2] else None
+            doc.set_image(new_image, f"result #{number}", None, mask, [])
+            self.parent_id = entry_id
+            self.show_entry(None)
+
+        def revert() -> None:
+            doc.set_image(old[0], old[3], None, old[1], old[2])
+            self.parent_id = old[4]
+            self.show_entry(None)
+
+        self.undo.push(CallbackCommand(f"Continue from result #{number}", apply, revert))
+        self.message.emit(f"Result #{number} is now the input; set new points and run again.",
+                          6000)
+        return True
+
+    # -- what the canvas shows --------------------------------------------------------------
+    def show_entry(self, entry_id: str | None) -> None:
+        """Show a history entry (input vs result) or, with None, the working image."""
+        self.shown_entry_id = entry_id if self.history.find(entry_id) is not None else None
+        self.frame = None
+        self.shownChanged.emit()
+
+    def shown_entry(self) -> HistoryEntry | None:
+        return self.history.find(self.shown_entry_id)
+
+    def set_frame(self, frame: int) -> None:
+        """Trajectory frame `frame` of the shown entry (0 = its input); past the end = result."""
+        entry = self.shown_entry()
+        n = len(entry.result.trajectory) if entry else 0
+        self.frame = None if frame >= n else frame
+        self.frameChanged.emit()
+
+    # -- model ------------------------------------------------------------------------------
+    def set_model_state(self, state: ModelState) -> None:
+        previous = self.model_state.status
+        self.model_state = state
+        self.modelStateChanged.emit(state, previous)
+
+    def run_blocker(self) -> tuple[str, str, str] | None:
+        """(title, message, detail) saying why no edit can run now, or None when one can."""
+        state = self.model_state
+        if state.status in _NOT_READY:
+            title, text = _NOT_READY[state.status]
+            detail = "" if state.status == "loading" else (state.message or "")
+            return title, text, detail
+        return None

@@ -8,11 +8,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sdedit_desktop.core import phases
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
 from sdedit_desktop.diffusion.schedule import lowest_steps, sd15_schedule, uniform_grid
-from sdedit_desktop.edits.progress import EditError, StepReporter
+from sdedit_desktop.edits.progress import StepReporter
 from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
 
@@ -41,14 +43,7 @@ def mask_to_pixels(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 
 def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepReporter
                  ) -> EditResult:
-    if not 0 < req.encode_ratio <= 1:
-        raise EditError(f"the encode ratio must be in (0, 1], got {req.encode_ratio}")
-    if not req.target_prompt.strip():
-        raise EditError("DiffEdit needs a target prompt describing the edited image")
-    if req.mask_mode not in ("auto", "user", "full"):
-        raise EditError(f"unknown mask mode {req.mask_mode!r}")
-    if not 1 <= req.steps <= 1000:
-        raise EditError(f"the number of steps must be between 1 and 1000, got {req.steps}")
+    # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     schedule = sd15_schedule()
     grid = uniform_grid(req.steps)
     steps = lowest_steps(grid, max(1, int(req.encode_ratio * req.steps)))
@@ -57,15 +52,13 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
 
     mask_pixels = None
     if req.mask_mode == "auto":
-        if req.mask_samples < 1:
-            raise EditError("the automatic mask needs at least one noise sample")
-        reporter.report("computing mask", 0, 1)
+        reporter.report(phases.COMPUTING_MASK, 0, 1)
         level = lowest_steps(grid, max(1, round(req.mask_strength * req.steps)))[0].t
         mask = diffedit_mask(x0, level, schedule.alpha_bar(level),
                              session.calls.predictor(req.target_prompt),
                              session.calls.predictor(req.source_prompt),
                              req.mask_samples, req.mask_threshold, gen)
-        reporter.report("computing mask", 1, 1)
+        reporter.report(phases.COMPUTING_MASK, 1, 1)
         mask_pixels = session.size.mask_to_original(mask_to_pixels(mask, session.size.work))
     elif req.mask_mode == "user":
         mask = session.latent_mask(x0)
@@ -78,11 +71,25 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         eps_source = session.calls.predictor(req.source_prompt, req.guidance)
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
         x = cycle_sde_sample(traj.start, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
-                             hook=session.reverse_hook("editing", traj.states, mask))
+                             hook=session.reverse_hook(phases.EDITING, traj.states, mask))
     else:
         # inversion with the source prompt, unguided, as DiffEdit does (CFG breaks inversion)
         states = ddim_invert(x0, steps, session.calls.predictor(req.source_prompt), schedule,
-                             hook=session.progress_hook("inverting", len(steps)))
+                             hook=session.progress_hook(phases.INVERTING, len(steps)))
         x = sample(states[0], steps, eps_target, schedule, eta=0.0,
-                   hook=session.reverse_hook("editing", states, mask))
+                   hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)
+
+
+def plan_diffedit(request: DiffEditRequest) -> JobPlan:
+    out: list[PlannedPhase] = []
+    if request.mask_mode == "auto":
+        # Reported as one step; it predicts under both prompts for every noise sample.
+        out.append(PlannedPhase(phases.COMPUTING_MASK, 1, 2.0 * max(1, request.mask_samples)))
+    k = max(1, int(request.encode_ratio * request.steps))
+    guided = guided_cost(request.guidance)
+    if request.method == "sde":
+        out.append(PlannedPhase(phases.EDITING, k, 2 * guided))
+    else:
+        out += [PlannedPhase(phases.INVERTING, k, 1.0), PlannedPhase(phases.EDITING, k, guided)]
+    return tuple(out)

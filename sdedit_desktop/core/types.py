@@ -1,0 +1,11 @@
+"""Small shared types: image points, drag point pairs and the timestep-grid choice."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+GridKind = Literal["uniform", "reference"]  # diffusion/schedule.make_grid
+Point = tuple[int, int]  # image pixels (x, y)
+# A complete drag pair (source, target) as requests and projects store it. The canvas's
+# half-placed pair (target still None) is `ui.document.PlacedPair`.
+PointPair = tuple[Point, Point]

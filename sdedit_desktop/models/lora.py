@@ -25,6 +25,7 @@ import torch
 from sdedit_desktop.core import phases
 from sdedit_desktop.core import tensors as core_tensors
 from sdedit_desktop.core.hashing import image_sha256
+from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import StepReporter
 from sdedit_desktop.models.errors import (
     LoraError,
@@ -32,7 +33,6 @@ from sdedit_desktop.models.errors import (
     is_out_of_memory,
     out_of_memory_error,
 )
-from sdedit_desktop.models.interface import ModelIdentity
 from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 from sdedit_desktop.models.paths import default_lora_dir
 from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.edits.requests import EditRequest
-from sdedit_desktop.models.interface import ModelIdentity
 from sdedit_desktop.ui.document import PointPair
 from sdedit_desktop.ui.params import (
     LORA_TIP,

@@ -21,6 +21,7 @@ from sdedit_desktop.project import (
 )
 from sdedit_desktop.project import save_project as write_project
 from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.model.edit_params import legacy_panel_json
 
 if TYPE_CHECKING:
     from sdedit_desktop.ui.main_window import MainWindow
@@ -41,10 +42,8 @@ def window_to_project(window: MainWindow) -> Project:
     project.points = [(s, t) for s, t in doc.points if t is not None]
     project.history = list(window.history.entries)
     project.ui = {
-        "panels": {kind: panel.values() for kind, panel in window.panels.panels.items()},
+        "edit_params": window.panels.params.to_json(),
         "method": window.panels.current_kind(),
-        "seed": int(window.panels.seed.value()),
-        "max_side": int(window.panels.max_side.value()),
         "parent_id": window._parent_id,
         "image_label": doc.image_label,
     }
@@ -57,17 +56,12 @@ def project_to_window(window: MainWindow, project: Project, label: str) -> None:
     window.start_project(project.image, str(ui.get("image_label") or label), None,
                          project.mask, list(project.points), list(project.history))
     window.project = project
-    panels = ui.get("panels")
-    if isinstance(panels, dict):
-        for kind, values in panels.items():
-            if kind in window.panels.panels and isinstance(values, dict):
-                window.panels.panels[kind].set_values(values)
+    # Older projects kept untyped panel values ("panels", "seed", "max_side"): what can be
+    # read is migrated, the rest ignored.
+    stored = ui["edit_params"] if "edit_params" in ui else legacy_panel_json(ui)
+    window.panels.params.from_json(stored)
     if isinstance(ui.get("method"), str) and ui["method"] in window.panels.panels:
         window.panels.select(ui["method"])
-    if isinstance(ui.get("seed"), int):
-        window.panels.seed.setValue(ui["seed"])
-    if isinstance(ui.get("max_side"), int):
-        window.panels.max_side.setValue(ui["max_side"])
     parent = ui.get("parent_id")
     window._parent_id = parent if window.history.find(parent) is not None else None
 

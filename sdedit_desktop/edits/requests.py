@@ -31,6 +31,7 @@ from sdedit_desktop.edits.drag_steps import (
 )
 from sdedit_desktop.edits.geometry import LATENT_FACTOR, MIN_SIDE, validate_points, working_size
 from sdedit_desktop.edits.schema import param, validate_fields
+from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 
 __all__ = ["REQUEST_TYPES", "DiffEditRequest", "DragRequest", "EditRequest", "EditResult",
            "GridKind", "InpaintRequest", "Point", "PointPair", "ReconstructRequest",
@@ -163,7 +164,8 @@ class DragRequest(EditRequest):
                            hi=20.0, step=0.5, decimals=1, advanced=True, paper=3)
     lora: str = param("off", label="LoRA", tip="Per-image LoRA (optional, improves faithfulness "
                       "of drags): off = base model; auto = train a LoRA on this image and prompt "
-                      "(100 steps) or reuse the cached one; or the path of LoRA weights "
+                      f"({LORA_TRAIN_STEPS} steps) or reuse the cached one; or the path of LoRA "
+                      "weights "
                       "(.safetensors).", panel=False)
     lora_scale_min: float = param(0.5, label="LoRA scale at t0", tip="... to this value at t0.",
                                   lo=0.0, hi=2.0, step=0.05, advanced=True, paper=0.5)

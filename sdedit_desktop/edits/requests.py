@@ -312,13 +312,17 @@ class EditResult:
     lora_id: str | None = None  # cache key of the LoRA used, if any
 
     def summary(self) -> dict[str, Any]:
-        return {
+        """A JSON-able record: the request's parameters, the arrays by digest or length, and
+        every other field as it is (a field added later is included without listing it)."""
+        out: dict[str, Any] = {
             "request": self.request.params(),
             "image_sha256": image_sha256(self.image),
             "trajectory_len": len(self.trajectory),
-            "metrics": self.metrics,
-            "timings": self.timings,
-            "unet_calls": self.unet_calls,
-            "unet_samples": self.unet_samples,
-            "lora_id": self.lora_id,
         }
+        for f in fields(self):
+            if f.name not in RESULT_ARRAY_FIELDS and f.name != "request":
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+RESULT_ARRAY_FIELDS = ("image", "trajectory", "mask")  # EditResult fields holding images

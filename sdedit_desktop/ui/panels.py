@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import PlacedPair
 from sdedit_desktop.edits.registry import KINDS
 from sdedit_desktop.edits.requests import EditRequest
-from sdedit_desktop.ui.document import PointPair
 from sdedit_desktop.ui.model.edit_params import EditParams
 from sdedit_desktop.ui.params import (
     LORA_TIP,
@@ -269,7 +269,7 @@ class MethodPanel(QWidget):
 
     # -- requests -----------------------------------------------------------------------------
     def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PointPair], model: ModelIdentity | None) -> EditRequest:
+                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
         """The request for what is on screen, or InputError saying what is missing."""
         if image is None:
             raise InputError("Open an image first (File > Open, drop a file, paste, or pick a "
@@ -284,7 +284,7 @@ class MethodPanel(QWidget):
         # and a history entry must keep exactly what was sent.
         request = self.params.build_request(
             self.kind, image.copy(), mask.copy() if send_mask and mask is not None else None,
-            [(s, t) for s, t in points if t is not None], model=model)
+            points, model=model)
         try:
             request.validate()
         except EditError as exc:
@@ -292,7 +292,7 @@ class MethodPanel(QWidget):
         return request
 
 
-def _check_drag(values: dict[str, Any], points: list[PointPair], _mask_any: bool) -> None:
+def _check_drag(values: dict[str, Any], points: list[PlacedPair], _mask_any: bool) -> None:
     if not points:
         raise InputError("Drag needs points: with the Points tool click a source, then "
                          "where it should go (the target).")
@@ -312,13 +312,13 @@ def _check_drag(values: dict[str, Any], points: list[PointPair], _mask_any: bool
             raise InputError(f"The LoRA file does not exist: {lora}")
 
 
-def _check_inpaint(_values: dict[str, Any], _points: list[PointPair], mask_any: bool) -> None:
+def _check_inpaint(_values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
     if not mask_any:
         raise InputError("Inpainting needs a mask: paint the region to fill with the "
                          "brush (Brush tool, key B) before running.")
 
 
-def _check_diffedit(values: dict[str, Any], _points: list[PointPair], mask_any: bool) -> None:
+def _check_diffedit(values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
     if not values["target_prompt"]:
         raise InputError("DiffEdit needs a target prompt describing the edited image.")
     if values["mask_mode"] == "auto" and values["source_prompt"] == values["target_prompt"]:
@@ -329,13 +329,13 @@ def _check_diffedit(values: dict[str, Any], _points: list[PointPair], mask_any: 
                          "region to edit, or switch the mask to Auto.")
 
 
-def _no_check(_values: dict[str, Any], _points: list[PointPair], _mask_any: bool) -> None:
+def _no_check(_values: dict[str, Any], _points: list[PlacedPair], _mask_any: bool) -> None:
     """Nothing on the canvas is needed."""
 
 
 # What each kind needs from the canvas before its request can be built (messages that say
 # which tool to use); every parameter check is the request's own validate().
-_PRECHECKS: dict[str, Callable[[dict[str, Any], list[PointPair], bool], None]] = {
+_PRECHECKS: dict[str, Callable[[dict[str, Any], list[PlacedPair], bool], None]] = {
     "drag": _check_drag, "inpaint": _check_inpaint, "diffedit": _check_diffedit,
     "reconstruct": _no_check,
 }
@@ -425,7 +425,7 @@ class PanelStack(QWidget):
         return int(self.max_side.value()) or None
 
     def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PointPair], model: ModelIdentity | None) -> EditRequest:
+                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
         return self.current().build_request(image, mask, points, model)
 
     def show_request(self, request: EditRequest) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from sdedit_desktop.core.types import PointPair
+from sdedit_desktop.core.types import PlacedPair
 from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.requestcodec import check_panel_params, read_panel_params
@@ -94,15 +94,15 @@ class EditParams(QObject):
 
     # -- requests ------------------------------------------------------------------------------
     def build_request(self, kind: str, image: np.ndarray, mask: np.ndarray | None,
-                      points: tuple[PointPair, ...] | list[PointPair] = (),
+                      points: tuple[PlacedPair, ...] | list[PlacedPair] = (),
                       **extra: Any) -> EditRequest:
         """The request these parameters describe for the given canvas state (`points` are used
-        by drag only; `extra` sets any other field, e.g. model=). Not validated: call
-        `request.validate()`."""
+        by drag only, pairs without a target are left out; `extra` sets any other field, e.g.
+        model=). Not validated: call `request.validate()`."""
         cls = REQUEST_TYPES[self._known(kind)]
         values = {**self._params[kind], **extra}
         if "points" in {f.name for f in fields(cls)}:
-            values["points"] = tuple((tuple(s), tuple(t)) for s, t in points)
+            values["points"] = tuple((tuple(s), tuple(t)) for s, t in points if t is not None)
         return cls(image=image, mask=mask, **values)
 
     # -- internals -----------------------------------------------------------------------------

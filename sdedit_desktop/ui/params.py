@@ -4,7 +4,7 @@ texts that belong to the panels themselves (method names and hints)."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sdedit_desktop.edits.registry import KINDS
@@ -24,15 +24,6 @@ class ParamSpec:
     decimals: int = 2
     choices: tuple[tuple[Any, str], ...] = ()
     advanced: bool = False  # shown under "Advanced" (collapsed by default)
-
-
-def default_of(request_cls: type[EditRequest], name: str) -> Any:
-    for f in fields(request_cls):
-        if f.name == name:
-            if f.default is not MISSING:
-                return f.default
-            raise KeyError(f"{request_cls.__name__}.{name} has no default")
-    raise KeyError(f"{request_cls.__name__} has no field {name!r}")
 
 
 def spec_of(entry: SchemaField) -> ParamSpec:
@@ -62,8 +53,6 @@ def panel_specs(request_cls: type[EditRequest]) -> tuple[ParamSpec, ...]:
 
 PANELS: dict[str, tuple[type[EditRequest], tuple[ParamSpec, ...]]] = {
     kind: (entry.request_type, panel_specs(entry.request_type)) for kind, entry in KINDS.items()}
-
-GRID = spec_of(schema_field(DragRequest, "grid"))
 
 METHOD_TIPS = {
     "drag": ("SDE-Drag (the paper's method): noise the image up to t0 with fresh noise, paste the "

@@ -8,6 +8,7 @@ import argparse
 import math
 import subprocess
 import sys
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 import pytest
@@ -286,3 +287,19 @@ def test_registry_covers_every_request_type():
         request = entry.request_type(image=IMG, **({"target_prompt": "x"}
                                                   if kind == "diffedit" else {}))
         assert entry.plan(request), kind
+
+
+def test_projects_keep_every_result_field_but_the_transient_ones():
+    from sdedit_desktop.edits.requests import RESULT_TRANSIENT_FIELDS
+    from sdedit_desktop.project import schema as project_schema
+    from sdedit_desktop.project.model import results_equal
+
+    names = {f.name for f in dataclass_fields(EditResult)} - {"request"}
+    assert names - set(RESULT_TRANSIENT_FIELDS) == project_schema._RESULT_KEYS
+    a = EditResult(request=ReconstructRequest(image=IMG), image=IMG, metrics={"psnr": NAN},
+                   unet_batch_sizes={2: 5})
+    b = EditResult(request=ReconstructRequest(image=IMG), image=IMG.copy(),
+                   metrics={"psnr": NAN})
+    assert results_equal(a, b)  # NaN == NaN; batch sizes are not kept
+    b.lora_id = "x"
+    assert not results_equal(a, b)

@@ -326,3 +326,5 @@ class EditResult:
 
 
 RESULT_ARRAY_FIELDS = ("image", "trajectory", "mask")  # EditResult fields holding images
+# EditResult fields a project does not keep (execution bookkeeping of the benchmark).
+RESULT_TRANSIENT_FIELDS = ("unet_batch_sizes",)

@@ -242,7 +242,9 @@ def test_project_round_trip_through_a_file(editor, engine, tmp_path):
     editor.paint((5, 5), (30, 20), BrushSpec(radius=4))
     editor.set_points([((2, 3), (10, 11)), ((20, 20), None)])
     editor.params.set("drag", "prompt", "a cat")
-    editor.params.replace("common", {"method": "inpaint", "seed": 99, "max_side": 512})
+    editor.params.set("drag", "seed", 99)  # shared by every kind
+    editor.params.set("drag", "max_side", 512)
+    editor.set_edit_kind("inpaint")
     request = _drag(editor)
     _finish(engine, editor.runner.run_working_image(request), request)
     entry = editor.history.entries[0]
@@ -261,7 +263,9 @@ def test_project_round_trip_through_a_file(editor, engine, tmp_path):
     assert np.array_equal(other.history.entries[0].result.image, entry.result.image)
     assert other.parent_id == entry.id
     assert other.params.get("drag")["prompt"] == "a cat"
-    assert other.params.get("common") == {"method": "inpaint", "seed": 99, "max_side": 512}
+    assert other.edit_kind == "inpaint"
+    assert {other.params.value(k, "seed") for k in other.params.kinds()} == {99}
+    assert {other.params.value(k, "max_side") for k in other.params.kinds()} == {512}
     assert other.project.path == path and not other.has_unsaved_work()
 
     # Only complete point pairs are stored.

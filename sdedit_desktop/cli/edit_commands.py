@@ -13,17 +13,12 @@ import numpy as np
 
 from sdedit_desktop.cli.common import CliError
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
-from sdedit_desktop.edits import (
-    DiffEditRequest,
-    DragRequest,
-    EditError,
-    EditRequest,
-    EditResult,
-    ExecutionOptions,
-    InpaintRequest,
-    ReconstructRequest,
-    run_edit,
-)
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.edits.options import ExecutionOptions
+from sdedit_desktop.edits.registry import KINDS, EditKind
+from sdedit_desktop.edits.requests import EditRequest, EditResult
+from sdedit_desktop.edits.run import run_edit
+from sdedit_desktop.edits.schema import SchemaField, schema, schema_field
 from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
 from sdedit_desktop.models.interface import ModelSpec
 
@@ -47,14 +42,52 @@ def parse_points(text: str) -> tuple[tuple[tuple[int, int], tuple[int, int]], ..
     return tuple(pairs)
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+
+
+def _number(text: str) -> float:
+    # NaN, infinities and out-of-range values parse here and are refused, naming the option's
+    # parameter, by the request's validate() (one message for the CLI, the GUI and the engine).
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _help(entry: SchemaField, default_text: str | None = None) -> str:
+    default = entry.default if default_text is None else default_text
+    if default == "":
+        default = "empty"
+    allowed = entry.info.range_text()
+    text = f"{entry.info.tooltip()} (default: {default}{'; ' + allowed if allowed else ''})"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def add_schema_option(p: argparse.ArgumentParser, entry: SchemaField,
+                      required: bool = False) -> None:
+    """One `--option` generated from a request parameter: type, choices, default and help from
+    the schema."""
+    info = entry.info
+    flag = info.cli_flag or "--" + entry.name.replace("_", "-")
+    kwargs: dict[str, Any] = {"dest": entry.name, "help": _help(entry)}
+    choices = entry.literal_values or tuple(v for v, _ in info.choices)
+    if choices:
+        kwargs["choices"] = tuple(sorted(choices)) if all(isinstance(c, int) for c in choices) \
+            else choices
+    base = entry.base_type
+    if base is int or (choices and all(isinstance(c, int) for c in choices)):
+        kwargs["type"] = _whole_number
+    elif base is float:
+        kwargs["type"] = _number
+    if required:
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = entry.default
+    p.add_argument(flag, **kwargs)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -62,105 +95,100 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="hub id, diffusers folder, single .safetensors file, or 'tiny' "
                         f"(default {DEFAULT_MODEL}, from the local hub cache)")
-    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu "
+                                                    "(default: auto)")
     p.add_argument("--dtype", default="auto",
-                   help="auto, float16, bfloat16, float32 or float64 (auto: fp16 on GPUs)")
+                   help="auto, float16, bfloat16, float32 or float64 (default: auto = fp16 on "
+                        "GPUs)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="UNSAFE: allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true",
                    help="allow downloading the model from the Hugging Face hub")
-    p.add_argument("--seed", type=int, default=None, help="random seed (method default if unset)")
-    p.add_argument("--max-side", type=int, default=768,
-                   help="scale the image so its longer side is at most this (0 = no limit)")
+    seed = schema_field(EditRequest, "seed")
+    p.add_argument("--seed", type=_whole_number, default=seed.default,
+                   help=_help(seed))
+    max_side = schema_field(EditRequest, "max_side")
+    p.add_argument("--max-side", type=_whole_number, default=max_side.default,
+                   help=_help(max_side))
     p.add_argument("--out", type=Path, help="output image (.png keeps the parameters as text)")
     p.add_argument("--json", type=Path, dest="json_out", help="write request + result metadata")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+# The CLI's own names for the methods of a kind (besides sde/ode), and its default method.
+METHOD_ALIASES = {"reconstruct": {"cycle-sde": "sde", "ddim-inversion": "ode"}}
+DEFAULT_METHOD = {"reconstruct": "cycle-sde"}
+# Parameters the CLI insists on (an edit without them means nothing).
+REQUIRED = {"diffedit": {"target_prompt"}}
+MASK_HELP = {"optional": "mask image, white = may change",
+             "required": "mask image, white = fill in",
+             "by_mode": "mask image for --mask-mode user"}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("drag", help="SDE-Drag / ODE-Drag: move content with point pairs")
-    _common(p)
-    p.add_argument("--points", type=parse_points, required=True,
-                   help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels")
-    p.add_argument("--mask", type=Path, help="mask image, white = may change")
-    p.add_argument("--method", choices=("sde", "ode"), default="sde")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--t0", type=float, default=0.6)
-    p.add_argument("--steps", type=_positive_int, default=200)
-    p.add_argument("--step-size", type=float, default=2.0, help="latent pixels per drag step")
-    p.add_argument("--source-scale", type=float, default=0.3)
-    p.add_argument("--target-scale", type=float, default=1.1)
-    p.add_argument("--half-size", type=int, default=5, help="patch half-size in latent pixels")
-    p.add_argument("--cfg-min", type=float, default=1.0)
-    p.add_argument("--cfg-max", type=float, default=3.0)
-    p.add_argument("--lora", default="off", help="off, auto (train or reuse) or a LoRA file")
-    p.add_argument("--lora-scale-min", type=float, default=0.5)
-    p.add_argument("--lora-scale-max", type=float, default=1.0)
-    p.add_argument("--grid", choices=("uniform", "reference"), default="uniform")
-    p.add_argument("--trajectory-batch", type=int, default=None,
-                   help="predict trajectory noise this many steps per UNet call (speed only; "
-                        "default 16 on CUDA, off on the CPU)")
-    p.add_argument("--save-trajectory", type=Path, metavar="DIR",
-                   help="write one image per drag step, named in order")
-    p.set_defaults(handler=lambda a: _run(a, DragRequest))
-
-    p = sub.add_parser("inpaint", help="Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++")
-    _common(p)
-    p.add_argument("--mask", type=Path, required=True, help="mask image, white = fill in")
-    p.add_argument("--method", choices=("sde", "ode"), default="sde")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--negative-prompt", default="")
-    p.add_argument("--steps", type=_positive_int, default=50)
-    p.add_argument("--order", type=int, choices=(1, 2), default=2)
-    p.add_argument("--guidance", type=float, default=7.5)
-    p.set_defaults(handler=lambda a: _run(a, InpaintRequest))
-
-    p = sub.add_parser("diffedit", help="DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt")
-    _common(p)
-    p.add_argument("--method", choices=("sde", "ode"), default="sde")
-    p.add_argument("--source-prompt", default="")
-    p.add_argument("--target-prompt", required=True)
-    p.add_argument("--encode-ratio", type=float, default=0.7)
-    p.add_argument("--steps", type=_positive_int, default=50)
-    p.add_argument("--guidance", type=float, default=7.5)
-    p.add_argument("--mask-mode", choices=("auto", "user", "full"), default=None,
-                   help="auto (DiffEdit's mask), user (--mask) or full (whole image)")
-    p.add_argument("--mask", type=Path, help="mask image for --mask-mode user")
-    p.add_argument("--mask-samples", type=_positive_int, default=10)
-    p.add_argument("--save-mask", type=Path, help="write the mask used (auto mask included)")
-    p.set_defaults(handler=lambda a: _run(a, DiffEditRequest))
-
-    p = sub.add_parser("reconstruct", help="invert and reconstruct without an edit (Table 3)")
-    _common(p)
-    p.add_argument("--method", choices=("cycle-sde", "ddim-inversion", "sde", "ode"),
-                   default="cycle-sde")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--steps", type=_positive_int, default=50)
-    p.add_argument("--cfg", type=float, default=7.5, dest="guidance")
-    p.add_argument("--t0", type=float, default=1.0)
-    p.add_argument("--grid", choices=("uniform", "reference"), default="uniform")
-    p.set_defaults(handler=lambda a: _run(a, ReconstructRequest))
+    for kind in KINDS.values():
+        p = sub.add_parser(kind.kind, help=kind.help)
+        _common(p)
+        _register_kind(p, kind)
+        p.set_defaults(handler=lambda a, kind=kind: _run(a, kind))
 
 
-def _request(args: argparse.Namespace, kind: type[EditRequest], image: np.ndarray,
+def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
+    cls = kind.request_type
+    names = {f.name for f in fields(cls)}
+    if "points" in names:
+        p.add_argument("--points", type=parse_points, required=True,
+                       help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels")
+    if kind.mask_use != "unused":
+        p.add_argument("--mask", type=Path, required=kind.mask_required,
+                       help=MASK_HELP[kind.mask_use])
+    method = schema_field(cls, "method")
+    aliases = METHOD_ALIASES.get(kind.kind, {})
+    default_method = DEFAULT_METHOD.get(kind.kind, method.default)
+    p.add_argument("--method", choices=(*aliases, *method.literal_values),
+                   default=default_method, help=_help(method, default_method))
+    for entry in schema(cls):
+        if not entry.info.cli or entry.name in ("seed", "max_side", "method"):
+            continue
+        if kind.mask_use == "by_mode" and entry.name == "mask_mode":
+            p.add_argument("--mask-mode", choices=entry.literal_values, default=None,
+                           help=_help(entry, "user with --mask, else auto"))
+            continue
+        add_schema_option(p, entry, required=entry.name in REQUIRED.get(kind.kind, ()))
+    if kind.takes_execution:
+        p.add_argument("--trajectory-batch", type=int, default=None,
+                       help="predict trajectory noise this many steps per UNet call (speed only; "
+                            "default 16 on CUDA, off on the CPU)")
+    if "points" in names:
+        p.add_argument("--save-trajectory", type=Path, metavar="DIR",
+                       help="write one image per drag step, named in order")
+    if kind.mask_use == "by_mode":
+        p.add_argument("--save-mask", type=Path, help="write the mask used (auto mask included)")
+
+
+def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
              mask: np.ndarray | None) -> EditRequest:
-    names = {f.name for f in fields(kind)} - {"image", "mask", "model"}
+    cls = kind.request_type
+    names = {f.name for f in fields(cls)} - {"image", "mask", "model"}
     values: dict[str, Any] = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    if args.seed is None:
-        values.pop("seed", None)
     values["max_side"] = args.max_side or None
-    if kind is ReconstructRequest:
-        values["method"] = {"cycle-sde": "sde", "ddim-inversion": "ode"}.get(args.method,
-                                                                           args.method)
+    values["method"] = METHOD_ALIASES.get(kind.kind, {}).get(args.method, args.method)
+    if "dtype" in names:
+        # A request's latent precision follows the model's --dtype (float64 only on request).
         values["dtype"] = "float64" if args.dtype == "float64" else "float32"
-    if kind is DiffEditRequest:
+    if kind.mask_use == "by_mode":
         values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
         if values["mask_mode"] == "user" and mask is None:
             raise CliError("--mask-mode user needs --mask")
-    return kind(image=image, mask=mask, **values)
+    request = cls(image=image, mask=mask, **values)
+    try:
+        request.validate()
+    except EditError as exc:
+        raise CliError(str(exc)) from None
+    return request
 
 
-def _run(args: argparse.Namespace, kind: type[EditRequest]) -> int:
+def _run(args: argparse.Namespace, kind: EditKind) -> int:
     try:
         image = load_image(args.image)
         mask_path = getattr(args, "mask", None)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
+
+from sdedit_desktop.core.types import GridKind
 
 CLEAN = -1  # level of the clean latent; its alpha_bar is `final_alpha_cumprod`
 
@@ -66,9 +67,6 @@ class Step:
 
     t: int
     s: int
-
-
-GridKind = Literal["uniform", "reference"]
 
 
 class GridError(ValueError):

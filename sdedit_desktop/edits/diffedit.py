@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sdedit_desktop.core import phases
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
@@ -48,15 +50,8 @@ def mask_to_pixels(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 
 def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepReporter
                  ) -> EditResult:
-    if not 0 < req.encode_ratio <= 1:
-        raise EditError(f"the encode ratio must be in (0, 1], got {req.encode_ratio}")
-    if not req.target_prompt.strip():
-        raise EditError("DiffEdit needs a target prompt describing the edited image")
-    if req.mask_mode not in ("auto", "user", "full"):
-        raise EditError(f"unknown mask mode {req.mask_mode!r}")
+    # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
-    if auto and not 0 < req.mask_strength <= 1:
-        raise EditError(f"the mask noise strength must be in (0, 1], got {req.mask_strength}")
     try:
         steps = edit_window("uniform", req.steps, req.encode_ratio)
         # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
@@ -69,14 +64,12 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
 
     mask_pixels = None
     if auto:
-        if req.mask_samples < 1:
-            raise EditError("the automatic mask needs at least one noise sample")
-        reporter.report("computing mask", 0, 1)
+        reporter.report(phases.COMPUTING_MASK, 0, 1)
         mask = diffedit_mask(x0, mask_level, schedule.alpha_bar(mask_level),
                              session.calls.predictor(req.target_prompt),
                              session.calls.predictor(req.source_prompt),
                              req.mask_samples, req.mask_threshold, gen)
-        reporter.report("computing mask", 1, 1)
+        reporter.report(phases.COMPUTING_MASK, 1, 1)
         mask_pixels = session.size.mask_to_original(mask_to_pixels(mask, session.size.work))
     elif req.mask_mode == "user":
         mask = session.latent_mask(x0)
@@ -90,15 +83,29 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         eps_target = session.calls.predictor(req.target_prompt, req.guidance)
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
         x = cycle_sde_sample(traj.start, traj, eps_target, schedule, trajectory_eps_fn=eps_source,
-                             hook=session.reverse_hook("editing", traj.states, mask))
+                             hook=session.reverse_hook(phases.EDITING, traj.states, mask))
     else:
         # The paper's baseline (App. F.3, the official code = diffusers' DiffEdit): DDIM
         # inversion with the source prompt at the request's CFG, then DDIM sampling with the
         # target prompt against the source prompt as the negative one, at the same CFG.
         states = ddim_invert(x0, steps, eps_source, schedule,
-                             hook=session.progress_hook("inverting", len(steps)))
+                             hook=session.progress_hook(phases.INVERTING, len(steps)))
         eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
                                            negative_prompt=req.source_prompt)
         x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
-                   hook=session.reverse_hook("editing", states, mask))
+                   hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)
+
+
+def plan_diffedit(request: DiffEditRequest) -> JobPlan:
+    out: list[PlannedPhase] = []
+    if request.mask_mode == "auto":
+        # Reported as one step; it predicts under both prompts for every noise sample.
+        out.append(PlannedPhase(phases.COMPUTING_MASK, 1, 2.0 * max(1, request.mask_samples)))
+    k = max(1, int(request.encode_ratio * request.steps))
+    guided = guided_cost(request.guidance)
+    if request.method == "sde":
+        out.append(PlannedPhase(phases.EDITING, k, 2 * guided))
+    else:
+        out += [PlannedPhase(phases.INVERTING, k, 1.0), PlannedPhase(phases.EDITING, k, guided)]
+    return tuple(out)

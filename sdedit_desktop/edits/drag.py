@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sdedit_desktop.core import phases
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase
 from sdedit_desktop.diffusion.cycle_sde import (
     cycle_sde_sample,
     noise_adding_trajectory,
@@ -25,40 +27,20 @@ from sdedit_desktop.diffusion.cycle_sde import (
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import randn_like
 from sdedit_desktop.diffusion.schedule import GridError, Step, edit_window, sd15_schedule
+from sdedit_desktop.edits.drag_steps import (
+    LatentPair,
+    LatentPoint,
+    drag_plan,
+    drag_step_count,
+)
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DragRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
+from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 
-LatentPoint = tuple[int, int]  # (x, y) in latent pixels
-LatentPair = tuple[LatentPoint, LatentPoint]
-
-
-def drag_step_count(dmax: float, step_size: float) -> int:
-    """1 if the longest drag fits one step, else the integer m whose step length dmax / m is
-    closest to step_size (ties go to the smaller m)."""
-    if step_size <= 0:
-        raise EditError(f"the drag step size must be positive, got {step_size}")
-    if dmax <= step_size:
-        return 1
-    lo = max(1, math.floor(dmax / step_size))
-    hi = lo + 1
-    return lo if abs(dmax / lo - step_size) <= abs(dmax / hi - step_size) else hi
-
-
-def drag_plan(pairs: Sequence[LatentPair], step_size: float) -> list[list[LatentPair]]:
-    """For every drag step i, the (source_i, target_i) of each pair:
-    source_i = src + trunc(i d / m), target_i = src + trunc((i + 1) d / m)."""
-    deltas = [(tx - sx, ty - sy) for (sx, sy), (tx, ty) in pairs]
-    m = drag_step_count(max(math.hypot(dx, dy) for dx, dy in deltas), step_size)
-    plan = []
-    for i in range(m):
-        step = []
-        for ((sx, sy), _), (dx, dy) in zip(pairs, deltas, strict=True):
-            step.append(((sx + int(i * dx / m), sy + int(i * dy / m)),
-                         (sx + int((i + 1) * dx / m), sy + int((i + 1) * dy / m))))
-        plan.append(step)
-    return plan
+__all__ = ["copy_paste", "drag_plan", "drag_step_count", "guidance_schedules", "patch_box",
+           "plan_drag", "run_drag"]
 
 
 @dataclass(frozen=True)
@@ -115,13 +97,7 @@ def guidance_schedules(req: DragRequest, steps: Sequence[Step]) -> tuple[dict, d
 
 def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
              options: ExecutionOptions, lora: LoraProvider | None) -> EditResult:
-    if not 0 < req.t0 <= 1:
-        raise EditError(f"t0 must be in (0, 1], got {req.t0}")
-    if req.half_size < 1:
-        raise EditError(f"the patch half-size must be at least 1 latent pixel, got {req.half_size}")
-    if not 0 <= req.source_scale <= 1:
-        raise EditError(f"the source feature scale must be in [0, 1], got {req.source_scale}")
-    session.check_points(req.points)
+    # Parameter ranges and points are checked by DragRequest.validate() (run_edit calls it).
     schedule = sd15_schedule()
     try:
         steps = edit_window(req.grid, req.steps, req.t0)
@@ -142,15 +118,15 @@ def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
     timings: dict[str, float] = {}
     for i, step_pairs in enumerate(plan):
         t_start = time.perf_counter()
-        phase = f"drag step {i + 1}/{len(plan)}"
+        phase = phases.drag_step(i + 1, len(plan))
         if req.method == "sde":
             traj = noise_adding_trajectory(current, steps, schedule, gen)
             states = traj.states
         else:
-            reporter.report(f"inverting {i + 1}/{len(plan)}", 0, len(steps))
+            inverting = phases.drag_inverting(i + 1, len(plan))
+            reporter.report(inverting, 0, len(steps))
             states = ddim_invert(current, steps, eps, schedule,
-                                 hook=session.progress_hook(f"inverting {i + 1}/{len(plan)}",
-                                                            len(steps)))
+                                 hook=session.progress_hook(inverting, len(steps)))
         x = copy_paste(states[0], step_pairs, req.half_size, req.source_scale, req.target_scale,
                        gen)
         x = session.reset_outside(x, states[0], mask)
@@ -169,3 +145,30 @@ def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
         timings[f"drag_step_{i + 1}"] = time.perf_counter() - t_start
     return session.result(req, trajectory_images[-1], trajectory=trajectory_images,
                           timings=timings, lora_id=lora_id)
+
+
+# Per-image LoRA training: each step a forward + backward pass of one sample (~3 samples).
+LORA_STEP_COST = 3.0
+
+
+def plan_drag(request: DragRequest) -> JobPlan:
+    """Expected phases: LoRA training (when on), then per drag step the reverse pass (and, for
+    ODE-Drag, the inversion before it)."""
+    out: list[PlannedPhase] = []
+    if request.lora != "off":
+        out.append(PlannedPhase(phases.LORA, LORA_TRAIN_STEPS, LORA_STEP_COST))
+    k = max(1, int(request.t0 * request.steps))
+    try:
+        m = request.drag_step_count()
+    except (EditError, ValueError, ZeroDivisionError):
+        m = 1  # an invalid request fails before its first step
+    # Guidance rises from 1 to 3 along the reverse pass: about 1.5 samples per prediction.
+    for i in range(1, m + 1):
+        if request.method == "sde":
+            # Noise-adding makes no model call (no phase); each reverse step predicts on the
+            # sample and on the recorded trajectory.
+            out.append(PlannedPhase(phases.drag_step_prefix(i), k, 3.0))
+        else:
+            out.append(PlannedPhase(phases.drag_inverting_prefix(i), k, 1.5))
+            out.append(PlannedPhase(phases.drag_step_prefix(i), k, 1.5))
+    return tuple(out)

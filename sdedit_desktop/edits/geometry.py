@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.requests import PointPair
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import PointPair
 
-MULTIPLE = 8
+LATENT_FACTOR = 8  # image pixels per latent pixel (the SD 1.5 VAE downsamples 3 times)
+MULTIPLE = LATENT_FACTOR  # working sizes are whole latents
 MIN_SIDE = 64  # smaller inputs are scaled up: SD's VAE and UNet need some room
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from sdedit_desktop.core import phases
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
 from sdedit_desktop.diffusion.predictor import randn_like
 from sdedit_desktop.diffusion.schedule import (
@@ -49,8 +51,6 @@ def composite(original: np.ndarray, edited: np.ndarray, mask: np.ndarray,
 
 
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
-    if req.order not in (1, 2):
-        raise EditError(f"the solver order must be 1 or 2, got {req.order}")
     try:
         grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
     except GridError as exc:
@@ -66,10 +66,14 @@ def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporte
 
     def hook(i: int, step: Step, x_s: torch.Tensor) -> torch.Tensor:
         x_s = blend(x_s, noised_known(x0, step.s, schedule, gen, i == len(grid) - 1), mask)
-        reporter.report("inpainting", i + 1, len(grid), latent=x_s)
+        reporter.report(phases.INPAINTING, i + 1, len(grid), latent=x_s)
         return x_s
 
     x = dpm_solver_sample(x, grid, eps, schedule, req.method, req.order, gen, hook)
     edited = session.decode(x)
     image = composite(req.image, edited, req.mask)
     return session.result(req, image)
+
+
+def plan_inpaint(request: InpaintRequest) -> JobPlan:
+    return (PlannedPhase(phases.INPAINTING, request.steps, guided_cost(request.guidance)),)

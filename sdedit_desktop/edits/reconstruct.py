@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from sdedit_desktop.core import phases
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
@@ -15,8 +17,6 @@ from sdedit_desktop.edits.tensors import psnr
 
 def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: StepReporter
                     ) -> EditResult:
-    if not 0 < req.t0 <= 1:
-        raise EditError(f"t0 must be in (0, 1], got {req.t0}")
     schedule = sd15_schedule()
     try:
         steps = edit_window(req.grid, req.steps, req.t0)
@@ -28,12 +28,12 @@ def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: Ste
     if req.method == "sde":
         traj = noise_adding_trajectory(x0, steps, schedule, gen)
         x = cycle_sde_sample(traj.start, traj, eps, schedule,
-                             hook=session.progress_hook("reconstructing", len(steps)))
+                             hook=session.progress_hook(phases.RECONSTRUCTING, len(steps)))
     else:
         states = ddim_invert(x0, steps, eps, schedule,
-                             hook=session.progress_hook("inverting", len(steps)))
+                             hook=session.progress_hook(phases.INVERTING, len(steps)))
         x = sample(states[0], steps, eps, schedule, eta=0.0,
-                   hook=session.progress_hook("reconstructing", len(steps)))
+                   hook=session.progress_hook(phases.RECONSTRUCTING, len(steps)))
     err = (x - x0).double()
     decoded = session.decode_work(x)
     reference = session.decode_work(x0)
@@ -44,3 +44,12 @@ def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: Ste
         "psnr_input": psnr(decoded, session.image),  # vs the input pixels: + the VAE's error
     }
     return session.result(req, session.size.to_original(decoded), metrics=metrics)
+
+
+def plan_reconstruct(request: ReconstructRequest) -> JobPlan:
+    k = max(1, round(request.t0 * request.steps))
+    guided = guided_cost(request.guidance)
+    if request.method == "sde":
+        return (PlannedPhase(phases.RECONSTRUCTING, k, 2 * guided),)
+    return (PlannedPhase(phases.INVERTING, k, guided),
+            PlannedPhase(phases.RECONSTRUCTING, k, guided))

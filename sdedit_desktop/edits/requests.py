@@ -4,31 +4,52 @@ A request carries every parameter (with the paper's defaults), the seed and the 
 the input image and the optional mask travel with it as uint8 numpy arrays. `params()` gives the
 JSON-able part (images are referenced by their SHA-256) and `from_params()` rebuilds a request
 from it plus the arrays, which is what `.sdeproj` files and `--json` records store.
+
+Each tunable field is declared with `schema.param(...)`: label, range, tooltip, paper default.
+The method panels and the CLI's options are generated from it. `validate()` checks a request
+against that schema plus the checks that involve several fields (drag points inside the image,
+a bounded number of drag steps); the panels, the CLI and `run_edit` all call it.
+Torch-free: the UI imports this module.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from sdedit_desktop.models.interface import ModelIdentity
+from sdedit_desktop.core.hashing import image_sha256
+from sdedit_desktop.core.identity import ModelIdentity
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import GridKind, Point, PointPair
+from sdedit_desktop.edits.drag_steps import (
+    MAX_DRAG_STEPS,
+    drag_step_count,
+    longest_drag,
+    too_many_steps_message,
+)
+from sdedit_desktop.edits.geometry import LATENT_FACTOR, MIN_SIDE, validate_points, working_size
+from sdedit_desktop.edits.schema import param, validate_fields
+from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
+
+__all__ = ["REQUEST_TYPES", "DiffEditRequest", "DragRequest", "EditRequest", "EditResult",
+           "GridKind", "InpaintRequest", "Point", "PointPair", "ReconstructRequest",
+           "image_sha256"]
 
 Method = Literal["sde", "ode"]
-GridKind = Literal["uniform", "reference"]
-Point = tuple[int, int]  # image pixels (x, y)
-PointPair = tuple[Point, Point]  # (source, target)
+MAX_SEED = 2**32 - 1  # seeds are 32-bit unsigned: what spin boxes, numpy and torch all accept
+MAX_STEPS = 1000  # sampling grid sizes: SD 1.5 has 1000 training timesteps
+MAX_SIDE_LIMIT = 4096  # the largest working size (px) one may ask for
 
+# Fields a request gets from the canvas or the engine, not from the parameter panels.
+NOT_PARAMS = frozenset({"image", "mask", "model", "points"})
 
-def image_sha256(array: np.ndarray | None) -> str | None:
-    if array is None:
-        return None
-    digest = hashlib.sha256()
-    digest.update(str((array.shape, str(array.dtype))).encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+_STEPS_TIP = "Sampling grid size over the full diffusion time."
+_GRID_CHOICES = (("uniform", "Uniform (default)"), ("reference", "Reference code grid"))
+_GRID_TIP = ("Which timesteps the sampler visits. Uniform: t = k·(1000/N)+1, every step to its "
+             "neighbour (the default). Reference: the paper's code grid round(linspace(0, 999, "
+             "N+1)), for comparing with its published outputs.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,12 +60,23 @@ class EditRequest:
     kind: ClassVar[str] = "base"
     image: np.ndarray = field(repr=False, compare=False)
     mask: np.ndarray | None = field(default=None, repr=False, compare=False)
-    method: Method = "sde"
-    seed: int = 1234
+    method: Method = param("sde", label="Method", tip="sde (the paper's method) or ode (the "
+                           "baseline)", panel=False, cli=False)
+    seed: int = param(1234, label="Seed", tip="Random seed of every noise draw. The same request "
+                      "with the same seed and model gives the same result.", lo=0, hi=MAX_SEED,
+                      paper=1234, panel=False, cli=False)
     model: ModelIdentity | None = None
     # Images are scaled (down) so the longer side is at most this many pixels before editing,
     # then the result is scaled back; None keeps the size (rounded to multiples of 8).
-    max_side: int | None = 768
+    max_side: int | None = param(768, label="Max side (px)", tip="The image is scaled down so "
+                                 "its longer side is at most this many pixels for the edit (SD "
+                                 "1.5 works best at 512-768), then the result is scaled back. "
+                                 "0 keeps the size (rounded to multiples of 8).",
+                                 lo=MIN_SIDE, hi=MAX_SIDE_LIMIT, step=64, panel=False, cli=False)
+
+    def validate(self) -> None:
+        """Raises EditError (naming the parameter) unless every parameter is acceptable."""
+        validate_fields(self)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -82,6 +114,12 @@ class EditRequest:
     def with_changes(self, **changes: Any) -> EditRequest:
         return replace(self, **changes)
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The panel parameters of a default request: every field but the arrays, the model and
+        the points (JSON-able values)."""
+        return {f.name: f.default for f in fields(cls) if f.name not in NOT_PARAMS}
+
 
 def _listify(value: Any) -> Any:
     if isinstance(value, tuple | list):
@@ -95,19 +133,75 @@ class DragRequest(EditRequest):
 
     kind: ClassVar[str] = "drag"
     points: tuple[PointPair, ...] = ()
-    prompt: str = ""
-    t0: float = 0.6
-    steps: int = 200
-    step_size: float = 2.0  # latent pixels per drag step
-    source_scale: float = 0.3
-    target_scale: float = 1.1
-    half_size: int = 5  # latent pixels
-    cfg_min: float = 1.0  # guidance near t = 0
-    cfg_max: float = 3.0  # guidance at t0
-    lora: str = "off"  # "off", "auto" (train or reuse from cache) or a path to LoRA weights
-    lora_scale_min: float = 0.5  # LoRA scale at t0
-    lora_scale_max: float = 1.0  # LoRA scale near t = 0
-    grid: GridKind = "uniform"
+    prompt: str = param("", label="Prompt", tip="Describes the image. Conditions the model "
+                        "(classifier-free guidance) and the per-image LoRA. May be empty.")
+    t0: float = param(0.6, label="t0 (noise level)", tip="How far up the image is noised before "
+                      "each drag step, as a fraction of the diffusion time. Higher = bigger "
+                      "changes possible, less faithful.", lo=0.0, lo_open=True, hi=1.0,
+                      step=0.05, paper=0.6)
+    steps: int = param(200, label="Steps (N)", tip="Size of the sampling grid over the full "
+                       "diffusion time. Each drag step runs int(t0·N) steps up and down.",
+                       lo=1, hi=MAX_STEPS, step=10, paper=200)
+    step_size: float = param(2.0, label="Drag step size", tip="Latent pixels (8 image px) the "
+                             "content moves per drag step. The number of drag steps is the "
+                             f"longest drag divided by this (at most {MAX_DRAG_STEPS}).",
+                             lo=0.5, hi=64.0, step=0.5, decimals=1, paper=2)
+    source_scale: float = param(0.3, label="Source feature scale", tip="What is left at the "
+                                "source after the copy: s·content + sqrt(1-s²)·noise. Lower "
+                                "erases the source more.", lo=0.0, hi=1.0, step=0.05,
+                                advanced=True, paper=0.3)
+    target_scale: float = param(1.1, label="Target amplification", tip="The copied patch is "
+                                "multiplied by this at the target so the moved content survives "
+                                "the sampling.", lo=0.5, hi=2.0, step=0.05, advanced=True,
+                                paper=1.1)
+    half_size: int = param(5, label="Patch half-size r", tip="Half the side of the square patch "
+                           "copied from source to target, in latent pixels (5 = an 88x88 "
+                           "image-pixel patch).", lo=1, hi=32, paper=5)
+    cfg_min: float = param(1.0, label="Guidance near t=0", tip="Classifier-free guidance rises "
+                           "linearly from this value near t=0 ...", lo=0.0, hi=20.0, step=0.5,
+                           decimals=1, advanced=True, paper=1)
+    cfg_max: float = param(3.0, label="Guidance at t0", tip="... to this value at t0.", lo=0.0,
+                           hi=20.0, step=0.5, decimals=1, advanced=True, paper=3)
+    lora: str = param("off", label="LoRA", tip="Per-image LoRA (optional, improves faithfulness "
+                      "of drags): off = base model; auto = train a LoRA on this image and prompt "
+                      f"({LORA_TRAIN_STEPS} steps) or reuse the cached one; or the path of LoRA "
+                      "weights "
+                      "(.safetensors).", panel=False)
+    lora_scale_min: float = param(0.5, label="LoRA scale at t0", tip="... to this value at t0.",
+                                  lo=0.0, hi=2.0, step=0.05, advanced=True, paper=0.5)
+    lora_scale_max: float = param(1.0, label="LoRA scale near t=0", tip="With a LoRA: its scale "
+                                  "falls on a cosine from this value near t=0 ...", lo=0.0,
+                                  hi=2.0, step=0.05, advanced=True, paper=1)
+    grid: GridKind = param("uniform", label="Timestep grid", tip=_GRID_TIP,
+                           choices=_GRID_CHOICES, advanced=True)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.lora.strip():
+            raise EditError("lora must be 'off', 'auto' or the path of a LoRA file")
+        if int(self.t0 * self.steps) < 1:
+            raise EditError(f"t0 {self.t0:g} x steps {self.steps} gives no sampling step: "
+                            "raise t0 or steps")
+        height, width = self.image.shape[:2]
+        validate_points(self.points, width, height)
+        m = self.drag_step_count()
+        if m > MAX_DRAG_STEPS:
+            raise EditError(too_many_steps_message(m, self.step_size))
+
+    def latent_points(self, factor: int = LATENT_FACTOR) -> list[tuple[Point, Point]]:
+        """The point pairs in latent pixels, mapped as the edit maps them (through the working
+        size)."""
+        height, width = self.image.shape[:2]
+        size = working_size(width, height, self.max_side)
+        return [tuple((x // factor, y // factor) for x, y in map(size.point_to_work, pair))
+                for pair in self.points]
+
+    def drag_step_count(self) -> int:
+        """The number of drag steps m the edit will make (Alg. 1, step 1); 1 without points."""
+        pairs = self.latent_points()
+        if not pairs:
+            return 1
+        return drag_step_count(longest_drag(pairs), self.step_size)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,11 +209,17 @@ class InpaintRequest(EditRequest):
     """Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++ (Sec. 5.1). The mask is required."""
 
     kind: ClassVar[str] = "inpaint"
-    prompt: str = ""
-    negative_prompt: str = ""
-    steps: int = 50
-    order: int = 2
-    guidance: float = 7.5
+    prompt: str = param("", label="Prompt", tip="What should appear in the masked region.")
+    negative_prompt: str = param("", label="Negative prompt", tip="What the fill should avoid "
+                                 "(used as the unconditional prompt of guidance).")
+    steps: int = param(50, label="Steps", tip="Solver steps from noise to image (the paper uses "
+                       "25, 50 or 100).", lo=1, hi=MAX_STEPS, step=5, paper=50)
+    order: int = param(2, label="Solver order", tip="DPM-Solver++ order: 2 converges in fewer "
+                       "steps; 1 is the simple first-order solver (the paper reports both).",
+                       choices=((2, "2nd order"), (1, "1st order")), paper=2)
+    guidance: float = param(7.5, label="Guidance scale", tip="Classifier-free guidance. Higher "
+                            "follows the prompt more closely.", lo=0.0, hi=30.0, step=0.5,
+                            decimals=1, paper=7.5)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,15 +228,38 @@ class DiffEditRequest(EditRequest):
     prompts), "user" (the request's mask) or "full" (whole image: DDIB-style translation)."""
 
     kind: ClassVar[str] = "diffedit"
-    source_prompt: str = ""
-    target_prompt: str = ""
-    encode_ratio: float = 0.7
-    steps: int = 50
-    guidance: float = 7.5
-    mask_mode: Literal["auto", "user", "full"] = "auto"
-    mask_samples: int = 10
-    mask_strength: float = 0.5
-    mask_threshold: float = 0.5
+    source_prompt: str = param("", label="Source prompt", tip="Describes the image as it is "
+                               "(e.g. 'a bowl of apples').")
+    target_prompt: str = param("", label="Target prompt", tip="Describes the image you want "
+                               "(e.g. 'a bowl of pears').")
+    encode_ratio: float = param(0.7, label="Encode ratio", tip="How far the image is "
+                                "noised/inverted before sampling with the target prompt. Higher "
+                                "allows bigger changes.", lo=0.0, lo_open=True, hi=1.0,
+                                step=0.05, paper=0.7)
+    steps: int = param(50, label="Steps", tip=_STEPS_TIP, lo=1, hi=MAX_STEPS, step=5, paper=50)
+    guidance: float = param(7.5, label="Guidance scale", tip="Classifier-free guidance.",
+                            lo=0.0, hi=30.0, step=0.5, decimals=1, paper=7.5)
+    mask_mode: Literal["auto", "user", "full"] = param(
+        "auto", label="Mask", tip="Auto: DiffEdit computes the region from the two prompts "
+        "(shown on the canvas afterwards, editable). Your mask (user): the mask painted on the "
+        "canvas. Whole image (full): prompt-to-prompt translation of everything (DDIB-style).",
+        choices=(("auto", "Auto (from prompts)"), ("user", "Your mask"), ("full", "Whole image")))
+    mask_samples: int = param(10, label="Auto-mask samples", tip="Noise draws averaged for the "
+                              "auto mask.", lo=1, hi=100, advanced=True, paper=10)
+    mask_strength: float = param(0.5, label="Auto-mask noise", tip="Noise level of the auto-mask "
+                                 "estimate.", lo=0.0, lo_open=True, hi=1.0, step=0.05,
+                                 advanced=True, paper=0.5)
+    mask_threshold: float = param(0.5, label="Auto-mask threshold", tip="Normalised difference "
+                                  "above which a pixel joins the mask.", lo=0.0, hi=1.0,
+                                  step=0.05, advanced=True, paper=0.5)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.target_prompt.strip():
+            raise EditError("DiffEdit needs a target prompt describing the edited image")
+        if int(self.encode_ratio * self.steps) < 1:
+            raise EditError(f"encode_ratio {self.encode_ratio:g} x steps {self.steps} gives no "
+                            "sampling step: raise the encode ratio or the steps")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,12 +268,27 @@ class ReconstructRequest(EditRequest):
     method "sde" = Cycle-SDE, "ode" = DDIM inversion."""
 
     kind: ClassVar[str] = "reconstruct"
-    prompt: str = ""
-    steps: int = 50
-    guidance: float = 7.5
-    t0: float = 1.0  # fraction of the grid to go up (1.0 = the whole grid)
-    dtype: Literal["float32", "float64"] = "float32"
-    grid: GridKind = "uniform"
+    prompt: str = param("", label="Prompt", tip="Prompt used for guidance on the way up and "
+                        "down.")
+    steps: int = param(50, label="Steps", tip=_STEPS_TIP, lo=1, hi=MAX_STEPS, step=5, paper=50)
+    guidance: float = param(7.5, label="Guidance scale", tip="Classifier-free guidance. DDIM "
+                            "inversion drifts more with higher guidance; Cycle-SDE stays exact.",
+                            lo=0.0, hi=30.0, step=0.5, decimals=1, paper=7.5, cli_flag="--cfg")
+    t0: float = param(1.0, label="Depth t0", tip="Fraction of the grid to go up before coming "
+                      "back (1.0 = all the way to noise).", lo=0.0, lo_open=True, hi=1.0,
+                      step=0.05)
+    dtype: Literal["float32", "float64"] = param(
+        "float32", label="Latent precision", tip="float64 latents make Cycle-SDE exact even with "
+        "guidance (paper Table 3); float32 shows the small float error.",
+        choices=(("float32", "float32"), ("float64", "float64")), cli=False)
+    grid: GridKind = param("uniform", label="Timestep grid", tip=_GRID_TIP,
+                           choices=_GRID_CHOICES, advanced=True)
+
+    def validate(self) -> None:
+        super().validate()
+        if round(self.t0 * self.steps) < 1:
+            raise EditError(f"t0 {self.t0:g} x steps {self.steps} gives no sampling step: "
+                            "raise t0 or steps")
 
 
 REQUEST_TYPES: dict[str, type[EditRequest]] = {
@@ -174,13 +312,19 @@ class EditResult:
     lora_id: str | None = None  # cache key of the LoRA used, if any
 
     def summary(self) -> dict[str, Any]:
-        return {
+        """A JSON-able record: the request's parameters, the arrays by digest or length, and
+        every other field as it is (a field added later is included without listing it)."""
+        out: dict[str, Any] = {
             "request": self.request.params(),
             "image_sha256": image_sha256(self.image),
             "trajectory_len": len(self.trajectory),
-            "metrics": self.metrics,
-            "timings": self.timings,
-            "unet_calls": self.unet_calls,
-            "unet_samples": self.unet_samples,
-            "lora_id": self.lora_id,
         }
+        for f in fields(self):
+            if f.name not in RESULT_ARRAY_FIELDS and f.name != "request":
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+RESULT_ARRAY_FIELDS = ("image", "trajectory", "mask")  # EditResult fields holding images
+# EditResult fields a project does not keep (execution bookkeeping of the benchmark).
+RESULT_TRANSIENT_FIELDS = ("unet_batch_sizes",)

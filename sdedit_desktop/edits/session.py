@@ -15,15 +15,14 @@ from sdedit_desktop.diffusion.schedule import Step
 from sdedit_desktop.edits.geometry import (
     validate_image,
     validate_mask,
-    validate_points,
     working_size,
 )
 from sdedit_desktop.edits.model_calls import ModelCalls
 from sdedit_desktop.edits.options import LoraProvider
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import EditRequest, EditResult, PointPair
+from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.tensors import blend, image_to_tensor, latent_mask, tensor_to_image
-from sdedit_desktop.models.interface import LatentDiffusionModel
+from sdedit_desktop.models.interface import LatentDiffusionModel, LoraCapable
 
 
 class EditSession:
@@ -45,6 +44,7 @@ class EditSession:
         self.latent_dtype = latent_dtype
         self.started = time.perf_counter()
         self._lora_attached = False
+        self.non_finite_decodes = 0  # decoded images that held NaN/inf (run_edit refuses them)
 
     # --- images and latents -------------------------------------------------------------
     def encode(self, image: np.ndarray | None = None) -> torch.Tensor:
@@ -55,7 +55,10 @@ class EditSession:
     def decode_work(self, latent: torch.Tensor) -> np.ndarray:
         """Latent -> image at the working size."""
         with torch.no_grad():
-            return tensor_to_image(self.model.decode_latent(latent))
+            decoded = self.model.decode_latent(latent)
+        if not bool(torch.isfinite(decoded).all()):
+            self.non_finite_decodes += 1
+        return tensor_to_image(decoded)
 
     def decode(self, latent: torch.Tensor) -> np.ndarray:
         """Latent -> image at the input's size."""
@@ -67,10 +70,6 @@ class EditSession:
         if mask is None:
             return None
         return latent_mask(mask, tuple(latent.shape[-2:]), latent)
-
-    def check_points(self, points: tuple[PointPair, ...]) -> None:
-        height, width = self.request.image.shape[:2]
-        validate_points(points, width, height)
 
     def point_to_latent(self, point: tuple[int, int]) -> tuple[int, int]:
         x, y = self.size.point_to_work(point)
@@ -104,10 +103,9 @@ class EditSession:
     # --- LoRA -----------------------------------------------------------------------------
     def attach_lora(self, provider: LoraProvider | None, setting: str, prompt: str,
                     reporter: StepReporter) -> str | None:
-        detach = getattr(self.model, "detach_lora", None)
         if setting == "off":
-            if detach is not None:
-                detach()
+            if isinstance(self.model, LoraCapable):
+                self.model.detach_lora()
             return None
         if provider is None:
             raise EditError("per-image LoRA is not available here (no LoRA cache configured)")
@@ -115,9 +113,8 @@ class EditSession:
         return provider(self.model, setting, self.image, prompt, reporter)
 
     def close(self) -> None:
-        detach = getattr(self.model, "detach_lora", None)
-        if self._lora_attached and detach is not None:
-            detach()
+        if self._lora_attached and isinstance(self.model, LoraCapable):
+            self.model.detach_lora()
 
     # --- the result -----------------------------------------------------------------------
     def result(self, request: EditRequest, image: np.ndarray, **fields: object) -> EditResult:

@@ -14,20 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sdedit_desktop.core.plan import JobPlan, PlannedPhase
 from sdedit_desktop.engine.types import JobProgress
 
-
-@dataclass(frozen=True)
-class PlannedPhase:
-    prefix: str  # matches a reported phase whose name starts with this
-    steps: int
-    cost: float = 1.0  # relative cost of one step (~ model calls x batch)
-
-    def matches(self, phase: str) -> bool:
-        return phase.startswith(self.prefix)
-
-
-JobPlan = tuple[PlannedPhase, ...]
+__all__ = ["JobPlan", "PlannedPhase", "ProgressTracker"]
 
 # Fraction of the job that must be done (and time that must pass) before an ETA is shown:
 # the first steps include warm-up (kernels, caches) and would give wild estimates.

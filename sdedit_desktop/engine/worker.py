@@ -30,7 +30,7 @@ from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.engine.types import EngineFailure, ModelState
-from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
+from sdedit_desktop.models.interface import LoraCapable, ModelIdentity, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -337,10 +337,9 @@ class EngineWorker(QObject):
 
     @staticmethod
     def _detach_lora(model: Any) -> None:
-        detach = getattr(model, "detach_lora", None)
-        if callable(detach):
+        if isinstance(model, LoraCapable):
             try:
-                detach()
+                model.detach_lora()
             except Exception:
                 log.exception("detaching the LoRA after a failed job failed")
 

@@ -6,27 +6,14 @@ tests and any future backend are interchangeable.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 
+from sdedit_desktop.core.identity import ModelIdentity
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which weights made a result: enough to tell whether a replay uses the same weights."""
-
-    kind: str  # "tiny", "hub", "folder", "single-file", "random-sd15"
-    source: str  # hub id, path, or "tiny"
-    revision: str | None = None  # hub commit hash, when known
-    sha256: str | None = None  # content hash of the weights (single file) or of the folder index
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelIdentity:
-        return cls(**{k: data.get(k) for k in ("kind", "source", "revision", "sha256")})
+__all__ = ["LatentDiffusionModel", "LoraCapable", "ModelIdentity", "ModelSpec"]
 
 
 @runtime_checkable
@@ -51,6 +38,15 @@ class LatentDiffusionModel(Protocol):
         """UNet noise prediction. latent [B,4,h,w] (any float dtype; the result has the same
         dtype), timestep an int or a [B] tensor, prompt_embeds [B,77,D]. lora_scale scales an
         attached per-image LoRA (0 = the base model exactly); ignored when none is attached."""
+
+
+@runtime_checkable
+class LoraCapable(Protocol):
+    """A model that a per-image LoRA can be attached to (models/lora.py attaches it); the edits
+    only need to take it off again."""
+
+    def detach_lora(self) -> None:
+        """Remove the attached LoRA, if any (a no-op when none is attached)."""
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sdedit_desktop.edits import tensors as edit_tensors
-from sdedit_desktop.edits.progress import StepReporter
+from sdedit_desktop.core import phases
+from sdedit_desktop.core import tensors as core_tensors
+from sdedit_desktop.core.hashing import image_sha256
+from sdedit_desktop.core.identity import ModelIdentity
+from sdedit_desktop.core.progress import StepReporter
 from sdedit_desktop.models.errors import (
     LoraError,
     ModelError,
     is_out_of_memory,
     out_of_memory_error,
 )
-from sdedit_desktop.models.interface import ModelIdentity
+from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 from sdedit_desktop.models.paths import default_lora_dir
 from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel
 from sdedit_desktop.models.weights import read_safetensors
@@ -47,7 +50,7 @@ class LoraSettings:
     rank: int = 16
     alpha: float | None = None  # None = rank (LoRA scale 1, as DragDiffusion)
     learning_rate: float = 2e-4
-    steps: int = 100
+    steps: int = LORA_TRAIN_STEPS
     batch_size: int = 1
     seed: int = 0
     weight_decay: float = 1e-2  # AdamW's default
@@ -93,12 +96,10 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise LoraError(f"LoRA training needs an HxWx3 uint8 RGB image, got {image.shape} "
                         f"{image.dtype}.")
-    return edit_tensors.image_to_tensor(image, torch.device("cpu"))
+    return core_tensors.image_to_tensor(image, torch.device("cpu"))
 
 
 def image_digest(image: np.ndarray) -> str:
-    from sdedit_desktop.edits.requests import image_sha256
-
     return str(image_sha256(image))
 
 
@@ -342,7 +343,7 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
                 raise LoraError("LoRA training diverged (the loss is not finite); try float32 "
                                 "or a lower learning rate.", detail=f"step {step}: loss {value}")
             losses.append(value)
-            reporter.report("LoRA", step + 1, settings.steps)
+            reporter.report(phases.LORA, step + 1, settings.steps)
         for p in params:
             p.requires_grad_(False)
         after = _probe_loss(model, latent, embeds, probe_t, probe_noise)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sdedit_desktop.edits.progress import StepReporter
+from sdedit_desktop.core.progress import StepReporter
 from sdedit_desktop.models.errors import LoraError
 from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora, load_lora_file
 

@@ -12,14 +12,19 @@ them. `Project.image` and `Project.mask` are the editor's working copies and are
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.edits.requests import EditRequest, EditResult, PointPair
+from sdedit_desktop.edits.requests import (
+    RESULT_TRANSIENT_FIELDS,
+    EditRequest,
+    EditResult,
+    PointPair,
+)
 
 
 def utc_now() -> datetime:
@@ -194,12 +199,21 @@ def requests_equal(a: EditRequest, b: EditRequest) -> bool:
 
 
 def results_equal(a: EditResult, b: EditResult) -> bool:
-    return (requests_equal(a.request, b.request) and arrays_equal(a.image, b.image)
-            and len(a.trajectory) == len(b.trajectory)
-            and all(arrays_equal(x, y) for x, y in zip(a.trajectory, b.trajectory, strict=True))
-            and arrays_equal(a.mask, b.mask) and _floats_equal(a.metrics, b.metrics)
-            and _floats_equal(a.timings, b.timings) and a.unet_calls == b.unet_calls
-            and a.unet_samples == b.unet_samples and a.lora_id == b.lora_id)
+    """Same request and the same value in every field a project keeps (all EditResult fields
+    but the transient ones, derived so that a new field is compared too)."""
+    return requests_equal(a.request, b.request) and all(
+        _values_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(EditResult)
+        if f.name != "request" and f.name not in RESULT_TRANSIENT_FIELDS)
+
+
+def _values_equal(x: Any, y: Any) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return arrays_equal(x, y)
+    if isinstance(x, list) and isinstance(y, list):  # trajectory frames
+        return len(x) == len(y) and all(_values_equal(p, q) for p, q in zip(x, y, strict=True))
+    if isinstance(x, dict) and isinstance(y, dict):  # metrics, timings
+        return _floats_equal(x, y)
+    return x == y
 
 
 def _floats_equal(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
-from sdedit_desktop.models.interface import ModelIdentity
+from sdedit_desktop.core.identity import ModelIdentity
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.edits.requests import NOT_PARAMS, REQUEST_TYPES, EditRequest
+from sdedit_desktop.edits.schema import check_value, schema
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 
@@ -122,6 +124,47 @@ def convert(value: Any, hint: Any, where: str) -> Any:
                 "sha256": jsonio.opt_string(data.get("sha256"), f"{where}.sha256")}
     # A programming error, not a bad file: a request field of a type this reader lacks.
     raise TypeError(f"no JSON reader for request field type {hint!r} ({where})")
+
+
+def check_panel_params(kind: Any, params: Any, where: str) -> dict[str, Any]:
+    """Validates the stored next-edit parameters of one edit kind (a request's parameters
+    without the arrays, the model and the points, as the method panels hold them): every key
+    known, every value of the field's type and in its schema range. Missing keys are left out
+    (the caller takes the defaults)."""
+    clean, problems = read_panel_params(kind, params, where)
+    if problems:
+        raise ProjectError(problems[0])
+    return clean
+
+
+def read_panel_params(kind: Any, params: Any, where: str) -> tuple[dict[str, Any], list[str]]:
+    """Lenient `check_panel_params` for older or hand-edited files: keeps every value it can
+    read and returns what it ignored, one message per problem."""
+    cls = REQUEST_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return {}, [f"{where}: {kind!r} is not an edit this version knows"]
+    if not isinstance(params, dict):
+        return {}, [f"{where} should be an object, found {type(params).__name__}"]
+    hints = {name: hint for name, hint in _hints(cls).items() if name not in NOT_PARAMS}
+    declared = {entry.name: entry for entry in schema(cls)}
+    clean: dict[str, Any] = {}
+    problems = []
+    for name, value in params.items():
+        if name in _EXTRA_KEYS or name in NOT_PARAMS:
+            continue  # a whole request's params() may be given: its other keys are not params
+        if name not in hints:
+            problems.append(f"{where} has a parameter this version does not know for a "
+                            f"{cls.kind} edit: {name}")
+            continue
+        try:
+            converted = convert(value, hints[name], f"{where}.{name}")
+            if name in declared:
+                check_value(declared[name], converted)
+        except (ProjectError, EditError) as exc:
+            problems.append(f"{where}.{name}: {exc}" if isinstance(exc, EditError) else str(exc))
+            continue
+        clean[name] = converted
+    return clean, problems
 
 
 def build_request(cls: type[EditRequest], params: dict[str, Any], image: np.ndarray,

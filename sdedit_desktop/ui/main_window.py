@@ -5,7 +5,7 @@ The state lives in the widget-free `model.EditorModel` (document, history, undo,
 parameters, model state); the engine is injected (anything with the `model.engine_api.EditEngine`
 signals and methods), so tests and the app share this code. Behaviour lives in small parts:
 `file_actions` (open/save/autosave/recovery/export), `canvas_presenter` (what the canvas
-shows), `run_presenter` (the run box), `params_sync` (panels <-> the model's parameters)."""
+shows), `run_presenter` (the run box); the panels bind to the model's `EditParams`."""
 
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model_status import model_status_text
 from sdedit_desktop.ui.panels import InputError, PanelStack
-from sdedit_desktop.ui.params_sync import PanelParamsSync
 from sdedit_desktop.ui.run_presenter import RunBoxPresenter
 from sdedit_desktop.ui.settings import AppSettings, save_settings
 from sdedit_desktop.ui.widgets import CompareBar, RunBox, TrajectoryPlayer
@@ -71,9 +70,12 @@ class MainWindow(QMainWindow):
         self.canvas.brush_radius = self.settings.brush_radius
         self.canvas.brush_hardness = self.settings.brush_hardness
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
-        self.panels = PanelStack()
+        # The panels show and write the model's next-edit parameters (no state of their own).
+        self.panels = PanelStack(self.editor.params)
         self.panels.max_side.setValue(self.settings.max_side)
-        self.params_sync = PanelParamsSync(self.panels, self.editor.params, self)
+        self.panels.select(self.editor.edit_kind)
+        self.panels.methodChanged.connect(self.editor.set_edit_kind)
+        self.editor.editKindChanged.connect(self.panels.select)
         self.run_box = RunBox()
         self.compare = CompareBar()
         self.player = TrajectoryPlayer()

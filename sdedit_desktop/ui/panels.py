@@ -1,15 +1,19 @@
-"""Method panels: one per edit method, built from `params.py`. Each turns its widgets plus the
-canvas state (image, mask, points) into an edit request, or refuses with a clear message."""
+"""Method panels: one per edit kind, generated from the request schema (`params.py`) and bound
+to an `EditParams` (ui/model): widgets write into it and show what it holds. A panel turns those
+parameters plus the canvas state (image, mask, points) into an edit request, or refuses with a
+clear message (the request's own `validate()` included)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QButtonGroup,
     QComboBox,
     QDoubleSpinBox,
@@ -29,32 +33,54 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.core.identity import ModelIdentity
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import PlacedPair
+from sdedit_desktop.edits.registry import KINDS
 from sdedit_desktop.edits.requests import EditRequest
-from sdedit_desktop.models.interface import ModelIdentity
-from sdedit_desktop.ui.model.document import PointPair
+from sdedit_desktop.ui.model.edit_params import EditParams
 from sdedit_desktop.ui.params import (
     LORA_TIP,
-    MAX_SIDE_TIP,
+    MAX_SIDE,
     METHOD_LABELS,
     METHOD_TIPS,
     PANEL_HINTS,
     PANELS,
-    SEED_TIP,
+    SEED,
     ParamSpec,
-    default_of,
 )
+
+INT32_MAX = 2**31 - 1  # QSpinBox's limit: larger integer ranges use a QDoubleSpinBox
 
 
 class InputError(ValueError):
     """The panel cannot build a request from what is on screen; the message says what to do."""
 
 
+def make_spin(spec: ParamSpec) -> QAbstractSpinBox:
+    """A spin box with the schema's range and step (integers past int32 in a 0-decimal
+    QDoubleSpinBox)."""
+    if spec.kind == "float" or spec.maximum > INT32_MAX:
+        w = QDoubleSpinBox()
+        w.setDecimals(spec.decimals if spec.kind == "float" else 0)
+        w.setRange(spec.minimum, spec.maximum)
+        w.setSingleStep(spec.step)
+    else:
+        w = QSpinBox()
+        w.setRange(int(spec.minimum), int(spec.maximum))
+        w.setSingleStep(int(spec.step))
+    w.setToolTip(spec.tooltip)
+    return w
+
+
 class MethodPanel(QWidget):
     changed = Signal()
 
-    def __init__(self, kind: str, parent: QWidget | None = None):
+    def __init__(self, kind: str, params: EditParams | None = None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.kind = kind
+        self.params = params if params is not None else EditParams(self)
         self.request_cls, self.specs = PANELS[kind]
         self.widgets: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
@@ -72,7 +98,8 @@ class MethodPanel(QWidget):
         for button in (self.sde_button, self.ode_button):
             self.method_group.addButton(button)
             method_row.addWidget(button)
-            button.toggled.connect(self.changed)
+        self.sde_button.toggled.connect(
+            lambda on: self._write("method", "sde" if on else "ode"))
         method_row.addStretch(1)
         layout.addLayout(method_row)
         hint = QLabel(PANEL_HINTS[kind])
@@ -97,7 +124,8 @@ class MethodPanel(QWidget):
             label.setToolTip(spec.tooltip)
             (advanced if spec.advanced else basic).addRow(label, widget)
         layout.addLayout(basic)
-        if self.kind == "drag":
+        self.has_lora = "lora" in self.params.get(kind)
+        if self.has_lora:
             basic.addRow(self._lora_label(), self._lora_row())
         if advanced.rowCount():
             # Collapsing hides the rows but keeps their values.
@@ -117,30 +145,25 @@ class MethodPanel(QWidget):
         reset.clicked.connect(self.reset_defaults)
         layout.addWidget(reset, alignment=Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
-        self.reset_defaults()
+        self.params.changed.connect(self._params_changed)
+        self._show(self.params.get(kind))
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widget(self, spec: ParamSpec) -> QWidget:
-        if spec.kind == "float":
-            w = QDoubleSpinBox()
-            w.setRange(spec.minimum, spec.maximum)
-            w.setSingleStep(spec.step)
-            w.setDecimals(spec.decimals)
-            w.valueChanged.connect(self.changed)
-        elif spec.kind == "int":
-            w = QSpinBox()
-            w.setRange(int(spec.minimum), int(spec.maximum))
-            w.setSingleStep(int(spec.step))
-            w.valueChanged.connect(self.changed)
+        name = spec.name
+        if spec.kind in ("float", "int"):
+            w = make_spin(spec)
+            as_type = float if spec.kind == "float" else int
+            w.valueChanged.connect(lambda v: self._write(name, as_type(v)))
         elif spec.kind == "choice":
             w = QComboBox()
             for value, text in spec.choices:
                 w.addItem(text, value)
-            w.currentIndexChanged.connect(self.changed)
+            w.currentIndexChanged.connect(lambda _: self._write(name, w.currentData()))
         else:
             w = QLineEdit()
             w.setClearButtonEnabled(True)
-            w.textChanged.connect(self.changed)
+            w.textChanged.connect(lambda text: self._write(name, text.strip()))
         w.setToolTip(spec.tooltip)
         w.setObjectName(f"{self.kind}.{spec.name}")
         return w
@@ -165,19 +188,24 @@ class MethodPanel(QWidget):
         browse.setText("…")
         browse.setToolTip("Choose a LoRA .safetensors file")
         browse.clicked.connect(self._browse_lora)
-        self.lora_mode.currentIndexChanged.connect(self._lora_mode_changed)
+        self.lora_mode.currentIndexChanged.connect(self._lora_edited)
+        self.lora_path.textChanged.connect(self._lora_edited)
         h.addWidget(self.lora_mode)
         h.addWidget(self.lora_path, 1)
         h.addWidget(browse)
         self._lora_browse = browse
-        self._lora_mode_changed()
+        self._lora_visibility()
         return row
 
-    def _lora_mode_changed(self) -> None:
+    def _lora_visibility(self) -> None:
         is_file = self.lora_mode.currentData() == "file"
         self.lora_path.setVisible(is_file)
         self._lora_browse.setVisible(is_file)
-        self.changed.emit()
+
+    def _lora_edited(self) -> None:
+        self._lora_visibility()
+        mode = self.lora_mode.currentData()
+        self._write("lora", self.lora_path.text().strip() if mode == "file" else mode)
 
     def _browse_lora(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "LoRA weights", "",
@@ -185,136 +213,152 @@ class MethodPanel(QWidget):
         if path:
             self.lora_path.setText(path)
 
+    # -- binding ------------------------------------------------------------------------------
+    def _write(self, name: str, value: Any) -> None:
+        """A widget changed: store it (the widgets' ranges are the schema's, so it is valid)."""
+        if getattr(self, "_showing", False):
+            return
+        self.params.set(self.kind, name, value)
+
+    def _params_changed(self, kind: str) -> None:
+        if kind == self.kind:
+            self._show(self.params.get(kind))
+            self.changed.emit()
+
+    def _show(self, values: dict[str, Any]) -> None:
+        """Put the held parameters on the widgets (without writing them back)."""
+        self._showing = True
+        try:
+            (self.sde_button if values["method"] == "sde" else self.ode_button).setChecked(True)
+            for spec in self.specs:
+                value, w = values[spec.name], self.widgets[spec.name]
+                if isinstance(w, QDoubleSpinBox | QSpinBox):
+                    if w.value() != value:
+                        w.setValue(value)
+                elif isinstance(w, QComboBox):
+                    index = w.findData(value)
+                    if index >= 0:
+                        w.setCurrentIndex(index)
+                elif isinstance(w, QLineEdit) and w.text().strip() != value:
+                    w.setText(str(value))
+            if self.has_lora:
+                lora = str(values["lora"])
+                mode = lora if lora in ("off", "auto") else "file"
+                self.lora_mode.setCurrentIndex(self.lora_mode.findData(mode))
+                if mode == "file" and self.lora_path.text().strip() != lora:
+                    self.lora_path.setText(lora)
+                self._lora_visibility()
+        finally:
+            self._showing = False
+
     # -- values -------------------------------------------------------------------------------
     def method(self) -> str:
-        return "sde" if self.sde_button.isChecked() else "ode"
+        return str(self.params.value(self.kind, "method"))
 
     def values(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"method": self.method()}
-        for spec in self.specs:
-            w = self.widgets[spec.name]
-            if isinstance(w, QDoubleSpinBox):
-                out[spec.name] = float(w.value())
-            elif isinstance(w, QSpinBox):
-                out[spec.name] = int(w.value())
-            elif isinstance(w, QComboBox):
-                out[spec.name] = w.currentData()
-            else:
-                assert isinstance(w, QLineEdit)
-                out[spec.name] = w.text().strip()
-        if self.kind == "drag":
-            mode = self.lora_mode.currentData()
-            out["lora"] = self.lora_path.text().strip() if mode == "file" else mode
-        return out
+        """The parameters this panel holds (request params without arrays, model, points)."""
+        return self.params.get(self.kind)
 
     def set_values(self, values: dict[str, Any]) -> None:
-        """Show the parameters of a request (history: "load parameters")."""
-        if "method" in values:
-            (self.sde_button if values["method"] == "sde" else self.ode_button).setChecked(True)
-        for spec in self.specs:
-            if spec.name not in values:
-                continue
-            value, w = values[spec.name], self.widgets[spec.name]
-            if isinstance(w, QDoubleSpinBox | QSpinBox):
-                w.setValue(value)
-            elif isinstance(w, QComboBox):
-                index = w.findData(value)
-                if index >= 0:
-                    w.setCurrentIndex(index)
-            elif isinstance(w, QLineEdit):
-                w.setText(str(value))
-        if self.kind == "drag" and "lora" in values:
-            lora = str(values["lora"])
-            mode = lora if lora in ("off", "auto") else "file"
-            self.lora_mode.setCurrentIndex(self.lora_mode.findData(mode))
-            self.lora_path.setText(lora if mode == "file" else "")
+        """Show the parameters of a request (history: "load parameters"); values that cannot
+        be used are ignored."""
+        self.params.from_json({self.kind: values})
 
     def reset_defaults(self) -> None:
-        values: dict[str, Any] = {"method": default_of(self.request_cls, "method")}
-        for spec in self.specs:
-            values[spec.name] = default_of(self.request_cls, spec.name)
-        if self.kind == "drag":
-            values["lora"] = default_of(self.request_cls, "lora")
-        self.set_values(values)
+        self.params.reset(self.kind)
 
     # -- requests -----------------------------------------------------------------------------
     def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PointPair], seed: int, max_side: int | None,
-                      model: ModelIdentity | None) -> EditRequest:
+                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
         """The request for what is on screen, or InputError saying what is missing."""
         if image is None:
             raise InputError("Open an image first (File > Open, drop a file, paste, or pick a "
                              "sample).")
         values = self.values()
-        values.update(seed=seed, max_side=max_side, model=model)
+        mask_any = mask is not None and bool(mask.any())
+        _PRECHECKS[self.kind](values, points, mask_any)
+        use = KINDS[self.kind].mask_use
+        send_mask = {"optional": mask_any, "required": True, "unused": False,
+                     "by_mode": values.get("mask_mode") == "user"}[use]
         # The request owns copies: the canvas keeps painting into its mask while a job runs,
         # and a history entry must keep exactly what was sent.
-        image = image.copy()
-        mask = None if mask is None else mask.copy()
-        mask_any = mask is not None and bool(mask.any())
-        if self.kind == "drag":
-            pairs = self._drag_pairs(points)
-            values["points"] = pairs
-            lora = values["lora"]
-            if lora not in ("off", "auto"):
-                if not lora:
-                    raise InputError("LoRA 'From file' is selected but no file is chosen. Pick a "
-                                     ".safetensors file or set LoRA to Off/Auto.")
-                if not Path(lora).is_file():
-                    raise InputError(f"The LoRA file does not exist: {lora}")
-            # A drag mask is optional: without one the whole image may change.
-            return self.request_cls(image=image, mask=mask if mask_any else None, **values)
-        if self.kind == "inpaint":
-            if not mask_any:
-                raise InputError("Inpainting needs a mask: paint the region to fill with the "
-                                 "brush (Brush tool, key B) before running.")
-            return self.request_cls(image=image, mask=mask, **values)
-        if self.kind == "diffedit":
-            if not values["target_prompt"]:
-                raise InputError("DiffEdit needs a target prompt describing the edited image.")
-            if values["mask_mode"] == "auto" and values["source_prompt"] == values["target_prompt"]:
-                raise InputError("The source and target prompts are identical, so the automatic "
-                                 "mask would be empty. Describe what should change.")
-            if values["mask_mode"] == "user" and not mask_any:
-                raise InputError("Mask mode is 'Your mask' but the mask is empty: paint the "
-                                 "region to edit, or switch the mask to Auto.")
-            user_mask = mask if values["mask_mode"] == "user" else None
-            return self.request_cls(image=image, mask=user_mask, **values)
-        return self.request_cls(image=image, mask=None, **values)
+        request = self.params.build_request(
+            self.kind, image.copy(), mask.copy() if send_mask and mask is not None else None,
+            points, model=model)
+        try:
+            request.validate()
+        except EditError as exc:
+            raise InputError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+        return request
 
-    @staticmethod
-    def _drag_pairs(points: list[PointPair]) -> tuple:
-        if not points:
-            raise InputError("Drag needs points: with the Points tool click a source, then "
-                             "where it should go (the target).")
-        for index, (_, target) in enumerate(points):
-            if target is None:
-                raise InputError(f"Point pair {index + 1} has a source but no target: click "
-                                 "where it should go, or delete it.")
-        pairs = tuple((tuple(s), tuple(t)) for s, t in points)
-        if all(s == t for s, t in pairs):
-            raise InputError("Every target equals its source, so nothing would move. Drag a "
-                             "target point away from its source.")
-        return pairs
+
+def _check_drag(values: dict[str, Any], points: list[PlacedPair], _mask_any: bool) -> None:
+    if not points:
+        raise InputError("Drag needs points: with the Points tool click a source, then "
+                         "where it should go (the target).")
+    for index, (_, target) in enumerate(points):
+        if target is None:
+            raise InputError(f"Point pair {index + 1} has a source but no target: click "
+                             "where it should go, or delete it.")
+    if all(tuple(s) == tuple(t) for s, t in points):
+        raise InputError("Every target equals its source, so nothing would move. Drag a "
+                         "target point away from its source.")
+    lora = values["lora"]
+    if lora not in ("off", "auto"):
+        if not lora:
+            raise InputError("LoRA 'From file' is selected but no file is chosen. Pick a "
+                             ".safetensors file or set LoRA to Off/Auto.")
+        if not Path(lora).is_file():
+            raise InputError(f"The LoRA file does not exist: {lora}")
+
+
+def _check_inpaint(_values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
+    if not mask_any:
+        raise InputError("Inpainting needs a mask: paint the region to fill with the "
+                         "brush (Brush tool, key B) before running.")
+
+
+def _check_diffedit(values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
+    if not values["target_prompt"]:
+        raise InputError("DiffEdit needs a target prompt describing the edited image.")
+    if values["mask_mode"] == "auto" and values["source_prompt"] == values["target_prompt"]:
+        raise InputError("The source and target prompts are identical, so the automatic "
+                         "mask would be empty. Describe what should change.")
+    if values["mask_mode"] == "user" and not mask_any:
+        raise InputError("Mask mode is 'Your mask' but the mask is empty: paint the "
+                         "region to edit, or switch the mask to Auto.")
+
+
+def _no_check(_values: dict[str, Any], _points: list[PlacedPair], _mask_any: bool) -> None:
+    """Nothing on the canvas is needed."""
+
+
+# What each kind needs from the canvas before its request can be built (messages that say
+# which tool to use); every parameter check is the request's own validate().
+_PRECHECKS: dict[str, Callable[[dict[str, Any], list[PlacedPair], bool], None]] = {
+    "drag": _check_drag, "inpaint": _check_inpaint, "diffedit": _check_diffedit,
+    "reconstruct": _no_check,
+}
 
 
 class PanelStack(QWidget):
-    """Method tabs, the panels and the settings every method shares (seed, max size)."""
+    """Method tabs, the panels and the settings every method shares (seed, max size), all bound
+    to one EditParams (`self.params`)."""
 
     methodChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, params: EditParams | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.params = params if params is not None else EditParams(self)
         layout = QVBoxLayout(self)
         self.tabs = QTabBar()
         self.tabs.setExpanding(True)
         self.stack = QStackedWidget()
         self.panels: dict[str, MethodPanel] = {}
-        for kind, title in (("drag", "Drag"), ("inpaint", "Inpaint"), ("diffedit", "DiffEdit"),
-                            ("reconstruct", "Reconstruct")):
-            panel = MethodPanel(kind)
+        for kind, entry in KINDS.items():
+            panel = MethodPanel(kind, self.params)
             self.panels[kind] = panel
-            self.tabs.addTab(title)
+            self.tabs.addTab(entry.title)
             self.stack.addWidget(panel)
         self.tabs.currentChanged.connect(self._tab_changed)
         layout.addWidget(self.tabs)
@@ -323,32 +367,47 @@ class PanelStack(QWidget):
         common = QGroupBox("Every method")
         form = QFormLayout(common)
         seed_row = QHBoxLayout()
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(1234)
-        self.seed.setToolTip(SEED_TIP)
+        self.seed = make_spin(SEED)
         dice = QToolButton()
         dice.setText("New")
         dice.setToolTip("Pick a new random seed")
         dice.clicked.connect(self.new_seed)
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(dice)
-        form.addRow("Seed", seed_row)
-        self.max_side = QSpinBox()
-        self.max_side.setRange(0, 4096)
-        self.max_side.setSingleStep(64)
-        self.max_side.setValue(768)
+        form.addRow(SEED.label, seed_row)
+        # 0 = keep the size (the request's None); otherwise the schema's range.
+        self.max_side = make_spin(MAX_SIDE)
+        self.max_side.setMinimum(0)
         self.max_side.setSpecialValueText("keep size")
-        self.max_side.setToolTip(MAX_SIDE_TIP)
-        form.addRow("Max side (px)", self.max_side)
+        form.addRow(MAX_SIDE.label, self.max_side)
         layout.addWidget(common)
+        self._show_shared()
+        self.seed.valueChanged.connect(
+            lambda v: self.params.set(self.current_kind(), "seed", int(v)))
+        self.max_side.valueChanged.connect(self._max_side_edited)
+        self.params.changed.connect(self._show_shared)
+
+    def _max_side_edited(self, value: float) -> None:
+        value = int(value)
+        if 0 < value < MAX_SIDE.minimum:  # typed below the smallest working size
+            return
+        self.params.set(self.current_kind(), "max_side", value or None)
+
+    def _show_shared(self, _kind: str = "") -> None:
+        values = self.params.get(self.current_kind())
+        for widget, value in ((self.seed, values["seed"]), (self.max_side,
+                                                            values["max_side"] or 0)):
+            if widget.value() != value:
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
 
     def _tab_changed(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
         self.methodChanged.emit(self.current_kind())
 
     def current_kind(self) -> str:
-        return list(self.panels)[self.tabs.currentIndex()]
+        return list(self.panels)[max(0, self.tabs.currentIndex())]
 
     def current(self) -> MethodPanel:
         return self.panels[self.current_kind()]
@@ -358,20 +417,21 @@ class PanelStack(QWidget):
         return self.panels[kind]
 
     def new_seed(self) -> int:
-        self.seed.setValue(random.randrange(0, 2**31 - 1))
-        return int(self.seed.value())
+        seed = random.randrange(0, INT32_MAX)
+        self.params.set(self.current_kind(), "seed", seed)
+        return seed
 
     def max_side_value(self) -> int | None:
         return int(self.max_side.value()) or None
 
     def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PointPair], model: ModelIdentity | None) -> EditRequest:
-        return self.current().build_request(image, mask, points, int(self.seed.value()),
-                                            self.max_side_value(), model)
+                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
+        return self.current().build_request(image, mask, points, model)
 
     def show_request(self, request: EditRequest) -> None:
         """Put a past request's parameters back on screen."""
         panel = self.select(request.kind)
-        panel.set_values(request.params())
-        self.seed.setValue(request.seed)
-        self.max_side.setValue(request.max_side or 0)
+        try:
+            self.params.replace(request.kind, request.params())
+        except ValueError:  # e.g. from an older version with other ranges: take what fits
+            panel.set_values(request.params())

@@ -1,1 +1,2 @@
-"""widget-free editor state; QtCore only"""
+"""Widget-free editor state; QtCore only. Observable objects (Qt signals) the window and the
+panels bind to, testable without widgets and without torch."""

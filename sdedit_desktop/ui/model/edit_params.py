@@ -1,89 +1,149 @@
-"""The parameters of the next edit, per edit kind, as plain JSON-able values.
+"""The parameters of the next edit, for every edit kind, as request parameters.
 
-Placeholder with the interface the editor model relies on (the full schema-driven version comes
-with the parameter-schema work): `changed(kind)`, `get`, `set`, `replace`, `to_json`/`from_json`
-and `build_request`. The pseudo-kind "common" holds what every method shares: the selected
-`method` (edit kind), `seed` and `max_side`. `to_json()` is the `project.ui` layout the project
-files have always used ({"panels": {kind: params}, "method", "seed", "max_side"})."""
+One `EditParams` holds, per kind, what the method panel shows: the request's JSON-able
+parameters (every field but the image, the mask, the model and the points; see
+`EditRequest.defaults`). Panels write into it and update from `changed`; a project saves
+`to_json()`; `build_request` turns it plus the canvas state into a request. Values are checked by
+the same codec as a stored request (project/requestcodec.py), so what is held here is always of
+the field's type and in its schema range.
+
+`seed` and `max_side` are shared by every kind (the panel shows them once): setting them for one
+kind sets them for all, and `changed` is emitted for every kind.
+"""
 
 from __future__ import annotations
 
-import copy
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from sdedit_desktop.core.types import PlacedPair
 from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
+from sdedit_desktop.project.errors import ProjectError
+from sdedit_desktop.project.requestcodec import check_panel_params, read_panel_params
 
-COMMON = "common"
-_COMMON_KEYS = ("method", "seed", "max_side")
+SHARED = ("seed", "max_side")  # one value for every kind
 
 
 class EditParams(QObject):
-    changed = Signal(str)  # the kind whose parameters changed ("common" for the shared ones)
+    changed = Signal(str)  # the kind whose parameters changed
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._params: dict[str, dict[str, Any]] = {kind: {} for kind in REQUEST_TYPES}
-        self._params[COMMON] = {"method": "drag", "seed": 1234, "max_side": 768}
+        self._params: dict[str, dict[str, Any]] = {
+            kind: cls.defaults() for kind, cls in REQUEST_TYPES.items()}
+
+    # -- reading -------------------------------------------------------------------------------
+    @staticmethod
+    def kinds() -> list[str]:
+        return list(REQUEST_TYPES)
 
     def get(self, kind: str) -> dict[str, Any]:
-        """A copy of the parameters of `kind` (changing it changes nothing here)."""
-        return copy.deepcopy(self._params[self._check(kind)])
+        """A copy of the kind's parameters."""
+        return dict(self._params[self._known(kind)])
 
+    def value(self, kind: str, name: str) -> Any:
+        return self._params[self._known(kind)][name]
+
+    # -- writing -------------------------------------------------------------------------------
     def set(self, kind: str, name: str, value: Any) -> None:
-        params = self._params[self._check(kind)]
-        if params.get(name, object()) == value:
-            return
-        params[name] = copy.deepcopy(value)
-        self.changed.emit(kind)
+        """Set one parameter; ValueError (naming it) when the value is not acceptable."""
+        clean = self._check(kind, {name: value})
+        self._apply(kind, clean)
 
     def replace(self, kind: str, params: dict[str, Any]) -> None:
-        if self._params[self._check(kind)] == params:
-            return
-        self._params[kind] = copy.deepcopy(dict(params))
-        self.changed.emit(kind)
+        """Set every parameter of `kind` from `params` (e.g. a past request's `params()`; its
+        kind, hashes, points and model are ignored); names it lacks get their defaults. Shared
+        values it holds apply to every kind. ValueError when any value is not acceptable (then
+        nothing changes)."""
+        clean = self._check(kind, params)
+        full = REQUEST_TYPES[kind].defaults()
+        for name in SHARED:  # not given: keep the shared value every kind has now
+            full[name] = self._params[kind][name]
+        full.update(clean)
+        self._apply(kind, full, replace=True)
 
+    def reset(self, kind: str) -> None:
+        """The paper's defaults for `kind` (the shared seed and max side are kept)."""
+        defaults = REQUEST_TYPES[self._known(kind)].defaults()
+        for name in SHARED:
+            defaults.pop(name, None)
+        self._apply(kind, defaults)
+
+    # -- project -------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        common = self._params[COMMON]
-        out: dict[str, Any] = {"panels": {kind: copy.deepcopy(self._params[kind])
-                                          for kind in REQUEST_TYPES}}
-        out.update({key: common[key] for key in _COMMON_KEYS if key in common})
-        return out
+        """{kind: params} - plain JSON values."""
+        return {kind: dict(params) for kind, params in self._params.items()}
 
-    def from_json(self, data: dict[str, Any]) -> None:
-        """Take what `to_json` wrote; unknown kinds and ill-typed values are skipped (files
-        from other versions must still open)."""
-        panels = data.get("panels")
-        if isinstance(panels, dict):
-            for kind, values in panels.items():
-                if kind in REQUEST_TYPES and isinstance(values, dict):
-                    self.replace(kind, values)
-        common = dict(self._params[COMMON])
-        if isinstance(data.get("method"), str) and data["method"] in REQUEST_TYPES:
-            common["method"] = data["method"]
-        for key in ("seed", "max_side"):
-            if isinstance(data.get(key), int) and not isinstance(data.get(key), bool):
-                common[key] = data[key]
-        self.replace(COMMON, common)
+    def from_json(self, data: Any) -> list[str]:
+        """Load what `to_json` wrote (or an older project's panel values, see
+        `legacy_panel_json`). Lenient: every value that can be read is taken, anything else is
+        ignored and described in the returned list; kinds or names it lacks keep their
+        values."""
+        if not isinstance(data, dict):
+            return [f"edit parameters should be an object, found {type(data).__name__}"]
+        problems: list[str] = []
+        for kind, params in data.items():
+            clean, issues = read_panel_params(kind, params, f"edit parameters.{kind}")
+            problems += issues
+            if clean:
+                self._apply(kind, clean)
+        return problems
 
+    # -- requests ------------------------------------------------------------------------------
     def build_request(self, kind: str, image: np.ndarray, mask: np.ndarray | None,
-                      points: list, **extra: Any) -> EditRequest:
-        """The request of `kind` from these parameters; `extra` (seed, max_side, model, ...)
-        wins over them."""
-        cls = REQUEST_TYPES[kind]
-        values = self.get(kind)
-        common = self._params[COMMON]
-        values.setdefault("seed", common.get("seed", 1234))
-        values.setdefault("max_side", common.get("max_side") or None)
-        if kind == "drag":
-            values["points"] = tuple((tuple(s), tuple(t)) for s, t in points)
-        values.update(extra)
-        return cls(image=image.copy(), mask=None if mask is None else mask.copy(), **values)
+                      points: tuple[PlacedPair, ...] | list[PlacedPair] = (),
+                      **extra: Any) -> EditRequest:
+        """The request these parameters describe for the given canvas state (`points` are used
+        by drag only, pairs without a target are left out; `extra` sets any other field, e.g.
+        model=). Not validated: call `request.validate()`."""
+        cls = REQUEST_TYPES[self._known(kind)]
+        values = {**self._params[kind], **extra}
+        if "points" in {f.name for f in fields(cls)}:
+            values["points"] = tuple((tuple(s), tuple(t)) for s, t in points if t is not None)
+        return cls(image=image, mask=mask, **values)
 
-    @staticmethod
-    def _check(kind: str) -> str:
-        if kind != COMMON and kind not in REQUEST_TYPES:
+    # -- internals -----------------------------------------------------------------------------
+    def _known(self, kind: str) -> str:
+        if kind not in self._params:
             raise KeyError(f"unknown edit kind {kind!r}")
         return kind
+
+    def _check(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return check_panel_params(self._known(kind), params, kind)
+        except ProjectError as exc:
+            raise ValueError(str(exc)) from None
+
+    def _apply(self, kind: str, values: dict[str, Any], replace: bool = False) -> None:
+        touched: set[str] = set()
+        for name, value in values.items():
+            targets = self.kinds() if name in SHARED else [kind]
+            for target in targets:
+                if self._params[target].get(name, object()) != value or \
+                        type(self._params[target].get(name)) is not type(value):
+                    self._params[target][name] = value
+                    touched.add(target)
+        for target in self.kinds():  # in a stable order
+            if target in touched:
+                self.changed.emit(target)
+
+
+def legacy_panel_json(ui: dict[str, Any]) -> dict[str, Any]:
+    """An older project's `ui` (panel values under "panels", one seed and max side with 0 =
+    keep the size) in `EditParams.to_json` form, for `from_json`."""
+    panels = ui.get("panels")
+    out: dict[str, Any] = {}
+    if isinstance(panels, dict):
+        out = {kind: dict(values) for kind, values in panels.items() if isinstance(values, dict)}
+    shared: dict[str, Any] = {}
+    if "seed" in ui:
+        shared["seed"] = ui["seed"]
+    if "max_side" in ui:
+        shared["max_side"] = ui["max_side"] or None
+    if shared:
+        for kind in REQUEST_TYPES:
+            out.setdefault(kind, {}).update(shared)
+    return out

@@ -45,6 +45,7 @@ class EditorModel(QObject):
     modelStateChanged = Signal(object, str)  # the new ModelState, the previous status
     message = Signal(str, int)  # a status-bar line and how long to show it (ms; 0 = until next)
     error = Signal(str, str, str)  # title, message, detail ("" = none): the window shows it
+    editKindChanged = Signal(str)  # the edit kind the next Run makes (the panel shown)
 
     def __init__(self, engine: EditEngine, parent: QObject | None = None):
         super().__init__(parent)
@@ -53,6 +54,7 @@ class EditorModel(QObject):
         self.undo = QUndoStack(self)
         self.jobs = JobList(self)
         self.params = EditParams(self)
+        self.edit_kind = "drag"  # the kind the next Run makes; a project remembers it
         self.model_state: ModelState = getattr(engine, "model_state", None) or ModelState(
             "none", message="No model loaded.")
         self.project: Project | None = None  # the Project once saved/opened (id, path, cache)
@@ -62,6 +64,13 @@ class EditorModel(QObject):
         self._saved_index = 0  # undo index at the last save
         self.undo.indexChanged.connect(self._on_undo_index)
         self.runner = JobController(self, engine)
+
+    def set_edit_kind(self, kind: str) -> None:
+        if kind not in self.params.kinds():
+            raise KeyError(f"unknown edit kind {kind!r}")
+        if kind != self.edit_kind:
+            self.edit_kind = kind
+            self.editKindChanged.emit(kind)
 
     # -- sessions ---------------------------------------------------------------------------
     def start_project(self, image: np.ndarray, label: str, path: Path | None = None,

@@ -1,11 +1,13 @@
 """The editor model <-> the `project` package's `Project` (what `.sdeproj` files hold).
 
-`project.ui` keeps the next edit's parameters (`EditParams.to_json()`), the entry the working
-image continues (`parent_id`) and what the working image is (`image_label`)."""
+`project.ui` keeps the next edit's parameters (`EditParams.to_json()` under "edit_params"), the
+kind of the next edit ("method"), the entry the working image continues (`parent_id`) and what
+the working image is (`image_label`)."""
 
 from __future__ import annotations
 
 from sdedit_desktop.project import Project, ProjectError
+from sdedit_desktop.ui.model.edit_params import legacy_panel_json
 from sdedit_desktop.ui.model.editor import EditorModel
 
 
@@ -21,8 +23,8 @@ def editor_to_project(editor: EditorModel) -> Project:
     project.mask = doc.mask.copy() if doc.mask is not None and doc.mask.any() else None
     project.points = [(s, t) for s, t in doc.points if t is not None]
     project.history = list(editor.history.entries)
-    project.ui = {**editor.params.to_json(), "parent_id": editor.parent_id,
-                  "image_label": doc.image_label}
+    project.ui = {"edit_params": editor.params.to_json(), "method": editor.edit_kind,
+                  "parent_id": editor.parent_id, "image_label": doc.image_label}
     project.mark_changed()
     return project
 
@@ -33,6 +35,10 @@ def project_to_editor(editor: EditorModel, project: Project, label: str) -> None
     editor.start_project(project.image, str(ui.get("image_label") or label), None,
                          project.mask, list(project.points), list(project.history))
     editor.project = project
-    editor.params.from_json(ui)
+    # Older projects kept untyped panel values ("panels", "seed", "max_side"): what can be
+    # read is migrated, the rest ignored.
+    editor.params.from_json(ui["edit_params"] if "edit_params" in ui else legacy_panel_json(ui))
+    if ui.get("method") in editor.params.kinds():
+        editor.set_edit_kind(ui["method"])
     parent = ui.get("parent_id")
     editor.parent_id = parent if editor.history.find(parent) is not None else None

@@ -1,0 +1,61 @@
+"""`run_edit`: validate a request, run its kind's algorithm, and refuse a result that is not
+finite."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from sdedit_desktop.core.progress import CancelFn, EditError, ProgressFn, StepReporter
+from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
+from sdedit_desktop.edits.registry import kind_of
+from sdedit_desktop.edits.requests import EditRequest, EditResult
+from sdedit_desktop.edits.session import EditSession
+from sdedit_desktop.models.interface import LatentDiffusionModel
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def run_edit(model: LatentDiffusionModel, request: EditRequest,
+             progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+             lora: LoraProvider | None = None,
+             options: ExecutionOptions | None = None) -> EditResult:
+    """Run one edit. Raises EditError for a request that cannot run (message for users) or a
+    result that is not finite, and EditCancelled when `cancel()` returned True (checked before
+    every UNet call)."""
+    try:
+        kind = kind_of(request)
+    except KeyError:
+        raise EditError(f"unknown edit type {type(request).__name__}") from None
+    request.validate()
+    reporter = StepReporter(progress, cancel)
+    if options is None:
+        # On a GPU the trajectory side of Cycle-SDE is cheapest batched ahead (the UNet call
+        # costs about the same at batch 1 and 16); on a CPU batching buys nothing.
+        on_gpu = getattr(model, "device", torch.device("cpu")).type == "cuda"
+        options = ExecutionOptions(trajectory_batch=16 if on_gpu else 0)
+    reporter.check_cancel()
+    dtype_name = kind.latent_dtype(request)
+    session = EditSession(model, request, reporter, kind.mask_required,
+                          None if dtype_name is None else _DTYPES[dtype_name],
+                          options.always_batch_uncond)
+    try:
+        result = kind.run(session, request, reporter, options, lora)
+    finally:
+        session.close()
+    check_finite(result, session.non_finite_decodes)
+    return result
+
+
+def check_finite(result: EditResult, non_finite_decodes: int = 0) -> None:
+    """A NaN/inf latent decodes to a black (uint8) image, and a NaN metric is no measurement:
+    either is an error, never a success. An infinite PSNR is fine (identical images)."""
+    if non_finite_decodes:
+        raise EditError("the edit produced non-finite values (NaN or infinity) in the image: "
+                        "the model or its precision failed on this input; try float32, other "
+                        "parameters or another model")
+    for name, value in result.metrics.items():
+        if math.isnan(value) or (math.isinf(value) and not name.startswith("psnr")):
+            raise EditError(f"the edit produced a non-finite {name} ({value}): the model or "
+                            "its precision failed on this input")

@@ -281,14 +281,16 @@ def test_edit_params_build_the_request_of_a_kind(qapp):
     params.changed.connect(changed.append)
     params.set("drag", "prompt", "a cat")
     params.set("drag", "prompt", "a cat")  # no change, no signal
-    params.replace("common", {"method": "drag", "seed": 42, "max_side": 0})
-    assert changed == ["drag", "common"]
+    assert changed == ["drag"]
+    params.set("drag", "seed", 42)  # shared by every kind: each one changes
+    params.set("drag", "max_side", None)
+    assert changed[1:1 + len(params.kinds())] == params.kinds()
     mask = np.zeros((H, W), np.uint8)
     request = params.build_request("drag", IMAGE, mask, [((1, 2), (3, 4))])
     assert isinstance(request, DragRequest)
     assert (request.prompt, request.seed, request.max_side) == ("a cat", 42, None)
     assert request.points == (((1, 2), (3, 4)),)
-    assert np.array_equal(request.image, IMAGE) and request.image is not IMAGE
+    assert np.array_equal(request.image, IMAGE)
     assert params.build_request("drag", IMAGE, None, [], seed=7).seed == 7
     with pytest.raises(KeyError, match="unknown edit kind"):
         params.get("sketch")

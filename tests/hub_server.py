@@ -75,7 +75,19 @@ class Faults:
     cut_after: dict[str, list[int]] = field(default_factory=dict)  # file -> bytes per cut GET
     wrong_bytes: dict[str, bytes] = field(default_factory=dict)  # file -> what the CDN sends
     repo_status: dict[str, int] = field(default_factory=dict)  # repo id -> error status
-    file_status: dict[str, int] = field(default_factory=dict)  # file -> error status
+    file_status: dict[str, int] = field(default_factory=dict)  # file -> error status (resolve)
+    # file -> the status of its next CDN answers, in turn (None: the bytes)
+    cdn_status: dict[str, list[int | None]] = field(default_factory=dict)
+    hold: dict[str, Hold] = field(default_factory=dict)  # file -> pause a GET mid-body
+
+
+@dataclass
+class Hold:
+    """Pause the body of the next GET of a file after `after` bytes until `release` is set."""
+
+    after: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class HubServer:
@@ -163,7 +175,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         self._method = method
         self._file: str | None = None
-        self._sent = 0
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         self._path = path
@@ -179,10 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _finish_log(self, status: int) -> None:
-        self.server.hub.record(LoggedRequest(self.server.role, self._method, self._path,
-                                             self._file, self.headers.get("Range"), status,
-                                             self._sent))
+    def _log(self, status: int, body_bytes: int) -> LoggedRequest:
+        """Logged before the answer goes out: the client (and the test) may act on the answer
+        before this thread runs again."""
+        entry = LoggedRequest(self.server.role, self._method, self._path, self._file,
+                              self.headers.get("Range"), status, body_bytes)
+        self.server.hub.record(entry)
+        return entry
 
     def _repo(self, repo_id: str) -> HubRepo | None:
         status = self.server.hub.faults.repo_status.get(repo_id)
@@ -253,6 +267,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         repo, name = found
         self._file = name
+        statuses = self.server.hub.faults.cdn_status.get(name)
+        status = statuses.pop(0) if statuses else None
+        if status is not None:
+            self._send(status, {"Content-Type": "text/plain"}, b"CDN error")
+            return
         data = self.server.hub.faults.wrong_bytes.get(name, repo.files[name])
         self._send_bytes({"ETag": f'"{repo.sha256(name)}"'}, data, name)
 
@@ -271,6 +290,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
             data, status = data[start:end], 206
+        hold = self.server.hub.faults.hold.pop(name, None) if self._method == "GET" else None
+        if hold is not None:
+            entry = self._send(status, headers, data[:hold.after], length=len(data))
+            self.wfile.flush()
+            hold.reached.set()
+            hold.release.wait(timeout=60)
+            entry.body_bytes = len(data)
+            try:
+                self.wfile.write(data[hold.after:])
+            except (BrokenPipeError, ConnectionResetError):  # the client hung up (a cancel)
+                entry.body_bytes = hold.after
+                raise
+            return
         cuts = self.server.hub.faults.cut_after.get(name)
         cut = cuts.pop(0) if cuts and self._method == "GET" else None
         if cut is None:
@@ -291,7 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, json.dumps({"error": message}).encode())
 
     def _send(self, status: int, headers: dict[str, str], body: bytes,
-              length: int | None = None) -> None:
+              length: int | None = None) -> LoggedRequest:
+        entry = self._log(status, len(body) if self._method == "GET" else 0)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -299,5 +332,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self._method == "GET" and body:
             self.wfile.write(body)
-            self._sent = len(body)
-        self._finish_log(status)
+        return entry

@@ -11,8 +11,13 @@ from hub_server import HubRepo
 from huggingface_hub import constants
 
 from sdedit_desktop.cli import main
+from sdedit_desktop.models.errors import DownloadError, ModelNotFoundError
 from sdedit_desktop.models.hub import (
+    DownloadCancelled,
+    DownloadProgress,
+    download_model,
     find_snapshot,
+    repo_folder,
 )
 from sdedit_desktop.models.tiny import save_tiny_model
 
@@ -82,3 +87,223 @@ def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, 
     model = load_model(ModelSpec(REPO, device="cpu"))
     assert model.identity.kind == "hub" and model.identity.revision == snapshot.revision
     assert len(hub.log) == before
+
+
+def _download(progress=None, cancel=None, **kwargs):
+    seen: list[DownloadProgress] = []
+
+    def record(p: DownloadProgress) -> None:
+        seen.append(p)
+        if progress:
+            progress(p)
+
+    return download_model(REPO, progress=record, cancel=cancel, **kwargs), seen
+
+
+def _range_start(request) -> int:
+    assert request.range and request.range.startswith("bytes=") and request.range.endswith("-")
+    return int(request.range[len("bytes="):-1])
+
+
+def _bytes_reported_per_file(seen: list[DownloadProgress]) -> dict[str, int]:
+    """Bytes the progress reports added while each file was current."""
+    per_file: dict[str, int] = {}
+    last = 0
+    for p in seen:
+        if p.file:
+            per_file[p.file] = per_file.get(p.file, 0) + p.done_bytes - last
+        last = p.done_bytes
+    return per_file
+
+
+def test_progress_counts_each_served_byte_once(hub, model_files, small_chunks):
+    snapshot, seen = _download()
+    total = sum(len(b) for b in model_files.values())
+    done = [p.done_bytes for p in seen]
+    assert done == sorted(done) and done[-1] == total == hub.bytes_served()
+    assert all(p.total_bytes == total for p in seen)
+    assert seen[-1].files_done == seen[-1].files_total == len(model_files)
+    assert len([p for p in seen if p.file == UNET]) > 2  # reported as it arrives, not at the end
+    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert _snapshot_files(snapshot.path) == model_files
+
+
+def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files, small_chunks):
+    hub.faults.cut_after[UNET] = [300_000]
+    snapshot, seen = _download()
+    gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+    # The client keeps the whole chunks it received (a chunk cut short is lost) and asks for
+    # the rest: not the whole file again.
+    kept = _range_start(gets[1])
+    assert gets[0].range is None and gets[0].body_bytes == 300_000
+    assert 0 < kept <= 300_000 and kept % (64 * 1024) == 0
+    assert gets[1].body_bytes == len(model_files[UNET]) - kept and len(gets) == 2
+    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
+    assert seen[-1].done_bytes == seen[-1].total_bytes
+    assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
+
+
+def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_files,
+                                                                    small_chunks):
+    # The connection drops, and the CDN fails the retry: the download stops with one line.
+    hub.faults.cut_after[UNET] = [300_000]
+    hub.faults.cdn_status[UNET] = [None, 503]
+    with pytest.raises(DownloadError) as info:
+        _download()
+    assert "server error (503)" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ModelNotFoundError):
+        find_snapshot(REPO)  # nothing that looks complete
+    assert not (repo_folder(REPO) / "snapshots" / hub.repos[REPO].commit / UNET).exists()
+    hub.log.clear()
+    snapshot, seen = _download()
+    gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+    kept = _range_start(gets[0])
+    assert len(gets) == 1 and 0 < kept <= 300_000
+    assert gets[0].body_bytes == len(model_files[UNET]) - kept
+    # The bytes kept from the first run count once, as done, when the file starts.
+    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert seen[-1].done_bytes == seen[-1].total_bytes
+    assert _snapshot_files(snapshot.path) == model_files
+
+
+def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files, small_chunks):
+    from sdedit_desktop.models.interface import ModelSpec
+    from sdedit_desktop.models.loading import load_model
+
+    seen: list[DownloadProgress] = []
+    stop_after = 200_000
+
+    def cancel_mid_unet() -> bool:
+        unet = [p for p in seen if p.file == UNET]
+        return len(unet) > 1 and unet[-1].done_bytes - unet[0].done_bytes >= stop_after
+
+    with pytest.raises(DownloadCancelled):
+        download_model(REPO, progress=seen.append, cancel=cancel_mid_unet)
+    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    assert len(partials) == 1
+    kept = partials[0].stat().st_size
+    assert stop_after <= kept < len(model_files[UNET])
+    assert model_files[UNET].startswith(partials[0].read_bytes())
+    # Nothing an offline load would take for a model.
+    assert not (repo_folder(REPO) / "snapshots" / hub.repos[REPO].commit / UNET).exists()
+    with pytest.raises(ModelNotFoundError):
+        load_model(ModelSpec(REPO, device="cpu"))
+    hub.log.clear()
+    assert main(["models", "download", REPO]) == 0
+    gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+    assert [r.range for r in gets] == [f"bytes={kept}-"]
+    assert gets[0].body_bytes == len(model_files[UNET]) - kept
+    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+    assert not list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+
+
+@pytest.mark.parametrize("served", ["one byte changed", "longer than listed"])
+def test_served_bytes_that_do_not_match_the_hub_are_refused(hub, model_files, served, capsys):
+    good = model_files[UNET]
+    hub.faults.wrong_bytes[UNET] = (good[:1000] + bytes([good[1000] ^ 1]) + good[1001:]
+                                    if served == "one byte changed" else good + b"junk")
+    assert main(["models", "download", REPO]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and UNET in err
+    assert ("do not match its hash" if served == "one byte changed"
+            else f"{len(good) + 4:,} bytes") in err
+    storage = repo_folder(REPO)
+    assert not (storage / "snapshots" / hub.repos[REPO].commit / UNET).exists()
+    assert not list((storage / "blobs").glob("*.incomplete"))  # bad bytes are not kept
+    assert not (storage / "refs" / "main").exists()
+    # Once the server sends the right bytes, the download completes.
+    del hub.faults.wrong_bytes[UNET]
+    assert main(["models", "download", REPO]) == 0
+    assert (find_snapshot(REPO).path / UNET).read_bytes() == good
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_stops_with_one_line_and_nothing_complete(hub, model_files, capsys):
+    import hashlib
+
+    # The unet's partial file is /dev/full: every write to it fails with ENOSPC, as on a full
+    # disk (the other files are written normally).
+    blobs = repo_folder(REPO) / "blobs"
+    blobs.mkdir(parents=True)
+    sha = hashlib.sha256(model_files[UNET]).hexdigest()
+    (blobs / f"{sha}.incomplete").symlink_to("/dev/full")
+    assert main(["models", "download", REPO]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is full" in err and "free some space" in err
+    assert not (blobs / sha).exists()
+    assert not (repo_folder(REPO) / "snapshots" / hub.repos[REPO].commit / UNET).exists()
+    with pytest.raises(ModelNotFoundError):
+        find_snapshot(REPO)
+
+
+def test_not_enough_free_space_is_refused_before_any_transfer(hub, model_files, monkeypatch,
+                                                             capsys):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 50_000, 50_000))
+    assert main(["models", "download", REPO]) == 2
+    err = capsys.readouterr().err.strip()
+    needed = sum(len(b) for b in model_files.values())
+    assert "\n" not in err and "Not enough disk space" in err
+    assert f"{needed / 1e6:.1f} MB" in err and "0.1 MB is free" in err
+    assert hub.file_requests() == []  # refused before any file was asked for
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    ("gated", "is a gated model"),
+    ("missing", "was not found on the Hugging Face hub"),
+    ("server error", "server error (500)"),
+    ("file server error", "server error (500) while downloading"),
+])
+def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
+    repo = REPO
+    if fault == "gated":
+        hub.repos[REPO].gated = True
+    elif fault == "missing":
+        repo = "tests/no-such-model"
+    elif fault == "server error":
+        hub.faults.repo_status[REPO] = 500
+    else:
+        hub.faults.file_status["unet/config.json"] = 500
+    assert main(["models", "download", repo]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and repo in err and "\n" not in err and "Traceback" not in err
+    statuses = {r.status for r in hub.log}
+    assert statuses & {401, 404, 500}
+
+
+def test_only_the_chosen_variants_files_are_fetched(hub, model_files):
+    snapshot, _ = _download(variant="fp16")
+    configs = sorted(f for f in model_files if not f.endswith(".safetensors"))
+    assert _fetched(hub) == sorted(configs + list(FP16))
+    assert not [f for f in _fetched(hub) if f.endswith((".ckpt", ".bin"))]
+    assert _snapshot_files(snapshot.path) == {**{f: model_files[f] for f in configs}, **FP16}
+
+
+def test_downloads_are_refused_while_the_hub_is_switched_off(hub, monkeypatch, capsys):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["models", "download", REPO]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Downloads are switched off (HF_HUB_OFFLINE" in err and "\n" not in err
+    assert hub.log == []
+
+
+def test_the_loader_downloads_only_when_allowed_then_loads_offline(hub, model_files):
+    from sdedit_desktop.models.interface import ModelSpec
+    from sdedit_desktop.models.loading import load_model
+
+    with pytest.raises(ModelNotFoundError):
+        load_model(ModelSpec(REPO, device="cpu"))
+    assert hub.log == []  # offline first: nothing asked without allow_download
+    stages = []
+    model = load_model(ModelSpec(REPO, device="cpu", allow_download=True), progress=stages.append)
+    assert model.identity.kind == "hub" and model.identity.revision == hub.repos[REPO].commit
+    downloads = [s for s in stages if s.stage.startswith("Downloading")]
+    assert downloads[-1].done == downloads[-1].total == hub.bytes_served()
+    assert stages[-1].stage == "Model ready"
+    hub.log.clear()
+    constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
+    again = load_model(ModelSpec(REPO, device="cpu", allow_download=True))
+    assert again.identity.revision == model.identity.revision and hub.log == []

@@ -307,3 +307,19 @@ def test_the_loader_downloads_only_when_allowed_then_loads_offline(hub, model_fi
     constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
     again = load_model(ModelSpec(REPO, device="cpu", allow_download=True))
     assert again.identity.revision == model.identity.revision and hub.log == []
+
+
+def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hub):
+    """How the engine stops a load (shutdown): its own exception, not a DownloadError."""
+
+    class Stop(Exception):
+        pass
+
+    def stop(p: DownloadProgress) -> None:
+        if p.done_bytes > 0:
+            raise Stop
+
+    with pytest.raises(Stop):
+        download_model(REPO, progress=stop)
+    with pytest.raises(DownloadCancelled):
+        download_model(REPO, cancel=lambda: True)

@@ -72,6 +72,10 @@ def _snapshot_files(snapshot: Path) -> dict[str, bytes]:
 def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, capsys):
     assert main(["models", "download", REPO]) == 0
     out = capsys.readouterr().out
+    total = sum(len(b) for b in model_files.values())
+    # Before the transfer: what it needs, and the room there is.
+    assert out.startswith(f"{REPO} (variant default): {len(model_files)} files, "
+                          f"{total / 1e6:.1f} MB; {total / 1e6:.1f} MB to fetch into ")
     snapshot = find_snapshot(REPO)
     assert snapshot.revision == hub.repos[REPO].commit and str(snapshot.path) in out
     assert _snapshot_files(snapshot.path) == model_files
@@ -166,7 +170,8 @@ def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_f
     assert _snapshot_files(snapshot.path) == model_files
 
 
-def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files, small_chunks):
+def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files, small_chunks,
+                                                               capsys):
     from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model
 
@@ -189,7 +194,12 @@ def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
     with pytest.raises(ModelNotFoundError):
         load_model(ModelSpec(REPO, device="cpu"))
     hub.log.clear()
+    capsys.readouterr()
     assert main(["models", "download", REPO]) == 0
+    # Files completed before the cancel, and the partial file's bytes, need no room.
+    needed = len(model_files[UNET]) - kept + sum(len(model_files[f]) for f in model_files
+                                                 if f.startswith("vae/"))
+    assert f"; {needed / 1e6:.1f} MB to fetch into" in capsys.readouterr().out
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
     assert gets[0].body_bytes == len(model_files[UNET]) - kept

@@ -71,6 +71,20 @@ class DownloadProgress:
     files_total: int
 
 
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What a download will do, known before the first byte moves (the CLI and the dialog say
+    it): the files of the chosen variant, their size, what is still missing, the free space."""
+
+    repo_id: str
+    revision: str  # the commit hash
+    files: tuple[str, ...]
+    total_bytes: int
+    needed_bytes: int  # not in the cache yet (partial files count what they have)
+    free_bytes: int  # on the cache's disk
+    cache: Path
+
+
 class DownloadCancelled(Exception):
     pass
 
@@ -112,14 +126,16 @@ def hub_endpoint() -> str:
 
 def download_model(repo_id: str, *, revision: str = "main", variant: str | None = None,
                    progress: Callable[[DownloadProgress], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> Snapshot:
+                   cancel: Callable[[], bool] | None = None,
+                   plan: Callable[[DownloadPlan], None] | None = None) -> Snapshot:
     """Download the files a complete model needs into the hub cache, resuming partial files.
 
     Progress counts bytes over all files (files already cached count as done at once). `cancel`
     is polled as bytes arrive; a cancelled or failed download keeps its partial file
     (`blobs/<etag>.incomplete`) for the next run, which resumes it. `refs/<revision>` is written
     only once every file is complete, so offline loading never picks up a half-fetched snapshot.
-    Every failure is a `DownloadError` with a one-line message.
+    `plan` hears what will be fetched once the file list is in. Every failure is a
+    `DownloadError` with a one-line message.
     """
     from huggingface_hub import HfApi, constants
 
@@ -159,8 +175,10 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
         listed = known.variants[variant or known.default_variant]
         sizes.update({f: int(listed[f]) for f in wanted if not sizes[f] and listed.get(f)})
     total = sum(sizes[f] for f in wanted)
-    check_free_space(repo_id, storage, {f: (_blob_id(siblings[f]), sizes[f]) for f in wanted},
-                     commit)
+    needed, free = check_free_space(repo_id, storage, commit,
+                                    {f: (_blob_id(siblings[f]), sizes[f]) for f in wanted})
+    if plan:
+        plan(DownloadPlan(repo_id, commit, tuple(wanted), total, needed, free, cache))
     state = {"done": 0, "files": 0, "current": ""}
     aborted: list[BaseException] = []
 
@@ -210,10 +228,11 @@ def _blob_id(sibling) -> str | None:
     return (lfs.sha256 if lfs else None) or getattr(sibling, "blob_id", None)
 
 
-def check_free_space(repo_id: str, storage: Path, files: dict[str, tuple[str | None, int]],
-                     commit: str) -> int:
+def check_free_space(repo_id: str, storage: Path, commit: str,
+                     files: dict[str, tuple[str | None, int]]) -> tuple[int, int]:
     """Refuse before fetching anything when the cache's disk cannot hold what is still missing
-    (files already complete or partly there need less); returns the bytes still needed."""
+    (files already complete or partly there need less). `files`: name -> (blob id, size).
+    Returns the bytes still needed and the bytes free."""
     from sdedit_desktop.models.hub_transfer import ETAG
 
     needed = 0
@@ -235,7 +254,7 @@ def check_free_space(repo_id: str, storage: Path, files: dict[str, tuple[str | N
             f"Not enough disk space for {repo_id}: it needs {_gb(needed)} more in "
             f"{storage.parent}, where only {_gb(free)} is free. Free some space (or set "
             "HF_HOME to a bigger disk) and try again.", detail=f"needed {needed}, free {free}")
-    return needed
+    return needed, free
 
 
 def _gb(n: int) -> str:

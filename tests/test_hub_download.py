@@ -333,3 +333,74 @@ def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hu
         download_model(REPO, progress=stop)
     with pytest.raises(DownloadCancelled):
         download_model(REPO, cancel=lambda: True)
+
+
+def _dialog(qtbot):
+    from sdedit_desktop.ui.model_setup import ModelSetupDialog
+    from sdedit_desktop.ui.settings import AppSettings
+
+    dialog = ModelSetupDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.hub_id.setText(REPO)
+    return dialog
+
+
+def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_files, qtbot,
+                                                                  small_chunks):
+    from PySide6.QtCore import Qt
+
+    dialog = _dialog(qtbot)
+    seen: list[DownloadProgress] = []
+    dialog.bridge.progress.connect(seen.append)
+    qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    total = sum(len(b) for b in model_files.values())
+    done = [p.done_bytes for p in seen]
+    assert done == sorted(done) and done[-1] == total == hub.bytes_served()
+    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert dialog.download_bar.value() == dialog.download_bar.maximum()
+    assert str(find_snapshot(REPO).path) in dialog.download_label.text()
+    assert dialog.download_button.isEnabled() and not dialog.stop_button.isEnabled()
+
+
+def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_files, qtbot,
+                                                                     small_chunks):
+    from hub_server import Hold
+    from PySide6.QtCore import Qt
+
+    hold = hub.faults.hold[UNET] = Hold(after=200_000)
+    dialog = _dialog(qtbot)
+    qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(hold.reached.is_set, timeout=60_000)
+    assert "to fetch" in dialog.download_label.text()  # the plan: size and free space
+    qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
+    hold.release.set()
+    qtbot.waitUntil(lambda: "stopped" in dialog.download_label.text(), timeout=60_000)
+    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    assert len(partials) == 1 and 0 < partials[0].stat().st_size < len(model_files[UNET])
+    kept = partials[0].stat().st_size
+    with pytest.raises(ModelNotFoundError):
+        find_snapshot(REPO)
+    hub.log.clear()
+    qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+    assert [r.range for r in gets] == [f"bytes={kept}-"]
+    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+
+
+def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
+    from PySide6.QtCore import Qt
+
+    from sdedit_desktop.ui.errors import error_handler
+
+    hub.repos[REPO].gated = True
+    shown = []
+    dialog = _dialog(qtbot)
+    with error_handler(lambda _parent, error: shown.append(error)):
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
+    assert shown[0].title == "Download failed"
+    assert f"{REPO} is a gated model" in shown[0].message and "\n" not in shown[0].message
+    assert "GatedRepoError" in shown[0].detail  # the technical part behind "Show Details"
+    assert dialog.download_button.isEnabled()

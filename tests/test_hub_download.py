@@ -335,6 +335,19 @@ def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hu
         download_model(REPO, cancel=lambda: True)
 
 
+def _wait_for_held_bytes(qtbot) -> int:
+    """While the server holds the unet's body after 200,000 bytes, the client writes the whole
+    64 KiB chunks among them and waits for the next: stop it then, mid-file."""
+    held = 3 * 64 * 1024
+
+    def written() -> bool:
+        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+        return len(partials) == 1 and partials[0].stat().st_size == held
+
+    qtbot.waitUntil(written, timeout=60_000)
+    return held
+
+
 def _dialog(qtbot):
     from sdedit_desktop.ui.model_setup import ModelSetupDialog
     from sdedit_desktop.ui.settings import AppSettings
@@ -371,14 +384,14 @@ def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_
     hold = hub.faults.hold[UNET] = Hold(after=200_000)
     dialog = _dialog(qtbot)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(hold.reached.is_set, timeout=60_000)
+    held = _wait_for_held_bytes(qtbot)
     assert "to fetch" in dialog.download_label.text()  # the plan: size and free space
     qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
     hold.release.set()
     qtbot.waitUntil(lambda: "stopped" in dialog.download_label.text(), timeout=60_000)
     partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-    assert len(partials) == 1 and 0 < partials[0].stat().st_size < len(model_files[UNET])
-    kept = partials[0].stat().st_size
+    assert len(partials) == 1 and partials[0].stat().st_size == held
+    kept = held
     with pytest.raises(ModelNotFoundError):
         find_snapshot(REPO)
     hub.log.clear()
@@ -404,3 +417,42 @@ def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
     assert f"{REPO} is a gated model" in shown[0].message and "\n" not in shown[0].message
     assert "GatedRepoError" in shown[0].detail  # the technical part behind "Show Details"
     assert dialog.download_button.isEnabled()
+
+
+def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline(
+        hub, model_files, qtbot, small_chunks, tmp_path):
+    from hub_server import Hold
+
+    from sdedit_desktop.engine import Engine
+    from sdedit_desktop.models.interface import ModelSpec
+    from sdedit_desktop.models.lora import LoraCache
+
+    hold = hub.faults.hold[UNET] = Hold(after=200_000)
+    engine = Engine(lora_cache_factory=lambda: LoraCache(tmp_path / "lora"))
+    try:
+        engine.load_model(ModelSpec(REPO, device="cpu", allow_download=True))
+        kept = _wait_for_held_bytes(qtbot)
+        assert engine.cancel_model_load() is True
+        hold.release.set()
+        qtbot.waitUntil(lambda: engine.model_state.status == "none", timeout=60_000)
+        assert "stopped" in engine.model_state.message
+        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+        assert len(partials) == 1 and partials[0].stat().st_size == kept
+        with pytest.raises(ModelNotFoundError):
+            find_snapshot(REPO)
+        hub.log.clear()
+        engine.load_model(ModelSpec(REPO, device="cpu", allow_download=True))
+        qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=60_000)
+        assert engine.model_state.identity.revision == hub.repos[REPO].commit
+        gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+        assert [r.range for r in gets] == [f"bytes={kept}-"]
+        # Offline, the same model loads from the cache without a word to the server.
+        hub.log.clear()
+        constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
+        engine.unload_model()
+        engine.load_model(ModelSpec(REPO, device="cpu"))
+        qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=60_000)
+        assert engine.model_state.identity.revision == hub.repos[REPO].commit
+        assert hub.log == []
+    finally:
+        engine.shutdown()

@@ -456,3 +456,30 @@ def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline
         assert hub.log == []
     finally:
         engine.shutdown()
+
+
+def test_a_manifest_model_fetches_the_manifests_files_for_the_chosen_variant(hub_server):
+    from sdedit_desktop.models.manifest import default_model, required_files
+
+    sd15 = default_model()
+    fp32, fp16 = (required_files(sd15, v) for v in ("fp32", "fp16"))
+    files = {name: f"bytes of {name}".encode() * 50 for name in set(fp32) | set(fp16)}
+    hub_server.add_repo(HubRepo(sd15.hub_id, {**files, **EXTRAS}))
+    snapshot = download_model(sd15.hub_id, variant="fp16")
+    assert _fetched(hub_server) == sorted(fp16)
+    assert _snapshot_files(snapshot.path) == {f: files[f] for f in fp16}
+    hub_server.log.clear()
+    download_model(sd15.hub_id)  # the default variant: its weights only, configs are cached
+    assert _fetched(hub_server) == sorted(set(fp32) - set(fp16))
+    assert find_snapshot(sd15.hub_id).path == snapshot.path
+
+
+def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_files):
+    vae = "vae/diffusion_pytorch_model.safetensors"
+    snapshot, _ = _download()
+    link = snapshot.path / vae
+    link.resolve().unlink()  # a cache cleaner removed the blob, the link dangles
+    hub.log.clear()
+    _download()
+    assert _fetched(hub) == [vae]
+    assert link.is_symlink() and link.read_bytes() == model_files[vae]

@@ -483,3 +483,24 @@ def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_file
     _download()
     assert _fetched(hub) == [vae]
     assert link.is_symlink() and link.read_bytes() == model_files[vae]
+
+
+def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub, model_files,
+                                                                          small_chunks):
+    seen: list[DownloadProgress] = []
+
+    def cancel_mid_unet() -> bool:
+        unet = [p for p in seen if p.file == UNET]
+        return len(unet) > 1 and unet[-1].done_bytes - unet[0].done_bytes >= 200_000
+
+    with pytest.raises(DownloadCancelled):
+        download_model(REPO, progress=seen.append, cancel=cancel_mid_unet)
+    hub.faults.ignore_range.add(UNET)
+    hub.log.clear()
+    snapshot, seen = _download()
+    gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
+    assert len(gets) == 1 and gets[0].range and gets[0].status == 200
+    # The kept bytes are dropped (the answer starts at byte 0), not written twice.
+    assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
+    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert seen[-1].done_bytes == seen[-1].total_bytes

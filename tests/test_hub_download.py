@@ -474,6 +474,26 @@ def test_a_manifest_model_fetches_the_manifests_files_for_the_chosen_variant(hub
     assert find_snapshot(sd15.hub_id).path == snapshot.path
 
 
+def test_models_list_tells_a_stopped_download_from_none(hub_server, small_chunks, capsys):
+    from sdedit_desktop.models.manifest import default_model, required_files
+
+    sd15 = default_model()
+    files = {name: name.encode() * 40 for name in required_files(sd15, "fp32")}
+    files[UNET] = bytes(range(256)) * 2000
+    hub_server.add_repo(HubRepo(sd15.hub_id, files))
+    assert main(["models", "list"]) == 0
+    assert f"{sd15.hub_id}  ({sd15.name}): not downloaded" in capsys.readouterr().out
+    seen: list[DownloadProgress] = []
+    with pytest.raises(DownloadCancelled):
+        download_model(sd15.hub_id, progress=seen.append,
+                       cancel=lambda: seen[-1].file == UNET and seen[-1].files_done > 0)
+    kept = sum(p.stat().st_size for p in (repo_folder(sd15.hub_id) / "blobs").iterdir())
+    assert 0 < kept < sum(len(b) for b in files.values())
+    assert main(["models", "list"]) == 0
+    assert (f"{sd15.hub_id}  ({sd15.name}): partly downloaded ({kept / 1e3:.1f} KB kept) — "
+            "`sdedit models download` resumes it") in capsys.readouterr().out
+
+
 def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_files):
     vae = "vae/diffusion_pytorch_model.safetensors"
     snapshot, _ = _download()

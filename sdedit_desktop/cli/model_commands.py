@@ -45,7 +45,7 @@ def _size(n: int | None) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from sdedit_desktop.models.errors import ModelError
-    from sdedit_desktop.models.hub import find_snapshot, hub_cache_dir
+    from sdedit_desktop.models.hub import find_snapshot, hub_cache_dir, partial_download_bytes
     from sdedit_desktop.models.manifest import detect_variant, load_manifest, verify_folder
 
     print(f"Hugging Face cache: {hub_cache_dir()}")
@@ -53,8 +53,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             snapshot = find_snapshot(model.hub_id, model.revision)
         except ModelError:
-            print(f"{model.hub_id}  ({model.name}): not downloaded — "
-                  f"`sdedit models download` gets it")
+            kept = partial_download_bytes(model.hub_id)
+            state = (f"partly downloaded ({_size(kept)} kept) — `sdedit models download` "
+                     "resumes it" if kept else "not downloaded — `sdedit models download` gets it")
+            print(f"{model.hub_id}  ({model.name}): {state}")
             continue
         variant = detect_variant(snapshot.path, model)
         report = verify_folder(snapshot.path, model, variant)

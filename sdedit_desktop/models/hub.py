@@ -222,6 +222,13 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
     return Snapshot(repo_id, commit, storage / "snapshots" / commit)
 
 
+def partial_download_bytes(repo_id: str) -> int:
+    """Bytes a stopped download of `repo_id` left in the cache (complete blobs and partial
+    files) that the next download reuses."""
+    blobs = repo_folder(repo_id) / "blobs"
+    return sum(p.stat().st_size for p in blobs.iterdir() if p.is_file()) if blobs.is_dir() else 0
+
+
 def _blob_id(sibling) -> str | None:
     """The cache's blob name of a listed file: the LFS sha256, or the git blob id."""
     lfs = getattr(sibling, "lfs", None)

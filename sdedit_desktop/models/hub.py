@@ -118,7 +118,8 @@ def _byte_bar(on_bytes: Callable[[int], None]):
 
 
 def hub_endpoint() -> str:
-    """The hub to download from: HF_ENDPOINT (a mirror, or a test server) read at call time."""
+    """The hub to download from: HF_ENDPOINT (a mirror, or a test server) read at each call;
+    huggingface_hub reads it once, at import, and takes an `endpoint` argument for the rest."""
     from huggingface_hub import constants
 
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
@@ -240,7 +241,7 @@ def check_free_space(repo_id: str, storage: Path, commit: str,
     """Refuse before fetching anything when the cache's disk cannot hold what is still missing
     (files already complete or partly there need less). `files`: name -> (blob id, size).
     Returns the bytes still needed and the bytes free."""
-    from sdedit_desktop.models.hub_transfer import ETAG
+    from sdedit_desktop.models.hub_transfer import ETAG, partial_path
 
     needed = 0
     for name, (blob, size) in files.items():
@@ -249,7 +250,7 @@ def check_free_space(repo_id: str, storage: Path, commit: str,
         if blob and ETAG.match(blob):
             if (storage / "blobs" / blob).exists():
                 continue
-            partial = storage / "blobs" / f"{blob}.incomplete"
+            partial = partial_path(storage, blob)
             size -= min(size, partial.stat().st_size) if partial.is_file() else 0
         needed += size
     probe = storage

@@ -73,7 +73,7 @@ def _transfer(location: str, headers: dict[str, str], blob: Path, size: int | No
               filename: str, bar_class: type) -> None:
     from huggingface_hub.file_download import http_get
 
-    partial = blob.with_name(blob.name + ".incomplete")
+    partial = partial_path(blob.parent.parent, blob.name)
     have = partial.stat().st_size if partial.exists() else 0
     if size is not None and have > size:  # not a prefix of this file: start again
         partial.unlink()

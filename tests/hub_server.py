@@ -68,6 +68,7 @@ class LoggedRequest:
     range: str | None
     status: int
     body_bytes: int  # bytes of the body actually sent
+    authorization: str | None = None  # the Authorization header, if any
 
 
 @dataclass
@@ -195,7 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Logged before the answer goes out: the client (and the test) may act on the answer
         before this thread runs again."""
         entry = LoggedRequest(self.server.role, self._method, self._path, self._file,
-                              self.headers.get("Range"), status, body_bytes)
+                              self.headers.get("Range"), status, body_bytes,
+                              self.headers.get("Authorization"))
         self.server.hub.record(entry)
         return entry
 

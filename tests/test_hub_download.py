@@ -524,3 +524,13 @@ def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub,
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
     assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
     assert seen[-1].done_bytes == seen[-1].total_bytes
+
+
+def test_the_token_goes_to_the_hub_and_never_to_the_cdn(hub, model_files, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    _download()
+    hub_side = [r for r in hub.log if r.server == "hub"]
+    cdn_side = [r for r in hub.log if r.server == "cdn"]
+    assert hub_side and cdn_side
+    assert all(r.authorization == "Bearer hf_test_token" for r in hub_side)
+    assert all(r.authorization is None for r in cdn_side)  # a signed address needs no token

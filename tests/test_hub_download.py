@@ -266,18 +266,21 @@ def test_not_enough_free_space_is_refused_before_any_transfer(hub, model_files, 
     ("missing", "was not found on the Hugging Face hub"),
     ("server error", "server error (500)"),
     ("file server error", "server error (500) while downloading"),
+    ("missing revision", "has no such revision"),
 ])
 def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
-    repo = REPO
+    repo, args = REPO, []
     if fault == "gated":
         hub.repos[REPO].gated = True
     elif fault == "missing":
         repo = "tests/no-such-model"
     elif fault == "server error":
         hub.faults.repo_status[REPO] = 500
+    elif fault == "missing revision":
+        args = ["--revision", "no-such-branch"]
     else:
         hub.faults.file_status["unet/config.json"] = 500
-    assert main(["models", "download", repo]) == 2
+    assert main(["models", "download", repo, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and repo in err and "\n" not in err and "Traceback" not in err
     statuses = {r.status for r in hub.log}

@@ -13,8 +13,9 @@ _FULL_DISK = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def offline_mode_error(repo_id: str) -> DownloadError:
-    return DownloadError(f"Downloads are switched off (HF_HUB_OFFLINE is set in the environment): "
-                         f"unset it to download {repo_id}.", detail="HF_HUB_OFFLINE=1")
+    return DownloadError(f"Downloads are switched off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is "
+                         f"set in the environment): unset it to download {repo_id}.",
+                         detail="huggingface_hub.constants.HF_HUB_OFFLINE is true")
 
 
 def download_failure(exc: BaseException, repo_id: str, *, what: str, endpoint: str,

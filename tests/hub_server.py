@@ -102,7 +102,8 @@ class HubServer:
         self._lock = threading.Lock()
         self._hub = _Server(("127.0.0.1", 0), _Handler, self, "hub")
         self._cdn = _Server(("127.0.0.1", 0), _Handler, self, "cdn")
-        self._threads = [threading.Thread(target=s.serve_forever, daemon=True,
+        # A short poll interval: stop() waits for it (the default 0.5 s per server adds up).
+        self._threads = [threading.Thread(target=s.serve_forever, args=(0.02,), daemon=True,
                                           name=f"hub-server-{s.role}")
                          for s in (self._hub, self._cdn)]
 

@@ -287,6 +287,12 @@ def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
     assert statuses & {401, 404, 500}
 
 
+def test_the_fp32_variant_of_a_repo_is_its_unsuffixed_weights(hub, model_files, capsys):
+    assert main(["models", "download", REPO, "--variant", "fp32"]) == 0
+    assert capsys.readouterr().out.startswith(f"{REPO} (variant fp32): ")
+    assert _fetched(hub) == sorted(model_files)
+
+
 def test_only_the_chosen_variants_files_are_fetched(hub, model_files):
     snapshot, _ = _download(variant="fp16")
     configs = sorted(f for f in model_files if not f.endswith(".safetensors"))

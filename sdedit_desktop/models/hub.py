@@ -272,14 +272,15 @@ def _gb(n: int) -> str:
 def _default_files(sizes: dict[str, int], variant: str | None) -> list[str]:
     """Files of an SD 1.x diffusers repo not listed in the manifest: configs, tokenizer and one
     weight file per component."""
-    suffix = f".{variant}.safetensors" if variant else ".safetensors"
     wanted = [f for f in sizes if f.endswith(".json") and f.split("/")[0] in
               ("unet", "vae", "text_encoder", "tokenizer", "scheduler")]
     wanted += [f for f in sizes if f.startswith("tokenizer/") and f.endswith(".txt")]
     for component, stem in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
                             ("text_encoder", "model")):
-        name = f"{component}/{stem}{suffix}"
-        wanted.append(name)
+        plain = f"{component}/{stem}.safetensors"
+        named = f"{component}/{stem}.{variant}.safetensors" if variant else plain
+        # fp32, the variant `--variant` offers by default, is the unsuffixed file in most repos.
+        wanted.append(plain if variant == "fp32" and named not in sizes else named)
     if "model_index.json" in sizes:
         wanted.append("model_index.json")
     return sorted(set(wanted))

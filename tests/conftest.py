@@ -11,3 +11,31 @@ import torch
 # The tiny test models are far faster on one thread: with two, a busy 2-core CI machine turns a
 # 8 ms UNet call into hundreds of ms of spinning threads.
 torch.set_num_threads(1)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def hub_server(monkeypatch, tmp_path):
+    """A local Hugging Face hub (tests/hub_server.py) for the real huggingface_hub client:
+    HF_ENDPOINT points at it, the hub cache is a fresh folder, and the offline switch this file
+    sets for every other test is lifted (the library reads it once, at import)."""
+    from hub_server import HubServer
+    from huggingface_hub import constants
+    from huggingface_hub.utils import close_session
+
+    server = HubServer().start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # Never send a developer's own token: none in the environment, none in a token file.
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    close_session()  # a fresh HTTP client that reads NO_PROXY
+    yield server
+    close_session()
+    server.stop()

@@ -1,11 +1,10 @@
-"""`sdedit models ...` / `sdedit lora ...`, manifest verification and the download loop
-(with the hub replaced by a local fake: tests never touch the network)."""
+"""`sdedit models ...` / `sdedit lora ...`, manifest verification and the byte bar of the
+download (the download itself runs against a local hub server: test_hub_download.py)."""
 
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import huggingface_hub
 import numpy as np
 import pytest
 import torch
@@ -13,7 +12,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.models.hub import DownloadProgress, download_model, find_snapshot
 from sdedit_desktop.models.manifest import KnownModel, load_manifest, required_files, verify_folder
 from sdedit_desktop.models.tiny import save_tiny_model, tiny_ldm_state_dict
 
@@ -81,74 +79,6 @@ def test_models_verify_and_list_commands(tiny_folder, tmp_path, capsys):
     assert "not downloaded" in capsys.readouterr().err
 
 
-def _fake_hub(monkeypatch, files: dict[str, bytes], commit: str = "c" * 40):
-    """Replace the two hub calls download_model makes with local fakes that behave like
-    huggingface_hub: sizes from the file list, bytes reported through tqdm_class, resume."""
-    siblings = [SimpleNamespace(rfilename=n, size=len(b)) for n, b in files.items()]
-    monkeypatch.setattr(huggingface_hub, "HfApi", lambda: SimpleNamespace(
-        model_info=lambda repo, revision, files_metadata: SimpleNamespace(
-            sha=commit, siblings=siblings)))
-    calls = []
-
-    def fake_download(repo_id, filename, revision, cache_dir, tqdm_class):
-        calls.append(filename)
-        repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
-        target = repo / "snapshots" / revision / filename
-        if not target.exists():
-            data = files[filename]
-            partial = target.with_name(target.name + ".incomplete")
-            have = partial.stat().st_size if partial.exists() else 0
-            bar = tqdm_class(total=len(data), initial=have, name="huggingface_hub.http_get")
-            for start in range(have, len(data), 1000):
-                bar.update(len(data[start:start + 1000]))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            partial.unlink(missing_ok=True)
-        return str(target)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    return calls
-
-
-def test_download_reports_bytes_resumes_and_is_then_found_offline(tiny_folder, monkeypatch,
-                                                                   tmp_path):
-    files = {str(p.relative_to(tiny_folder)): p.read_bytes()
-             for p in sorted(tiny_folder.rglob("*")) if p.is_file()}
-    total = sum(len(b) for b in files.values())
-    _fake_hub(monkeypatch, files)
-    # A partial file from an interrupted download: the rest is fetched, progress counts it.
-    weights = "unet/diffusion_pytorch_model.safetensors"
-    snap = Path(tmp_path / "hub" / "models--t--tiny" / "snapshots" / ("c" * 40))
-    (snap / "unet").mkdir(parents=True)
-    (snap / "unet" / "diffusion_pytorch_model.safetensors.incomplete").write_bytes(
-        files[weights][:4000])
-    seen: list[DownloadProgress] = []
-    snapshot = download_model("t/tiny", progress=seen.append)
-    assert snapshot.path == snap and snapshot.revision == "c" * 40
-    done = [p.done_bytes for p in seen]
-    assert done == sorted(done) and done[-1] == total and seen[-1].total_bytes == total
-    assert seen[-1].files_done == seen[-1].files_total == len(
-        [f for f in files if f.split("/")[0] in ("unet", "vae", "text_encoder", "tokenizer",
-                                                 "scheduler") or f == "model_index.json"])
-    assert find_snapshot("t/tiny").path == snap  # refs/main written: offline loads find it
-    # Cancel stops the transfer with a clear exception; an exception raised by the progress
-    # callback (how the engine stops a load) comes out unchanged.
-    from sdedit_desktop.models.hub import DownloadCancelled
-    shutil.rmtree(tmp_path / "hub")
-    with pytest.raises(DownloadCancelled):
-        download_model("t/tiny", cancel=lambda: True)
-
-    class Stop(Exception):
-        pass
-
-    def stop(p):
-        if p.done_bytes > 0:
-            raise Stop
-
-    with pytest.raises(Stop):
-        download_model("t/tiny", progress=stop)
-
-
 def test_lora_train_list_clear_commands(tmp_path, capsys):
     image = tmp_path / "in.png"
     pixels = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
@@ -166,25 +96,6 @@ def test_lora_train_list_clear_commands(tmp_path, capsys):
     assert "removed 1" in capsys.readouterr().out
     assert main(["lora", "train", "--model", "tiny", "--image", str(tmp_path / "none.png")]) == 2
     assert main([*args[:-2], "--steps", "0"]) == 2
-
-
-def test_load_model_downloads_only_when_allowed(tiny_folder, monkeypatch):
-    from sdedit_desktop.models.errors import ModelNotFoundError
-    from sdedit_desktop.models.interface import ModelSpec
-    from sdedit_desktop.models.loading import load_model
-
-    files = {str(p.relative_to(tiny_folder)): p.read_bytes()
-             for p in sorted(tiny_folder.rglob("*")) if p.is_file()}
-    calls = _fake_hub(monkeypatch, files)
-    with pytest.raises(ModelNotFoundError):
-        load_model(ModelSpec("t/tiny"))
-    assert calls == []  # offline first: nothing fetched without allow_download
-    stages = []
-    model = load_model(ModelSpec("t/tiny", allow_download=True), progress=stages.append)
-    assert calls and model.identity.kind == "hub" and model.identity.revision == "c" * 40
-    downloads = [s for s in stages if s.stage.startswith("Downloading")]
-    assert downloads[-1].done == downloads[-1].total > 0
-    assert stages[-1].stage == "Model ready"
 
 
 def test_byte_bar_counts_each_byte_once_with_huggingface_hubs_own_reporters():

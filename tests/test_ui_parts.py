@@ -294,7 +294,7 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
 
     threads, shown = [], []
 
-    def fake_download(repo_id, progress=None, cancel=None):
+    def fake_download(repo_id, progress=None, cancel=None, plan=None):
         # Stands in for models.hub.download_model (no network in tests): same call shape.
         threads.append(threading.current_thread())
         for done in (0, 2_000_000_000, 4_000_000_000):

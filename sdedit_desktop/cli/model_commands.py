@@ -45,7 +45,7 @@ def _size(n: int | None) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from sdedit_desktop.models.errors import ModelError
-    from sdedit_desktop.models.hub import find_snapshot, hub_cache_dir
+    from sdedit_desktop.models.hub import find_snapshot, hub_cache_dir, partial_download_bytes
     from sdedit_desktop.models.manifest import detect_variant, load_manifest, verify_folder
 
     print(f"Hugging Face cache: {hub_cache_dir()}")
@@ -53,8 +53,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             snapshot = find_snapshot(model.hub_id, model.revision)
         except ModelError:
-            print(f"{model.hub_id}  ({model.name}): not downloaded — "
-                  f"`sdedit models download` gets it")
+            kept = partial_download_bytes(model.hub_id)
+            state = (f"partly downloaded ({_size(kept)} kept) — `sdedit models download` "
+                     "resumes it" if kept else "not downloaded — `sdedit models download` gets it")
+            print(f"{model.hub_id}  ({model.name}): {state}")
             continue
         variant = detect_variant(snapshot.path, model)
         report = verify_folder(snapshot.path, model, variant)
@@ -68,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from sdedit_desktop.models.errors import ModelError
-    from sdedit_desktop.models.hub import DownloadProgress, download_model
+    from sdedit_desktop.models.hub import DownloadPlan, DownloadProgress, download_model
     from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
 
     repo = args.model or default_model().hub_id
@@ -78,14 +80,23 @@ def cmd_download(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     last = [0.0]
     started = time.perf_counter()
+    start_bytes: list[int] = []  # bytes already there: not part of the transfer rate
+
+    def announce(plan: DownloadPlan) -> None:
+        variant = args.variant or (known.default_variant if known else "default")
+        print(f"{repo} (variant {variant}): {len(plan.files)} files, {_size(plan.total_bytes)}; "
+              f"{_size(plan.needed_bytes)} to fetch into {plan.cache} "
+              f"({_size(plan.free_bytes)} free)", flush=True)
 
     def show(p: DownloadProgress) -> None:
         now = time.perf_counter()
+        if not start_bytes:
+            start_bytes.append(p.done_bytes)
         if not tty or (now - last[0] < 0.2 and p.file):
             return
         last[0] = now
         pct = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 100.0
-        rate = p.done_bytes / max(now - started, 1e-6)
+        rate = (p.done_bytes - start_bytes[0]) / max(now - started, 1e-6)
         sys.stderr.write(f"\r{pct:5.1f}%  {_size(p.done_bytes)} / {_size(p.total_bytes)}  "
                          f"file {p.files_done + (1 if p.file else 0)}/{p.files_total}  "
                          f"{_size(int(rate))}/s   ")
@@ -93,7 +104,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     try:
         snapshot = download_model(repo, revision=args.revision, variant=args.variant,
-                                  progress=show)
+                                  progress=show, plan=announce)
     except ModelError as exc:
         raise CliError(str(exc)) from None
     finally:

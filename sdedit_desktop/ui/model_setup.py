@@ -52,6 +52,7 @@ def find_downloader() -> Any | None:
 class DownloadBridge(QObject):
     """Carries progress from the download thread to the dialog (queued signals)."""
 
+    planned = Signal(object)  # models.hub.DownloadPlan
     progress = Signal(object)  # models.hub.DownloadProgress
     finished = Signal(str)  # where the model is
     failed = Signal(str, str)  # message, detail
@@ -148,7 +149,9 @@ class ModelSetupDialog(QDialog):
         layout.addWidget(self.buttons)
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
+        self._plan_text = ""  # what the download needs, once the hub has said
         self.bridge = DownloadBridge(self)
+        self.bridge.planned.connect(self._download_planned)
         self.bridge.progress.connect(self._download_progress)
         self.bridge.finished.connect(self._download_done)
         self.bridge.failed.connect(self._download_failed)
@@ -244,12 +247,14 @@ class ModelSetupDialog(QDialog):
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, 0)
         self._say(f"Connecting to the Hugging Face hub for {hub_id}…")
+        self._plan_text = ""
         bridge, stop = self.bridge, threading.Event()
         self._stop = stop
 
         def work() -> None:
             try:
-                snapshot = fn(hub_id, progress=bridge.progress.emit, cancel=stop.is_set)
+                snapshot = fn(hub_id, progress=bridge.progress.emit, cancel=stop.is_set,
+                              plan=bridge.planned.emit)
                 bridge.finished.emit(str(getattr(snapshot, "path", snapshot)))
             except Exception as exc:  # shown in the dialog, the app keeps running
                 if stop.is_set():
@@ -272,6 +277,12 @@ class ModelSetupDialog(QDialog):
             self._stop.set()
             self._say("Stopping…")
 
+    def _download_planned(self, plan: Any) -> None:
+        self._plan_text = (f"{plan.total_bytes / 1e9:.2f} GB in {len(plan.files)} files, "
+                           f"{plan.needed_bytes / 1e9:.2f} GB to fetch "
+                           f"({plan.free_bytes / 1e9:.1f} GB free in {plan.cache})")
+        self._say(self._plan_text)
+
     def _download_progress(self, p: Any) -> None:
         done, total = int(p.done_bytes), int(p.total_bytes)
         if total:
@@ -279,7 +290,7 @@ class ModelSetupDialog(QDialog):
             self.download_bar.setValue(int(1000 * min(done / total, 1.0)))
         current = p.files_done + 1 if p.file else p.files_done
         self._say(f"{done / 1e9:.2f} of {total / 1e9:.2f} GB — file "
-                                    f"{current}/{p.files_total} {p.file}")
+                  f"{current}/{p.files_total} {p.file}\n{self._plan_text}".strip())
 
     def _download_done(self, where: str) -> None:
         self.download_bar.setRange(0, 1000)

@@ -20,6 +20,7 @@ from sdedit_desktop.edits.progress import (
     StepReporter,
 )
 from sdedit_desktop.edits.reconstruct import run_reconstruct
+from sdedit_desktop.edits.regional import edit_in_region
 from sdedit_desktop.edits.requests import (
     DiffEditRequest,
     DragRequest,
@@ -42,7 +43,16 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
              lora: LoraProvider | None = None,
              options: ExecutionOptions | None = None) -> EditResult:
     """Run one edit. Raises EditError for a request that cannot run (message for users) and
-    EditCancelled when `cancel()` returned True (checked before every UNet call)."""
+    EditCancelled when `cancel()` returned True (checked before every UNet call). The method
+    runs on the request's region; the result is the full-size original with the region's edit
+    pasted back (edits/regional.py)."""
+    return edit_in_region(request, lambda cropped: _run_on_image(model, cropped, progress,
+                                                                 cancel, lora, options))
+
+
+def _run_on_image(model: LatentDiffusionModel, request: EditRequest,
+                  progress: ProgressFn | None, cancel: CancelFn | None,
+                  lora: LoraProvider | None, options: ExecutionOptions | None) -> EditResult:
     if request.method not in ("sde", "ode"):
         raise EditError(f"unknown method {request.method!r}: expected 'sde' or 'ode'")
     reporter = StepReporter(progress, cancel)

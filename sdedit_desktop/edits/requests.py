@@ -45,6 +45,10 @@ class EditRequest:
     # Images are scaled (down) so the longer side is at most this many pixels before editing,
     # then the result is scaled back; None keeps the size (rounded to multiples of 8).
     max_side: int | None = 768
+    # Edit region x, y, w, h in image pixels (None = "auto", resolved when the edit runs) and
+    # the width in pixels of the seam blending the edit into the original (edits/region.py).
+    region: tuple[int, int, int, int] | None = None
+    feather: int = 8
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -76,6 +80,8 @@ class EditRequest:
                 value = ModelIdentity.from_dict(value)
             elif name == "points":
                 value = tuple((tuple(a), tuple(b)) for a, b in value)
+            elif name == "region" and value is not None:
+                value = tuple(value)
             kwargs[name] = value
         return target(image=image, mask=mask, **kwargs)
 
@@ -172,6 +178,8 @@ class EditResult:
     unet_samples: int = 0  # samples pushed through the UNet (sum of batch sizes)
     unet_batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> calls
     lora_id: str | None = None  # cache key of the LoRA used, if any
+    region: tuple[int, int, int, int] | None = None  # the region edited (x, y, w, h), image px
+    work_scale: float = 1.0  # model pixels per image pixel in that region (1.0 = not scaled)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -183,4 +191,6 @@ class EditResult:
             "unet_calls": self.unet_calls,
             "unet_samples": self.unet_samples,
             "lora_id": self.lora_id,
+            "region": None if self.region is None else list(self.region),
+            "work_scale": self.work_scale,
         }

@@ -1,0 +1,56 @@
+"""Running an edit on its region: crop the request, run the method on the crop, paste the result
+back into the original (edits/region.py, edits/composite.py). The per-method code never knows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from sdedit_desktop.edits.composite import Compositor
+from sdedit_desktop.edits.geometry import (
+    validate_image,
+    validate_mask,
+    validate_points,
+    working_size,
+)
+from sdedit_desktop.edits.region import Region, crop_request, paste, resolve_region
+from sdedit_desktop.edits.requests import (
+    DiffEditRequest,
+    DragRequest,
+    EditRequest,
+    EditResult,
+    InpaintRequest,
+)
+
+
+def edit_in_region(request: EditRequest, run: Callable[[EditRequest], EditResult]
+                   ) -> EditResult:
+    """`run` edits a whole (cropped) request; this returns the full-size result of `request`:
+    pixels outside the mask (or, without one, outside the region) are the input's, bit for bit."""
+    validate_image(request.image)
+    validate_mask(request.mask, request.image, required=isinstance(request, InpaintRequest))
+    if isinstance(request, DragRequest):
+        height, width = request.image.shape[:2]
+        validate_points(request.points, width, height)
+    region = resolve_region(request)
+    result = run(crop_request(request, region))
+    return put_back(request, region, result)
+
+
+def put_back(request: EditRequest, region: Region, result: EditResult) -> EditResult:
+    height, width = request.image.shape[:2]
+    used_mask = request.mask
+    if isinstance(request, DiffEditRequest):
+        # DiffEdit reports the mask it used (its auto mask, the user's, or none for "full")
+        used_mask = None if result.mask is None else \
+            paste(np.zeros((height, width), np.uint8), result.mask, region)
+    compositor = Compositor(request.image, region, used_mask, request.feather)
+    w, h = region[2:]
+    work = working_size(w, h, request.max_side).work
+    return replace(
+        result, request=request, image=compositor.apply(result.image),
+        trajectory=[compositor.apply(image) for image in result.trajectory],
+        mask=used_mask if isinstance(request, DiffEditRequest) else result.mask,
+        region=region, work_scale=work[0] / w)

@@ -24,6 +24,7 @@ from sdedit_desktop.edits import (
     ReconstructRequest,
     run_edit,
 )
+from sdedit_desktop.edits.regional import plan_region
 from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
 from sdedit_desktop.models.interface import ModelSpec
 
@@ -55,6 +56,39 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def parse_region(text: str) -> str | tuple[int, int, int, int]:
+    """"auto", "whole" or "X,Y,W,H" (image pixels)."""
+    if text in ("auto", "whole"):
+        return text
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, whole or X,Y,W,H in whole pixels, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _region_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", type=parse_region, default="auto",
+                   help="the part of the image the model edits: auto (around the points / mask), "
+                        "whole, or X,Y,W,H in image pixels; the rest stays untouched")
+    p.add_argument("--feather", type=_non_negative_int, default=8, metavar="PX",
+                   help="width of the seam blending the edit into the original, inside the "
+                        "mask / region (default 8)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -102,6 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default 16 on CUDA, off on the CPU)")
     p.add_argument("--save-trajectory", type=Path, metavar="DIR",
                    help="write one image per drag step, named in order")
+    _region_options(p)
     p.set_defaults(handler=lambda a: _run(a, DragRequest))
 
     p = sub.add_parser("inpaint", help="Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++")
@@ -113,6 +148,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=_positive_int, default=50)
     p.add_argument("--order", type=int, choices=(1, 2), default=2)
     p.add_argument("--guidance", type=float, default=7.5)
+    _region_options(p)
     p.set_defaults(handler=lambda a: _run(a, InpaintRequest))
 
     p = sub.add_parser("diffedit", help="DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt")
@@ -128,6 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, help="mask image for --mask-mode user")
     p.add_argument("--mask-samples", type=_positive_int, default=10)
     p.add_argument("--save-mask", type=Path, help="write the mask used (auto mask included)")
+    _region_options(p)
     p.set_defaults(handler=lambda a: _run(a, DiffEditRequest))
 
     p = sub.add_parser("reconstruct", help="invert and reconstruct without an edit (Table 3)")
@@ -157,7 +194,16 @@ def _request(args: argparse.Namespace, kind: type[EditRequest], image: np.ndarra
         values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
         if values["mask_mode"] == "user" and mask is None:
             raise CliError("--mask-mode user needs --mask")
-    return kind(image=image, mask=mask, **values)
+    if "region" in values:
+        region = values["region"]
+        values["region"] = None if region == "auto" else \
+            (0, 0, image.shape[1], image.shape[0]) if region == "whole" else region
+    request = kind(image=image, mask=mask, **values)
+    try:
+        plan_region(request)  # a bad region (or points, mask) fails before the model loads
+    except EditError as exc:
+        raise CliError(str(exc)) from None
+    return request
 
 
 def _run(args: argparse.Namespace, kind: type[EditRequest]) -> int:

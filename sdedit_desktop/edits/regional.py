@@ -29,14 +29,20 @@ def edit_in_region(request: EditRequest, run: Callable[[EditRequest], EditResult
                    ) -> EditResult:
     """`run` edits a whole (cropped) request; this returns the full-size result of `request`:
     pixels outside the mask (or, without one, outside the region) are the input's, bit for bit."""
+    region = plan_region(request)
+    result = run(crop_request(request, region))
+    return put_back(request, region, result)
+
+
+def plan_region(request: EditRequest) -> Region:
+    """The region `request` will edit, after checking what the region depends on (image, mask,
+    points). Raises EditError; cheap, so callers can check a request before loading a model."""
     validate_image(request.image)
     validate_mask(request.mask, request.image, required=isinstance(request, InpaintRequest))
     if isinstance(request, DragRequest):
         height, width = request.image.shape[:2]
         validate_points(request.points, width, height)
-    region = resolve_region(request)
-    result = run(crop_request(request, region))
-    return put_back(request, region, result)
+    return resolve_region(request)
 
 
 def put_back(request: EditRequest, region: Region, result: EditResult) -> EditResult:

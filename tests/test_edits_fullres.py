@@ -64,7 +64,9 @@ def drag(photo, **kw):
 @pytest.mark.parametrize("method", ["sde", "ode"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_drag_edits_its_region_at_scale_1(model, photo, mask, method, masked):
-    result = run_edit(model, drag(photo, method=method, mask=mask if masked else None))
+    seen = []
+    result = run_edit(model, drag(photo, method=method, mask=mask if masked else None),
+                      progress=seen.append)
     x, y, w, h = result.region
     assert (w, h) == (512, 512) and x % 8 == 0 and y % 8 == 0
     assert x <= 1500 - 40 and x + w > 1516 + 40 and y <= 1000 - 40 and y + h > 1000 + 40
@@ -73,6 +75,11 @@ def test_drag_edits_its_region_at_scale_1(model, photo, mask, method, masked):
     if masked:
         allowed &= mask >= 128
     assert_only_inside(result, photo, allowed)
+    # previews: decoded images come back as the whole photo, latents say where they belong
+    previews = [p.image for p in seen if p.image is not None]
+    assert len(previews) == 1 and np.array_equal(previews[0], result.image)
+    assert {p.region for p in seen} == {result.region}
+    assert all(p.latent.shape[-2:] == (h // 8, w // 8) for p in seen if p.latent is not None)
     assert result.request.points == (((1500, 1000), (1516, 1000)),)  # the caller's request
 
 

@@ -46,8 +46,8 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
     EditCancelled when `cancel()` returned True (checked before every UNet call). The method
     runs on the request's region; the result is the full-size original with the region's edit
     pasted back (edits/regional.py)."""
-    return edit_in_region(request, lambda cropped: _run_on_image(model, cropped, progress,
-                                                                 cancel, lora, options))
+    return edit_in_region(request, lambda cropped, report: _run_on_image(
+        model, cropped, report, cancel, lora, options), progress)
 
 
 def _run_on_image(model: LatentDiffusionModel, request: EditRequest,

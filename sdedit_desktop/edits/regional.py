@@ -15,7 +15,14 @@ from sdedit_desktop.edits.geometry import (
     validate_points,
     working_size,
 )
-from sdedit_desktop.edits.region import Region, crop_request, paste, resolve_region
+from sdedit_desktop.edits.progress import Progress, ProgressFn
+from sdedit_desktop.edits.region import (
+    Region,
+    crop_request,
+    paste,
+    resolve_region,
+    uses_user_mask,
+)
 from sdedit_desktop.edits.requests import (
     DiffEditRequest,
     DragRequest,
@@ -25,13 +32,35 @@ from sdedit_desktop.edits.requests import (
 )
 
 
-def edit_in_region(request: EditRequest, run: Callable[[EditRequest], EditResult]
-                   ) -> EditResult:
-    """`run` edits a whole (cropped) request; this returns the full-size result of `request`:
-    pixels outside the mask (or, without one, outside the region) are the input's, bit for bit."""
+def edit_in_region(request: EditRequest,
+                   run: Callable[[EditRequest, ProgressFn | None], EditResult],
+                   progress: ProgressFn | None = None) -> EditResult:
+    """`run(cropped, progress)` edits a whole (cropped) request; this returns the full-size
+    result of `request`: pixels outside the mask (or, without one, outside the region) are the
+    input's, bit for bit. Progress previews come back placed in the whole image."""
     region = plan_region(request)
-    result = run(crop_request(request, region))
-    return put_back(request, region, result)
+    return put_back(request, region, run(crop_request(request, region),
+                                         _placed_progress(request, region, progress)))
+
+
+def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None
+                     ) -> ProgressFn | None:
+    """Progress with decoded previews pasted into the original and latents tagged with their
+    region, so a preview never shows the crop as if it were the whole photo."""
+    if progress is None:
+        return None
+    preview_mask = request.mask if uses_user_mask(request) else None
+    compositor: list[Compositor] = []  # built on the first decoded preview (most have none)
+
+    def report(p: Progress) -> None:
+        image = p.image
+        if isinstance(image, np.ndarray):
+            if not compositor:
+                compositor.append(Compositor(request.image, region, preview_mask,
+                                             request.feather))
+            image = compositor[0].apply(image)
+        progress(replace(p, image=image, region=region))
+    return report
 
 
 def plan_region(request: EditRequest) -> Region:

@@ -54,13 +54,13 @@ def mutated(tmp_path, good, edit, name="bad.sdeproj"):
 
 def test_newer_format_version_asks_for_an_update(tmp_path, good):
     def newer(m, _):
-        m["format_version"] = 2
+        m["format_version"] = 3
         m["app_version"] = "9.0.0"
         m["something_new"] = {"x": 1}
     err = refused(mutated(tmp_path, good, newer), r"saved by sdedit-desktop 9\.0\.0 in format "
-                  r"version 2; this sdedit-desktop \(0\.1\.0\) reads format versions up to 1\. "
+                  r"version 3; this sdedit-desktop \(0\.1\.0\) reads format versions up to 2\. "
                   "Please update")
-    assert "format version 2" in err.reason
+    assert "format version 3" in err.reason
 
 
 def test_not_an_sdedit_manifest(tmp_path, good):

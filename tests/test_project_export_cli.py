@@ -77,15 +77,15 @@ def test_cli_info_and_validate(tmp_path, capsys):
     path = saved(tmp_path)
     assert main(["project", "info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "format: version 1, written by sdedit-desktop 0.1.0" in out
+    assert "format: version 2, written by sdedit-desktop 0.1.0" in out
     assert "image: 24x16" in out and "history: 11 edit(s)" in out
     assert "c1: sde-drag, seed 101, 3.0 s, continues c0, 3 drag steps, LoRA lora-abc" in out
     assert main(["project", "info", "--json", str(path)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["file"]["format_version"] == 1 and len(summary["history"]) == 11
+    assert summary["file"]["format_version"] == 2 and len(summary["history"]) == 11
     assert summary["history"][0]["metrics"]["psnr"] == float("inf")
     assert main(["project", "validate", str(path)]) == 0
-    assert capsys.readouterr().out.strip().endswith("OK (format version 1, 11 edit(s), 1 "
+    assert capsys.readouterr().out.strip().endswith("OK (format version 2, 11 edit(s), 1 "
                                                     "embedded LoRA(s))")
 
 

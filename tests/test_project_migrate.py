@@ -1,9 +1,9 @@
 """The migration mechanism: a registry of version -> upgrade, chained up to the current format.
 
-Format 1 is the first released format, so these tests define a synthetic "format 0" that differs
-from 1 the way a real old format would: members in another folder, a field under another name
-and in another unit. A v0 file is made by down-grading a real v1 file, then loaded through the
-registry and must give back exactly the original project.
+Besides the real upgrade of format 1 (no edit regions) to 2, these tests define a synthetic
+"format 0" that differs from 1 the way a real old format would: members in another folder, a
+field under another name and in another unit. A v0 file is made by down-grading a current file,
+then loaded through the registry (0 -> 1 -> 2) and must give back exactly the original project.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def v0_file(tmp_path):
     return project, write_zip(tmp_path / "old.sdeproj", old, old_members)
 
 
-def test_production_registry_is_empty_at_format_1():
-    assert FORMAT_VERSION == 1 and MIGRATIONS == {}
+def test_production_registry_upgrades_format_1_to_2():
+    assert FORMAT_VERSION == 2 and set(MIGRATIONS) == {1}
 
 
 def test_v0_file_loads_through_the_registry_to_the_same_project(v0_file):
     project, path = v0_file
     before = digest(path)
-    registry: dict = {}
+    registry: dict = dict(MIGRATIONS)
     register(0, registry)(v0_to_v1)
     loaded, info = load_project_with_info(path, migrations=registry)
     assert loaded == project
@@ -64,10 +64,10 @@ def test_v0_file_loads_through_the_registry_to_the_same_project(v0_file):
 
 def test_upgraded_project_saves_in_the_current_format(v0_file, tmp_path):
     _, path = v0_file
-    loaded = load_project(path, migrations={0: v0_to_v1})
+    loaded = load_project(path, migrations={**MIGRATIONS, 0: v0_to_v1})
     save_project(loaded, tmp_path / "new.sdeproj")
     manifest, members = read_zip(tmp_path / "new.sdeproj")
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert all(n.startswith(("arrays/", "loras/")) for n in members)
     assert load_project(tmp_path / "new.sdeproj") == loaded
 
@@ -114,3 +114,44 @@ def test_register_refuses_a_second_migration_for_a_version():
     register(0, registry)(v0_to_v1)
     with pytest.raises(ValueError, match="already registered"):
         register(0, registry)(v0_to_v1)
+
+
+# --- format 1 -> 2: edit regions ---------------------------------------------------------------
+
+def to_v1(manifest: dict) -> dict:
+    """A format-1 manifest: requests without `region` and `feather`."""
+    old = dict(manifest, format_version=1)
+    old["history"] = []
+    for entry in manifest["history"]:
+        request = {k: v for k, v in entry["request"].items() if k not in ("region", "feather")}
+        old["history"].append(dict(entry, request=request))
+    return old
+
+
+def test_format_1_edits_get_the_whole_image_as_their_region(tmp_path):
+    project = make_project()
+    manifest, members = read_zip(saved(tmp_path, project))
+    path = write_zip(tmp_path / "v1.sdeproj", to_v1(manifest), members)
+    loaded, info = load_project_with_info(path)
+    assert info.format_version == 1 and info.migrated
+    for old, new in zip(project.history, loaded.history, strict=True):
+        h, w = old.request.image.shape[:2]
+        assert new.request.region == (0, 0, w, h)  # as it ran: not "auto"
+        assert new.request.feather == 8
+        assert new.request.with_changes(region=old.request.region,
+                                        feather=old.request.feather) == old.request
+    save_project(loaded, tmp_path / "v2.sdeproj")
+    manifest, _ = read_zip(tmp_path / "v2.sdeproj")
+    assert manifest["format_version"] == 2
+    assert manifest["history"][1]["request"]["region"] == [0, 0, 24, 16]
+
+
+def test_format_1_upgrade_leaves_broken_content_to_the_validator(tmp_path):
+    manifest, members = read_zip(saved(tmp_path))
+    old = to_v1(manifest)
+    old["history"][0]["request"]["image_sha256"] = "0" * 64
+    path = write_zip(tmp_path / "v1.sdeproj", old, members)
+    with pytest.raises(ProjectError, match=r"history\[0\]\.request\.image_sha256 refers to array"):
+        load_project(path)
+    raw = RawProject({"format": "sdeproj", "format_version": 1, "history": [None, {}, 3]}, {})
+    assert MIGRATIONS[1](raw).manifest["history"] == [None, {}, 3]

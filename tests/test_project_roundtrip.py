@@ -212,7 +212,8 @@ def test_saves_are_reproducible_apart_from_the_modified_time(tmp_path):
 
 def test_file_info_reports_version_and_writer(tmp_path):
     _, info = load_project_with_info(saved(tmp_path))
-    assert (info.format_version, info.app_version, info.migrated) == (1, __version__, False)
+    assert (info.format_version, info.app_version, info.migrated) == (
+        FORMAT_VERSION, __version__, False)
     assert info.members == 1 + len(read_zip(info.path)[1])
     assert info.size == info.path.stat().st_size
 

@@ -15,6 +15,7 @@ from sdedit_desktop.cli.common import CliError
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.options import ExecutionOptions
+from sdedit_desktop.edits.regional import plan_region
 from sdedit_desktop.edits.registry import KINDS, EditKind
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.run import run_edit
@@ -125,6 +126,20 @@ MASK_HELP = {"optional": "mask image, white = may change",
              "by_mode": "mask image for --mask-mode user"}
 
 
+def parse_region(text: str) -> str | tuple[int, int, int, int]:
+    """"auto", "whole" or "X,Y,W,H" (image pixels)."""
+    if text in ("auto", "whole"):
+        return text
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, whole or X,Y,W,H in whole pixels, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     for kind in KINDS.values():
         p = sub.add_parser(kind.kind, help=kind.help)
@@ -155,6 +170,11 @@ def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
                            help=_help(entry, "user with --mask, else auto"))
             continue
         add_schema_option(p, entry, required=entry.name in REQUIRED.get(kind.kind, ()))
+    if kind.mask_use != "unused":  # the edits that change part of an image
+        p.add_argument("--region", type=parse_region, default="auto",
+                       help="the part of the image the model edits: auto (around the points / "
+                            "mask), whole, or X,Y,W,H in image pixels; the rest stays untouched "
+                            "(default auto)")
     if kind.takes_execution:
         p.add_argument("--trajectory-batch", type=int, default=None,
                        help="predict trajectory noise this many steps per UNet call (speed only; "
@@ -180,9 +200,13 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
         values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
         if values["mask_mode"] == "user" and mask is None:
             raise CliError("--mask-mode user needs --mask")
+    region = getattr(args, "region", "auto")
+    values["region"] = None if region == "auto" else \
+        (0, 0, image.shape[1], image.shape[0]) if region == "whole" else region
     request = cls(image=image, mask=mask, **values)
     try:
         request.validate()
+        plan_region(request)  # a bad region (or points, mask) fails before the model loads
     except EditError as exc:
         raise CliError(str(exc)) from None
     return request

@@ -28,6 +28,9 @@ class Progress:
     total: int  # steps in the phase
     latent: Any = None  # current latent (a torch.Tensor, for cheap previews), may be None
     image: object | None = None  # a decoded preview (numpy HxWx3 uint8), when one is cheap to have
+    # The part of the image (x, y, w, h) that `latent` covers; None = all of it. `image` from
+    # run_edit is always the whole image (the region pasted into the original).
+    region: tuple[int, int, int, int] | None = None
 
 
 ProgressFn = Callable[[Progress], None]

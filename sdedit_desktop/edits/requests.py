@@ -43,7 +43,7 @@ MAX_STEPS = 1000  # sampling grid sizes: SD 1.5 has 1000 training timesteps
 MAX_SIDE_LIMIT = 4096  # the largest working size (px) one may ask for
 
 # Fields a request gets from the canvas or the engine, not from the parameter panels.
-NOT_PARAMS = frozenset({"image", "mask", "model", "points"})
+NOT_PARAMS = frozenset({"image", "mask", "model", "points", "region"})
 
 _STEPS_TIP = "Sampling grid size over the full diffusion time."
 _GRID_CHOICES = (("uniform", "Uniform (default)"), ("reference", "Reference code grid"))
@@ -73,6 +73,13 @@ class EditRequest:
                                  "1.5 works best at 512-768), then the result is scaled back. "
                                  "0 keeps the size (rounded to multiples of 8).",
                                  lo=MIN_SIDE, hi=MAX_SIDE_LIMIT, step=64, panel=False, cli=False)
+    # Edit region x, y, w, h in image pixels (None = "auto", resolved when the edit runs;
+    # edits/region.py). A canvas value like the points, not a panel parameter.
+    region: tuple[int, int, int, int] | None = None
+    feather: int = param(8, label="Seam feather (px)", tip="Width of the seam that blends the "
+                         "edit into the untouched original, inside the mask (or, without one, "
+                         "inside the edit region). 0 = a hard edge.", lo=0, hi=256,
+                         advanced=True)
 
     def validate(self) -> None:
         """Raises EditError (naming the parameter) unless every parameter is acceptable."""
@@ -108,6 +115,8 @@ class EditRequest:
                 value = ModelIdentity.from_dict(value)
             elif name == "points":
                 value = tuple((tuple(a), tuple(b)) for a, b in value)
+            elif name == "region" and value is not None:
+                value = tuple(value)
             kwargs[name] = value
         return target(image=image, mask=mask, **kwargs)
 
@@ -310,6 +319,8 @@ class EditResult:
     unet_samples: int = 0  # samples pushed through the UNet (sum of batch sizes)
     unet_batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> calls
     lora_id: str | None = None  # cache key of the LoRA used, if any
+    region: tuple[int, int, int, int] | None = None  # the region edited (x, y, w, h), image px
+    work_scale: float = 1.0  # model pixels per image pixel in that region (1.0 = not scaled)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able record: the request's parameters, the arrays by digest or length, and

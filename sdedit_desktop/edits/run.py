@@ -9,7 +9,8 @@ import torch
 
 from sdedit_desktop.core.progress import CancelFn, EditError, ProgressFn, StepReporter
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
-from sdedit_desktop.edits.registry import kind_of
+from sdedit_desktop.edits.regional import edit_in_region
+from sdedit_desktop.edits.registry import EditKind, kind_of
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.models.interface import LatentDiffusionModel
@@ -23,12 +24,20 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
              options: ExecutionOptions | None = None) -> EditResult:
     """Run one edit. Raises EditError for a request that cannot run (message for users) or a
     result that is not finite, and EditCancelled when `cancel()` returned True (checked before
-    every UNet call)."""
+    every UNet call). The method runs on the request's region; the result is the full-size
+    original with the region's edit pasted back (edits/regional.py)."""
     try:
         kind = kind_of(request)
     except KeyError:
         raise EditError(f"unknown edit type {type(request).__name__}") from None
     request.validate()
+    return edit_in_region(request, lambda cropped, report: _run_on_image(
+        model, kind, cropped, report, cancel, lora, options), progress)
+
+
+def _run_on_image(model: LatentDiffusionModel, kind: EditKind, request: EditRequest,
+                  progress: ProgressFn | None, cancel: CancelFn | None,
+                  lora: LoraProvider | None, options: ExecutionOptions | None) -> EditResult:
     reporter = StepReporter(progress, cancel)
     if options is None:
         # On a GPU the trajectory side of Cycle-SDE is cheapest batched ahead (the UNet call

@@ -5,7 +5,7 @@ full edit history: every edit's complete request (method, parameters, seed, mode
 own input image and mask) and result (image, drag trajectory, DiffEdit mask, metrics, timings,
 UNet counts, LoRA identity), optionally with the LoRA weights embedded.
 
-Archive layout (format version 1; the full schema is in docs/sdeproj.md):
+Archive layout (format version 2; the full schema is in docs/sdeproj.md):
 
     manifest.json                 format, format_version, app_version, project_id, times,
                                   arrays table, source, ui, history, loras
@@ -27,7 +27,7 @@ API for the UI (no Qt here):
   carry per-image LoRA weights from the local LoRA cache into the project and back out.
 * `summarize(project, info)` / `format_summary(...)` (summary.py): what `sdedit project info`
   prints.
-* `migrate.register(from_version)`: how format version 2 will plug in.
+* `migrate.register(from_version)`: how older formats are upgraded (1 -> 2: edit regions).
 """
 
 from sdedit_desktop.project.autosave import (

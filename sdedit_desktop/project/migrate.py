@@ -3,16 +3,10 @@
 A migration takes the raw content of a file in format version N (the parsed manifest and the
 other members as bytes) and returns it in format N + 1. `MIGRATIONS` maps N to that function;
 loading chains them up to `FORMAT_VERSION` and only then validates, so the validator only ever
-knows the current format. Version 1 is the first released format, so the registry is empty today.
+knows the current format.
 
-To introduce format 2: bump `schema.FORMAT_VERSION`, change the encoder/decoder in schema.py, and
-register the upgrade of old files here:
-
-    @register(1)
-    def _v1_to_v2(raw: RawProject) -> RawProject:
-        manifest = dict(raw.manifest, format_version=2)
-        ...  # rename fields, move members
-        return RawProject(manifest, raw.members)
+To introduce format N + 1: bump `schema.FORMAT_VERSION`, change the encoder/decoder in schema.py,
+and register the upgrade of old files here with `@register(N)` (see `_v1_to_v2`).
 
 Migrations run on unvalidated content and must not trust it: they raise ProjectError for what
 they cannot upgrade (anything else they raise on malformed input is turned into one too).
@@ -83,3 +77,36 @@ def migrate(raw: RawProject, *, target: int = FORMAT_VERSION,
                                f"{reached}")
         version = reached
     return raw
+
+
+@register(1)
+def _v1_to_v2(raw: RawProject) -> RawProject:
+    """Format 2 adds the edit region to every request (`region`, `feather`). Format-1 edits ran
+    on the whole image, so they get the whole image as their region: replayed, they edit what
+    they edited then (a missing region would mean "auto" and crop around the points or mask)."""
+    manifest = dict(raw.manifest, format_version=2)
+    arrays = manifest.get("arrays")
+    history = manifest.get("history")
+    if not isinstance(history, list):
+        return RawProject(manifest, raw.members)  # the validator says what is wrong
+    upgraded = []
+    for entry in history:
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if isinstance(request, dict) and "region" not in request:
+            size = _image_size(arrays, request.get("image_sha256"))
+            if size is not None:
+                entry = dict(entry, request=dict(request, region=[0, 0, *size]))
+        upgraded.append(entry)
+    manifest["history"] = upgraded
+    return RawProject(manifest, raw.members)
+
+
+def _image_size(arrays: Any, sha: Any) -> tuple[int, int] | None:
+    """(width, height) of the RGB image `sha` as the manifest lists it, or None when the listing
+    is unusable (the validator then refuses the file for that)."""
+    info = arrays.get(sha) if isinstance(arrays, dict) and isinstance(sha, str) else None
+    shape = info.get("shape") if isinstance(info, dict) else None
+    if not isinstance(shape, list) or len(shape) != 3 or \
+            not all(type(v) is int and v > 0 for v in shape[:2]):
+        return None
+    return shape[1], shape[0]

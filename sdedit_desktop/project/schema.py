@@ -1,4 +1,4 @@
-"""The version-1 document: `manifest.json` plus the members it references, to and from `Project`.
+"""The version-2 document: `manifest.json` plus the members it references, to and from `Project`.
 
 See docs/sdeproj.md for the layout. Decoding validates everything (types, references, sizes,
 content hashes) before it returns, so a project is either complete and consistent or not loaded.
@@ -28,7 +28,7 @@ from sdedit_desktop.project.requestcodec import build_request, check_params
 from sdedit_desktop.project.safetensors_check import check_safetensors
 
 FORMAT_NAME = "sdeproj"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: requests carry their edit region (migrate.py upgrades 1)
 MANIFEST = "manifest.json"
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -276,6 +276,8 @@ def _decode_entry(raw: Any, where: str, get: Any, earlier_ids: set[str]) -> Hist
     _same_size(mask, image, f"{req_where}.mask_sha256", "the request image")
     if "points" in params:
         _check_bounds(params["points"], image, f"{req_where}.points")
+    if params.get("region") is not None:
+        _check_region(params["region"], image, f"{req_where}.region")
     request = build_request(cls, params, image, mask, req_where)
 
     res = jsonio.obj(data["result"], f"{where}.result", _RESULT_KEYS)
@@ -365,3 +367,11 @@ def _check_bounds(points: Any, image: np.ndarray, where: str) -> None:
             if not (0 <= x < width and 0 <= y < height):
                 raise ProjectError(f"{where}[{i}] {name} ({x}, {y}) is outside the "
                                    f"{width}x{height} image")
+
+
+def _check_region(region: tuple[int, int, int, int], image: np.ndarray, where: str) -> None:
+    height, width = image.shape[:2]
+    x, y, w, h = region
+    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise ProjectError(f"{where} ({x}, {y}, {w}x{h}) is empty or outside the "
+                           f"{width}x{height} image")

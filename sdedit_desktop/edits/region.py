@@ -1,0 +1,193 @@
+"""The edit region: the rectangle of the image that goes through the model.
+
+A photo is never edited as a whole downscaled picture: the edit runs on a crop around what the
+user wants to change (at scale 1 when the crop fits the request's `max_side`) and the result is
+pasted back into the untouched original (edits/composite.py). This module resolves the region
+("auto" or the user's rectangle), validates it, and maps images, masks and points into the crop.
+All functions are pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdedit_desktop.edits.progress import EditError
+from sdedit_desktop.edits.requests import (
+    DiffEditRequest,
+    DragRequest,
+    EditRequest,
+    InpaintRequest,
+    PointPair,
+)
+
+Region = tuple[int, int, int, int]  # x, y, w, h in image pixels
+
+NATIVE_SIDE = 512  # SD 1.5's training resolution: auto regions are at least this (where possible)
+CONTEXT = 64  # image pixels of surroundings around what changes, so the model sees the scene
+ALIGN = 8  # the VAE's downsampling: regions start and span multiples of 8 where the image allows
+LATENT_PIXELS = 8  # image pixels per latent pixel at scale 1 (SD's VAE)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Half-open pixel box [x0, x1) x [y0, y1)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def whole_image(width: int, height: int) -> Region:
+    return (0, 0, width, height)
+
+
+def mask_bounds(mask: np.ndarray) -> Box | None:
+    """Bounding box of the mask's "may change" pixels (>= 128), or None when there are none."""
+    on = mask >= 128
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if rows.size == 0:
+        return None
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def points_bounds(points: tuple[PointPair, ...]) -> Box:
+    xs = [p[0] for pair in points for p in pair]
+    ys = [p[1] for pair in points for p in pair]
+    return Box(min(xs), min(ys), max(xs) + 1, max(ys) + 1)
+
+
+def _span(lo: int, hi: int, size: int, minimum: int) -> tuple[int, int]:
+    """One axis of `expand_to_region`: the shortest multiple of ALIGN, at least `minimum`, that
+    covers [lo, hi) clipped to [0, size), centred on it with an aligned start, shifted to lie
+    inside; the whole axis when it would not fit. Returns (start, length)."""
+    lo, hi = max(lo, 0), min(hi, size)
+    length = -(-max(hi - lo, minimum) // ALIGN) * ALIGN
+    if length >= size:
+        return 0, size
+    start = (lo + hi - length) // 2
+    start -= start % ALIGN
+    if start + length < hi:  # the alignment moved it too far left
+        if start + ALIGN <= lo:
+            start += ALIGN
+        else:
+            length += ALIGN
+            if length >= size:
+                return 0, size
+    start = max(start, 0)
+    if start + length > size:
+        start = size - length  # at the far border: keep the length, give up start alignment
+    return start, length
+
+
+def expand_to_region(box: Box, width: int, height: int, pad: int,
+                     native_side: int = NATIVE_SIDE) -> Region:
+    """`box` plus `pad` on every side, grown to at least native_side (or the whole axis when the
+    image is smaller), aligned to multiples of 8, inside the image."""
+    x, w = _span(box.x0 - pad, box.x1 + pad, width, min(native_side, width))
+    y, h = _span(box.y0 - pad, box.y1 + pad, height, min(native_side, height))
+    return (x, y, w, h)
+
+
+def auto_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
+    """The default region of a request: drag: its points plus the patch and context; inpaint and
+    DiffEdit with the user's mask: the mask plus context; anything else: the whole image."""
+    height, width = request.image.shape[:2]
+    if isinstance(request, DragRequest) and request.points:
+        pad = request.half_size * LATENT_PIXELS + CONTEXT
+        return expand_to_region(points_bounds(request.points), width, height, pad, native_side)
+    if uses_user_mask(request) and request.mask is not None:
+        bounds = mask_bounds(request.mask)
+        if bounds is not None:
+            return expand_to_region(bounds, width, height, CONTEXT, native_side)
+    return whole_image(width, height)
+
+
+def uses_user_mask(request: EditRequest) -> bool:
+    """Whether the edit limits itself to the request's mask (DiffEdit only in "user" mode)."""
+    if isinstance(request, DiffEditRequest):
+        return request.mask_mode == "user"
+    return isinstance(request, DragRequest | InpaintRequest)
+
+
+def check_region(region: object, width: int, height: int) -> Region:
+    """A user's region as four whole numbers inside the image, or EditError."""
+    try:
+        values = [int(v) for v in region]  # type: ignore[union-attr]
+        if len(values) != 4 or values != list(region):  # type: ignore[call-overload]
+            raise ValueError
+    except (TypeError, ValueError):
+        raise EditError(f"the edit region must be four whole numbers x, y, width, height; got "
+                        f"{region!r:.80}") from None
+    x, y, w, h = values
+    if w < 1 or h < 1:
+        raise EditError(f"the edit region {w}x{h} is empty: it needs a width and height of at "
+                        "least 1 pixel")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise EditError(f"the edit region ({x}, {y}, {w}x{h}) reaches outside the "
+                        f"{width}x{height} image")
+    return (x, y, w, h)
+
+
+def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
+    """The region the edit will use: the request's own (validated) or the auto region. Expects a
+    valid image, mask and points (the session's checks)."""
+    height, width = request.image.shape[:2]
+    if type(request.feather) is not int or request.feather < 0:
+        raise EditError(f"the feather width must be a whole number of pixels, 0 or more; got "
+                        f"{request.feather!r:.40}")
+    if request.region is None:
+        region = auto_region(request, native_side)
+    else:
+        region = check_region(request.region, width, height)
+    x, y, w, h = region
+    if isinstance(request, DragRequest):
+        for n, pair in enumerate(request.points, start=1):
+            for name, (px, py) in zip(("source", "target"), pair, strict=True):
+                if not (x <= px < x + w and y <= py < y + h):
+                    raise EditError(f"the edit region ({x}, {y}, {w}x{h}) does not contain the "
+                                    f"{name} ({px}, {py}) of point pair {n}")
+    if uses_user_mask(request) and request.mask is not None and \
+            not (request.mask[y:y + h, x:x + w] >= 128).any():
+        raise EditError(f"the mask lies entirely outside the edit region ({x}, {y}, {w}x{h}): "
+                        "nothing could change")
+    return region
+
+
+def crop(array: np.ndarray, region: Region) -> np.ndarray:
+    x, y, w, h = region
+    return np.ascontiguousarray(array[y:y + h, x:x + w])
+
+
+def point_to_crop(point: tuple[int, int], region: Region) -> tuple[int, int]:
+    """Image pixel -> crop pixel (a point inside the region stays inside the crop)."""
+    x, y, w, h = region
+    return (min(max(point[0] - x, 0), w - 1), min(max(point[1] - y, 0), h - 1))
+
+
+def point_from_crop(point: tuple[int, int], region: Region) -> tuple[int, int]:
+    return (point[0] + region[0], point[1] + region[1])
+
+
+def points_to_crop(points: tuple[PointPair, ...], region: Region) -> tuple[PointPair, ...]:
+    return tuple((point_to_crop(a, region), point_to_crop(b, region)) for a, b in points)
+
+
+def paste(full: np.ndarray, part: np.ndarray, region: Region) -> np.ndarray:
+    """A copy of `full` with `part` (the region's size) written at the region."""
+    x, y, w, h = region
+    out = full.copy()
+    out[y:y + h, x:x + w] = part
+    return out
+
+
+def crop_request(request: EditRequest, region: Region) -> EditRequest:
+    """The request the per-method code runs: image, mask and points in crop coordinates."""
+    changes: dict[str, object] = {"image": crop(request.image, region), "region": None}
+    if request.mask is not None:
+        changes["mask"] = crop(request.mask, region)
+    if isinstance(request, DragRequest):
+        changes["points"] = points_to_crop(request.points, region)
+    return request.with_changes(**changes)

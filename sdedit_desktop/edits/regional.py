@@ -1,0 +1,91 @@
+"""Running an edit on its region: crop the request, run the method on the crop, paste the result
+back into the original (edits/region.py, edits/composite.py). The per-method code never knows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from sdedit_desktop.edits.composite import Compositor
+from sdedit_desktop.edits.geometry import (
+    validate_image,
+    validate_mask,
+    validate_points,
+    working_size,
+)
+from sdedit_desktop.edits.progress import Progress, ProgressFn
+from sdedit_desktop.edits.region import (
+    Region,
+    crop_request,
+    paste,
+    resolve_region,
+    uses_user_mask,
+)
+from sdedit_desktop.edits.requests import (
+    DiffEditRequest,
+    DragRequest,
+    EditRequest,
+    EditResult,
+    InpaintRequest,
+)
+
+
+def edit_in_region(request: EditRequest,
+                   run: Callable[[EditRequest, ProgressFn | None], EditResult],
+                   progress: ProgressFn | None = None) -> EditResult:
+    """`run(cropped, progress)` edits a whole (cropped) request; this returns the full-size
+    result of `request`: pixels outside the mask (or, without one, outside the region) are the
+    input's, bit for bit. Progress previews come back placed in the whole image."""
+    region = plan_region(request)
+    return put_back(request, region, run(crop_request(request, region),
+                                         _placed_progress(request, region, progress)))
+
+
+def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None
+                     ) -> ProgressFn | None:
+    """Progress with decoded previews pasted into the original and latents tagged with their
+    region, so a preview never shows the crop as if it were the whole photo."""
+    if progress is None:
+        return None
+    preview_mask = request.mask if uses_user_mask(request) else None
+    compositor: list[Compositor] = []  # built on the first decoded preview (most have none)
+
+    def report(p: Progress) -> None:
+        image = p.image
+        if isinstance(image, np.ndarray):
+            if not compositor:
+                compositor.append(Compositor(request.image, region, preview_mask,
+                                             request.feather))
+            image = compositor[0].apply(image)
+        progress(replace(p, image=image, region=region))
+    return report
+
+
+def plan_region(request: EditRequest) -> Region:
+    """The region `request` will edit, after checking what the region depends on (image, mask,
+    points). Raises EditError; cheap, so callers can check a request before loading a model."""
+    validate_image(request.image)
+    validate_mask(request.mask, request.image, required=isinstance(request, InpaintRequest))
+    if isinstance(request, DragRequest):
+        height, width = request.image.shape[:2]
+        validate_points(request.points, width, height)
+    return resolve_region(request)
+
+
+def put_back(request: EditRequest, region: Region, result: EditResult) -> EditResult:
+    height, width = request.image.shape[:2]
+    used_mask = request.mask
+    if isinstance(request, DiffEditRequest):
+        # DiffEdit reports the mask it used (its auto mask, the user's, or none for "full")
+        used_mask = None if result.mask is None else \
+            paste(np.zeros((height, width), np.uint8), result.mask, region)
+    compositor = Compositor(request.image, region, used_mask, request.feather)
+    w, h = region[2:]
+    work = working_size(w, h, request.max_side).work
+    return replace(
+        result, request=request, image=compositor.apply(result.image),
+        trajectory=[compositor.apply(image) for image in result.trajectory],
+        mask=used_mask if isinstance(request, DiffEditRequest) else result.mask,
+        region=region, work_scale=work[0] / w)

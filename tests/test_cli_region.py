@@ -58,7 +58,7 @@ def test_auto_and_whole_regions(files, capsys):
     assert record["request"]["region"] is None  # auto: resolved when the edit runs
     assert record["region"] == [0, 0, W, H] and record["work_scale"] == 0.5  # scaled to fit
     code, _, err = run(capsys, "diffedit", "--model", "tiny", "--image", str(files / "in.png"),
-                       "--target-prompt", "a dog", "--mask-mode", "full", "--steps", "1",
+                       "--target-prompt", "a dog", "--mask-mode", "full", "--steps", "2",
                        "--region", "whole", "--max-side", "160", "--json",
                        str(files / "whole.json"), "--quiet")
     assert code == 0, err
@@ -72,7 +72,7 @@ def test_auto_and_whole_regions(files, capsys):
     (["--region", "0,0,0,64"], "is empty"),
     (["--region", "300,0,64,64"], "reaches outside the 320x240 image"),
     (["--region", "0,0,64,64"], "does not contain the source (100, 100) of point pair 1"),
-    (["--feather", "-1"], "must be 0 or more"),
+    (["--feather", "-1"], "feather must be at least 0"),
 ])
 def test_bad_regions_are_one_line_with_exit_code_2(files, capsys, argv, message):
     code, out, err = run(capsys, "drag", "--model", "tiny", "--image", str(files / "in.png"),

@@ -295,7 +295,8 @@ def test_projects_keep_every_result_field_but_the_transient_ones():
     from sdedit_desktop.project.model import results_equal
 
     names = {f.name for f in dataclass_fields(EditResult)} - {"request"}
-    assert names - set(RESULT_TRANSIENT_FIELDS) == project_schema._RESULT_KEYS
+    assert names - set(RESULT_TRANSIENT_FIELDS) == (project_schema._RESULT_KEYS
+                                                    | project_schema._RESULT_OPTIONAL_KEYS)
     a = EditResult(request=ReconstructRequest(image=IMG), image=IMG, metrics={"psnr": NAN},
                    unet_batch_sizes={2: 5})
     b = EditResult(request=ReconstructRequest(image=IMG), image=IMG.copy(),

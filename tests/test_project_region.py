@@ -4,7 +4,7 @@ when it does not fit the request's image."""
 from __future__ import annotations
 
 import pytest
-from test_project_fixtures import make_project, read_zip, saved, write_zip
+from project_helpers import make_project, read_zip, saved, write_zip
 
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.project import ProjectError, load_project

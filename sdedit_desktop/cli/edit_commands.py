@@ -15,6 +15,7 @@ from sdedit_desktop.cli.common import CliError
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.options import ExecutionOptions
+from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.edits.regional import plan_region
 from sdedit_desktop.edits.registry import KINDS, EditKind
 from sdedit_desktop.edits.requests import EditRequest, EditResult
@@ -200,9 +201,8 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
         values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
         if values["mask_mode"] == "user" and mask is None:
             raise CliError("--mask-mode user needs --mask")
-    region = getattr(args, "region", "auto")
-    values["region"] = None if region == "auto" else \
-        (0, 0, image.shape[1], image.shape[0]) if region == "whole" else region
+    values["region"] = region_choice(getattr(args, "region", "auto"), image.shape[1],
+                                     image.shape[0])
     request = cls(image=image, mask=mask, **values)
     try:
         request.validate()

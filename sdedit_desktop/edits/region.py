@@ -44,6 +44,17 @@ def whole_image(width: int, height: int) -> Region:
     return (0, 0, width, height)
 
 
+def region_choice(choice: str | tuple[int, int, int, int] | None, width: int, height: int
+                  ) -> Region | None:
+    """What a user picked ("auto", "whole" or x, y, w, h) as a request's `region` field:
+    None (auto, resolved when the edit runs) or a concrete region."""
+    if choice is None or choice == "auto":
+        return None
+    if choice == "whole":
+        return whole_image(width, height)
+    return tuple(choice)  # type: ignore[return-value]  # checked when the edit runs
+
+
 def mask_bounds(mask: np.ndarray) -> Box | None:
     """Bounding box of the mask's "may change" pixels (>= 128), or None when there are none."""
     on = mask >= 128

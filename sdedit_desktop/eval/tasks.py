@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sdedit_desktop.edits import DiffEditRequest, DragRequest, InpaintRequest, ReconstructRequest
+from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.eval.samples import Sample, SampleInputs
 
 REQUEST_CLASSES = {"drag": DragRequest, "inpaint": InpaintRequest, "diffedit": DiffEditRequest,
@@ -57,6 +58,9 @@ def request_kwargs(task: Task, inputs: SampleInputs, common: dict[str, Any]) -> 
 
 
 def build_request(kind: str, inputs: SampleInputs, kwargs: dict[str, Any], model_identity):
+    if "region" in kwargs:  # --region auto|whole|X,Y,W,H, per sample's image
+        height, width = inputs.image.shape[:2]
+        kwargs = {**kwargs, "region": region_choice(kwargs["region"], width, height)}
     return REQUEST_CLASSES[kind](image=inputs.image, mask=inputs.mask, model=model_identity,
                                  **kwargs)
 

@@ -104,7 +104,20 @@ def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], compon
             f"{first[0]}{shape}. Is it a Stable Diffusion 1.x checkpoint?",
             detail=f"{file}: missing {missing[:5]}, wrong shape {wrong[:5]}, "
                    f"unexpected {unexpected[:5]}", path=file)
-    module.load_state_dict({k: state[k] for k in expected}, strict=True, assign=True)
+    module.load_state_dict({k: _aligned(state[k]) for k in expected}, strict=True, assign=True)
+
+
+# Tensors read from a safetensors file can start at any 8-byte offset; the CPU's convolution
+# kernels pick other code paths for unaligned weights and round differently, so the same weights
+# would give (slightly) other outputs from a file than from memory. Assigned weights get their
+# own aligned storage.
+_ALIGNMENT = 64
+
+
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.device.type != "cpu" or tensor.data_ptr() % _ALIGNMENT == 0:
+        return tensor
+    return tensor.clone()
 
 
 def tokenizer_for(folder: Path | None, text_config: dict) -> CLIPTokenizer:

@@ -37,6 +37,8 @@ _TOP_KEYS = {"format", "format_version", "app_version", "project_id", "created",
 _ENTRY_KEYS = {"id", "created", "duration_s", "parent_id", "label", "request", "result"}
 _RESULT_KEYS = {"image", "trajectory", "mask", "metrics", "timings", "unet_calls",
                 "unet_samples", "lora_id"}
+# The region the edit ran on and its scale (format 2; absent in results of older files).
+_RESULT_OPTIONAL_KEYS = {"region", "work_scale"}
 
 
 def array_member(sha: str) -> str:
@@ -121,6 +123,8 @@ def _encode_entry(entry: HistoryEntry, where: str, ref: Any) -> dict[str, Any]:
             "timings": {k: float(v) for k, v in result.timings.items()},
             "unet_calls": int(result.unet_calls), "unet_samples": int(result.unet_samples),
             "lora_id": result.lora_id,
+            "region": None if result.region is None else [int(v) for v in result.region],
+            "work_scale": float(result.work_scale),
         },
     }
 
@@ -280,8 +284,15 @@ def _decode_entry(raw: Any, where: str, get: Any, earlier_ids: set[str]) -> Hist
         _check_region(params["region"], image, f"{req_where}.region")
     request = build_request(cls, params, image, mask, req_where)
 
-    res = jsonio.obj(data["result"], f"{where}.result", _RESULT_KEYS)
+    res = jsonio.obj(data["result"], f"{where}.result", _RESULT_KEYS, _RESULT_OPTIONAL_KEYS)
     rw = f"{where}.result"
+    used_region = None
+    if res.get("region") is not None:
+        used_region = _region_value(res["region"], f"{rw}.region")
+        _check_region(used_region, image, f"{rw}.region")
+    work_scale = jsonio.number(res.get("work_scale", 1.0), f"{rw}.work_scale")
+    if work_scale <= 0:
+        raise ProjectError(f"{rw}.work_scale must be positive, got {work_scale}")
     result_image = get(res["image"], f"{rw}.image", 3)
     _same_size(result_image, image, f"{rw}.image", "the request image")
     trajectory = []
@@ -297,7 +308,8 @@ def _decode_entry(raw: Any, where: str, get: Any, earlier_ids: set[str]) -> Hist
         timings=jsonio.number_map(res["timings"], f"{rw}.timings"),
         unet_calls=jsonio.integer(res["unet_calls"], f"{rw}.unet_calls", minimum=0),
         unet_samples=jsonio.integer(res["unet_samples"], f"{rw}.unet_samples", minimum=0),
-        lora_id=jsonio.opt_string(res["lora_id"], f"{rw}.lora_id"))
+        lora_id=jsonio.opt_string(res["lora_id"], f"{rw}.lora_id"),
+        region=used_region, work_scale=work_scale)
     return HistoryEntry(result=result, id=entry_id,
                         created=jsonio.timestamp(data["created"], f"{where}.created"),
                         duration_s=duration, parent_id=parent,
@@ -367,6 +379,14 @@ def _check_bounds(points: Any, image: np.ndarray, where: str) -> None:
             if not (0 <= x < width and 0 <= y < height):
                 raise ProjectError(f"{where}[{i}] {name} ({x}, {y}) is outside the "
                                    f"{width}x{height} image")
+
+
+def _region_value(value: Any, where: str) -> tuple[int, int, int, int]:
+    items = jsonio.array(value, where)
+    if len(items) != 4:
+        raise ProjectError(f"{where} must be [x, y, w, h], found {len(items)} numbers")
+    x, y, w, h = (jsonio.integer(v, f"{where}[{i}]") for i, v in enumerate(items))
+    return x, y, w, h
 
 
 def _check_region(region: tuple[int, int, int, int], image: np.ndarray, where: str) -> None:

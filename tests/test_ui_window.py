@@ -485,8 +485,9 @@ def test_tool_and_brush_shortcuts(qtbot, window):
     radius = w.canvas.brush_radius
     qtbot.keyClick(w.canvas, Qt.Key.Key_BracketRight)
     assert w.canvas.brush_radius == pytest.approx(radius * 1.25)
-    assert w.size_label.text().strip() == f"{radius * 1.25:.0f} px"
-    assert w.size_slider.value() == round(radius * 1.25)
+    # The Size control shows the diameter (issue #17: photo editors' convention).
+    assert w.size_label.text().strip() == f"{2 * radius * 1.25:.0f} px"
+    assert w.size_slider.value() == round(2 * radius * 1.25)
     w.hardness_slider.setValue(30)
     assert w.canvas.brush_hardness == pytest.approx(0.3)
     w.opacity_slider.setValue(80)

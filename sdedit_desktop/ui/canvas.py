@@ -2,8 +2,10 @@
 
 Zoom (wheel, fit, 100 %), pan (space-drag, middle button), the mask brush / eraser (strokes go
 straight into the document's numpy mask; one undo entry per stroke), drag points (click source
-then target, drag a handle to move it, Delete removes the selected pair), the before/after split
-(drag the line) and a hold-to-compare key (C).
+then target, drag a handle to move it, Delete removes the selected pair; shown on the Drag tab
+only), the edit region's frame (its handles resize it with any tool; with the Region tool a drag
+inside moves it and its edges resize it; one undo entry per drag), the before/after split (drag
+the line) and a hold-to-compare key (C).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 from sdedit_desktop.ui.brush import BrushSpec, union_box
 from sdedit_desktop.ui.canvas_items import ImageItem, MaskOverlayItem, PointsItem
 from sdedit_desktop.ui.model.commands import PointsCommand, mask_command, push_mask
-from sdedit_desktop.ui.model.document import EditorDocument, PointPair
+from sdedit_desktop.ui.model.document import EditorDocument, PointPair, Region
+from sdedit_desktop.ui.model.region import Grip, RegionCommand, drag_region
+from sdedit_desktop.ui.region_frame import EDGE_PX, HANDLE_PX, RegionFrameItem, grip_at, grip_cursor
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
 COMPARE_KEY = Qt.Key.Key_C
@@ -41,6 +45,7 @@ class Tool(Enum):
     BRUSH = "brush"
     ERASER = "eraser"
     POINTS = "points"
+    REGION = "region"
 
 
 class CanvasView(QGraphicsView):
@@ -59,7 +64,9 @@ class CanvasView(QGraphicsView):
         self.image_item = ImageItem()
         self.mask_item = MaskOverlayItem()
         self.points_item = PointsItem()
-        for z, item in enumerate((self.image_item, self.mask_item, self.points_item)):
+        self.region_item = RegionFrameItem()
+        for z, item in enumerate((self.image_item, self.mask_item, self.region_item,
+                                  self.points_item)):
             item.setZValue(z)
             self.scene().addItem(item)
         self.setBackgroundBrush(QColor(38, 40, 44))
@@ -75,6 +82,8 @@ class CanvasView(QGraphicsView):
         self.brush_hardness = 0.8
         self.selected_pair: int | None = None
         self.overlays_visible = True
+        self.points_shown = True  # drag points are drawn and placed (the Drag tab)
+        self.region_shown = False  # the edit region's frame is drawn (a kind that uses one)
         self._space = False
         self._pan_last: QPoint | None = None
         self._stroke_before: np.ndarray | None = None
@@ -86,6 +95,8 @@ class CanvasView(QGraphicsView):
         self._cursor_view: QPointF | None = None
         self._fit_pending = True
         self._points_override: list[PointPair] | None = None  # points of a shown history entry
+        # A frame drag: (grip, region when it began, scene point where it began, was explicit).
+        self._frame_drag: tuple[Grip, Region, QPointF, bool] | None = None
 
         doc.imageChanged.connect(self._on_image_changed)
         doc.maskChanged.connect(self._on_mask_changed)
@@ -116,9 +127,26 @@ class CanvasView(QGraphicsView):
 
     def _sync_overlays(self) -> None:
         # The mask belongs to the working image: over a result it would hide what changed.
-        self.mask_item.setVisible(self.overlays_visible and not self.image_item.showing_after())
-        self.points_item.setVisible(self.overlays_visible)
+        working = not self.image_item.showing_after()
+        self.mask_item.setVisible(self.overlays_visible and working)
+        self.points_item.setVisible(self.overlays_visible and (
+            self.points_shown or self._points_override is not None))
+        self.region_item.setVisible(self.overlays_visible and working and self.region_shown
+                                    and self.region_item.region is not None)
 
+    def set_points_shown(self, shown: bool) -> None:
+        """Drag points exist only for the Drag tab: elsewhere they are neither drawn nor
+        placed (a shown history entry's points are still drawn)."""
+        self.points_shown = shown
+        self._sync_overlays()
+
+    def set_region_frame(self, region: Region | None, explicit: bool, shown: bool,
+                         error: str = "") -> None:
+        """The frame of the next edit's region: the user's (explicit) or the one auto would
+        pick; `shown` False hides it (a kind that edits the whole image)."""
+        self.region_shown = shown
+        self.region_item.set_frame(region, explicit, error)
+        self._sync_overlays()
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
         self._update_cursor()
@@ -178,6 +206,7 @@ class CanvasView(QGraphicsView):
 
     def _sync_points_scale(self) -> None:
         self.points_item.set_scale(self.zoom(), self.image_item.boundingRect())
+        self.region_item.set_scale(self.zoom())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -230,6 +259,7 @@ class CanvasView(QGraphicsView):
         """Show `points` (a history entry's drag) instead of the working points; None goes
         back to the working points."""
         self._points_override = None if points is None else list(points)
+        self._sync_overlays()
         if points is None:
             self.points_item.set_points(self.doc.points, self.selected_pair)
         else:
@@ -260,8 +290,12 @@ class CanvasView(QGraphicsView):
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             self.editStarting.emit()  # edits apply to the working image: show it first
         scene = self.image_pos(pos)
+        if event.button() == Qt.MouseButton.LeftButton and self._begin_frame_drag(scene):
+            return
         if self.tool in (Tool.BRUSH, Tool.ERASER) and event.button() == Qt.MouseButton.LeftButton:
             self._begin_stroke(scene)
+        elif self.tool == Tool.POINTS and not self.points_shown:
+            self.message.emit("Drag points belong to the Drag tab: switch to it to set them.")
         elif self.tool == Tool.POINTS:
             if event.button() == Qt.MouseButton.LeftButton:
                 self._points_press(pos, scene)
@@ -288,10 +322,15 @@ class CanvasView(QGraphicsView):
             self.set_split(split)
             self.splitChanged.emit(split)
             return
+        if self._frame_drag is not None:
+            self._move_frame(scene)
+            return
         if self._stroke_last is not None:
             self._continue_stroke(scene)
         elif self._drag_point is not None:
             self._move_dragged_point(scene)
+        elif not event.buttons():
+            self._hover_cursor(scene)
         if self.tool in (Tool.BRUSH, Tool.ERASER):
             self.viewport().update()  # the brush outline follows the cursor
 
@@ -304,7 +343,9 @@ class CanvasView(QGraphicsView):
         if self._split_drag:
             self._split_drag = False
             return
-        if self._stroke_last is not None:
+        if self._frame_drag is not None:
+            self._end_frame_drag()
+        elif self._stroke_last is not None:
             self._end_stroke()
         elif self._drag_point is not None:
             self._end_point_drag()
@@ -413,6 +454,59 @@ class CanvasView(QGraphicsView):
             self.selected_pair = None
             self.undo.push(PointsCommand(self.doc, list(self.doc.points), [], "Clear points"))
 
+    # -- edit region frame -------------------------------------------------------------------------
+    def frame_grip(self, scene: QPointF) -> Grip | None:
+        """The sides of the shown frame a press at `scene` grabs. With the Region tool: an edge
+        or corner, or the inside (move); with the other tools only the handles, so painting
+        and placing points inside the frame keep working."""
+        region = self.region_item.region
+        if region is None or not self.region_item.isVisible():
+            return None
+        zoom = self.zoom()
+        if self.tool == Tool.REGION:
+            return grip_at(region, scene.x(), scene.y(), EDGE_PX / zoom, inside_moves=True)
+        reach = (HANDLE_PX + 2) / zoom
+        if not any(abs(p.x() - scene.x()) <= reach and abs(p.y() - scene.y()) <= reach
+                   for p in self.region_item.handle_points()):
+            return None
+        return grip_at(region, scene.x(), scene.y(), reach, inside_moves=False)
+
+    def _begin_frame_drag(self, scene: QPointF) -> bool:
+        grip = self.frame_grip(scene)
+        if grip is None:
+            return False
+        assert self.region_item.region is not None
+        self._frame_drag = (grip, self.region_item.region, QPointF(scene),
+                            self.region_item.explicit)
+        return True
+
+    def _move_frame(self, scene: QPointF) -> None:
+        assert self._frame_drag is not None
+        grip, start, origin, _ = self._frame_drag
+        w, h = self.doc.size
+        region = drag_region(start, grip, scene.x() - origin.x(), scene.y() - origin.y(), w, h)
+        # Moved or resized, the frame is the user's choice (solid) from now on.
+        self.region_item.set_frame(region, True)
+        self.doc.set_region(region)
+
+    def _end_frame_drag(self) -> None:
+        assert self._frame_drag is not None
+        _, start, _, was_explicit = self._frame_drag
+        self._frame_drag = None
+        before = start if was_explicit else None
+        if self.doc.region is not None and self.doc.region != before:
+            text = "Resize edit region" if self.doc.region[2:] != start[2:] else \
+                "Move edit region"
+            self.undo.push(RegionCommand(self.doc, before, self.doc.region, text))
+        self._update_cursor()
+
+    def _hover_cursor(self, scene: QPointF) -> None:
+        shape = grip_cursor(self.frame_grip(scene)) if self.doc.has_image else None
+        if shape is None:
+            self._update_cursor()
+        else:
+            self.viewport().setCursor(shape)
+
     # -- mask operations --------------------------------------------------------------------------
     def set_mask(self, mask: np.ndarray, text: str) -> None:
         """Replace the whole mask as one undoable step."""
@@ -462,6 +556,8 @@ class CanvasView(QGraphicsView):
             shape = Qt.CursorShape.OpenHandCursor
         elif self.tool == Tool.POINTS:
             shape = Qt.CursorShape.CrossCursor
+        elif self.tool == Tool.REGION:
+            shape = Qt.CursorShape.ArrowCursor
         else:
             shape = Qt.CursorShape.BlankCursor if self.doc.has_image else Qt.CursorShape.ArrowCursor
         self.viewport().setCursor(shape)

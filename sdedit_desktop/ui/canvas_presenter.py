@@ -54,6 +54,8 @@ class CanvasPresenter(QObject):
         canvas.editStarting.connect(self._on_edit_starting)
         compare.splitChanged.connect(canvas.set_split)
         player.frameChanged.connect(editor.set_frame)
+        editor.editKindChanged.connect(self._show_points)
+        self._show_points(editor.edit_kind)
 
     def refresh(self, *_args: object) -> None:
         editor = self.editor
@@ -76,6 +78,10 @@ class CanvasPresenter(QObject):
         self.canvas.show_images(before, after)
         self.canvas.set_points_override(override)
         self.canvas.set_split(self.compare.split())
+
+    def _show_points(self, kind: str) -> None:
+        """Drag points mean something only to a drag: other tabs neither draw nor place them."""
+        self.canvas.set_points_shown(kind == "drag")
 
     def _on_shown_changed(self) -> None:
         entry = self.editor.shown_entry()

@@ -44,6 +44,7 @@ from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model_status import model_status_text
 from sdedit_desktop.ui.panels import InputError, PanelStack
+from sdedit_desktop.ui.region_presenter import RegionPresenter
 from sdedit_desktop.ui.run_presenter import RunBoxPresenter
 from sdedit_desktop.ui.settings import AppSettings, save_settings
 from sdedit_desktop.ui.widgets import CompareBar, RunBox, TrajectoryPlayer
@@ -96,6 +97,8 @@ class MainWindow(QMainWindow):
         self.canvas_presenter = CanvasPresenter(self.editor, self.canvas, self.compare,
                                                 self.player, self.metrics_label, self)
         self.run_presenter = RunBoxPresenter(self.editor, self.run_box, self.run_edit, self)
+        self.region_presenter = RegionPresenter(self.editor, self.canvas, self)
+        self.statusBar().insertPermanentWidget(0, self.region_presenter.label)
         self._connect()
         self._show_model_state(self.editor.model_state)
         self._update_enabled()
@@ -236,8 +239,13 @@ class MainWindow(QMainWindow):
                                  "Swap masked and unmasked regions")
         self.act_clear_points = A("Clear points", self.canvas.clear_points, "Ctrl+Shift+P",
                                   "clear-points", "Remove every drag point")
-        for act in (self.act_clear_mask, self.act_invert_mask, self.act_clear_points):
-            e.addAction(act)
+        self.act_auto_region = A("Auto region", lambda: self.region_presenter.auto(), "Shift+R",
+                                 None, "Let the edit pick its region (around the points or mask)")
+        self.act_whole_region = A("Whole image region", lambda: self.region_presenter.whole(),
+                                  None, None, "Edit the whole image (scaled to Max side)")
+        for act in (self.act_clear_mask, self.act_invert_mask, self.act_clear_points, None,
+                    self.act_auto_region, self.act_whole_region):
+            e.addSeparator() if act is None else e.addAction(act)
         e.addSeparator()
         e.addAction(A("Settings…", self.open_settings, "Ctrl+,"))
 
@@ -249,10 +257,13 @@ class MainWindow(QMainWindow):
         self.act_points = A("Drag &points", lambda on: on and self.set_tool(Tool.POINTS), "P",
                             "points", "Click a source, then its target; drag a point to move "
                             "it", checkable=True)
+        self.act_region = A("Edit &region", lambda on: on and self.set_tool(Tool.REGION), "R",
+                            "region", "Drag the edit region's frame to move it, its edges or "
+                            "handles to resize it", checkable=True)
         from PySide6.QtGui import QActionGroup
 
         group = QActionGroup(self)
-        for act in (self.act_brush, self.act_eraser, self.act_points):
+        for act in (self.act_brush, self.act_eraser, self.act_points, self.act_region):
             group.addAction(act)
             t.addAction(act)
         self.act_brush.setChecked(True)
@@ -313,14 +324,18 @@ class MainWindow(QMainWindow):
         tb.setMovable(False)
         self.addToolBar(tb)
         for act in (self.act_open, self.act_export, None, self.act_undo, self.act_redo, None,
-                    self.act_brush, self.act_eraser, self.act_points, None):
+                    self.act_brush, self.act_eraser, self.act_points, self.act_region,
+                    self.act_auto_region, None):
             tb.addSeparator() if act is None else tb.addAction(act)
         tb.addWidget(QLabel(" Size "))
-        self.size_slider = self._slider(1, 500, int(self.canvas.brush_radius),
-                                        "Brush radius in image pixels ([ and ])")
-        self.size_slider.valueChanged.connect(lambda v: self.set_brush_radius(float(v)))
+        # The size is shown as the brush's diameter (photo editors' convention); the canvas and
+        # the settings keep the radius.
+        self.size_slider = self._slider(2, 1000, round(2 * self.canvas.brush_radius),
+                                        "Brush diameter in image pixels ([ and ])")
+        self.size_slider.valueChanged.connect(lambda v: self.set_brush_radius(v / 2))
         tb.addWidget(self.size_slider)
-        self.size_label = QLabel(f"{self.canvas.brush_radius:.0f} px ")
+        self.size_label = QLabel(f"{2 * self.canvas.brush_radius:.0f} px ")
+        self.size_label.setToolTip("Brush diameter in image pixels")
         self.size_label.setMinimumWidth(44)
         tb.addWidget(self.size_label)
         tb.addWidget(QLabel(" Hardness "))
@@ -392,16 +407,16 @@ class MainWindow(QMainWindow):
     def set_tool(self, tool: Tool) -> None:
         self.canvas.set_tool(tool)
         {Tool.BRUSH: self.act_brush, Tool.ERASER: self.act_eraser,
-         Tool.POINTS: self.act_points}[tool].setChecked(True)
+         Tool.POINTS: self.act_points, Tool.REGION: self.act_region}[tool].setChecked(True)
 
     def set_brush_radius(self, radius: float) -> None:
         radius = min(max(radius, 1.0), 500.0)
         self.canvas.brush_radius = radius
         self.settings.brush_radius = radius
         self.size_slider.blockSignals(True)
-        self.size_slider.setValue(round(radius))
+        self.size_slider.setValue(round(2 * radius))
         self.size_slider.blockSignals(False)
-        self.size_label.setText(f"{radius:.0f} px ")
+        self.size_label.setText(f"{2 * radius:.0f} px ")
         self.canvas.viewport().update()
 
     def _hardness_changed(self, value: int) -> None:
@@ -505,8 +520,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ run
     def build_request(self) -> EditRequest:
         identity = self.editor.model_state.identity
-        return self.panels.build_request(self.doc.image, self.doc.mask, self.doc.points,
-                                         identity)
+        request = self.panels.build_request(self.doc.image, self.doc.mask, self.doc.points,
+                                            identity)
+        return self.region_presenter.apply(request)  # the canvas frame's region
 
     def run_edit(self) -> int | None:
         """Validate the panel + canvas state and submit; returns the job id or None."""

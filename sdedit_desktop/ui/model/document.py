@@ -17,12 +17,15 @@ PointXY = tuple[int, int]
 # A pair is (source, target); target None while the user has clicked only the source.
 PointPair = tuple[PointXY, PointXY | None]
 Box = tuple[int, int, int, int]
+Region = tuple[int, int, int, int]  # x, y, w, h in image pixels (edits.region.Region)
+_KEEP: object = object()  # set_image: keep the region choice when it still fits
 
 
 class EditorDocument(QObject):
     imageChanged = Signal()  # new image (size may change): mask and points were reset
     maskChanged = Signal(object)  # Box or None (= everything)
     pointsChanged = Signal()
+    regionChanged = Signal()  # the user's edit region choice (None = auto)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -31,6 +34,8 @@ class EditorDocument(QObject):
         self.points: list[PointPair] = []
         self.source_path: Path | None = None
         self.image_label = ""  # what the image is ("chelsea.png", "result #3", ...)
+        # The edit region the user chose (x, y, w, h), or None for "auto" (the edit decides).
+        self.region: Region | None = None
 
     # -- image ----------------------------------------------------------------------------
     @property
@@ -46,7 +51,10 @@ class EditorDocument(QObject):
 
     def set_image(self, image: np.ndarray, label: str = "", path: Path | None = None,
                   mask: np.ndarray | None = None,
-                  points: list[PointPair] | None = None) -> None:
+                  points: list[PointPair] | None = None,
+                  region: Region | object | None = _KEEP) -> None:
+        """Set the working image. The region choice is kept while it lies inside the new image
+        (an applied edit of the same size), else reset to auto; `region` sets it."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
         self.image = np.ascontiguousarray(image)
@@ -57,9 +65,14 @@ class EditorDocument(QObject):
         self.points = list(points or [])
         self.source_path = path
         self.image_label = label
+        if region is _KEEP:
+            region = self.region if self.region is not None and _inside(self.region, w, h) \
+                else None
+        self.region = region  # type: ignore[assignment]
         self.imageChanged.emit()
         self.maskChanged.emit(None)
         self.pointsChanged.emit()
+        self.regionChanged.emit()
 
     # -- mask -----------------------------------------------------------------------------
     def mask_is_empty(self) -> bool:
@@ -86,5 +99,19 @@ class EditorDocument(QObject):
         self.points = list(points)
         self.pointsChanged.emit()
 
+    # -- edit region ----------------------------------------------------------------------
+    def set_region(self, region: Region | None) -> None:
+        """The user's region (None = auto); the undo command calls this."""
+        if region is not None:
+            region = tuple(int(v) for v in region)  # type: ignore[assignment]
+        if region != self.region:
+            self.region = region
+            self.regionChanged.emit()
 
-__all__ = ["Box", "EditorDocument", "PointPair", "PointXY", "union_box"]
+
+def _inside(region: Region, width: int, height: int) -> bool:
+    x, y, w, h = region
+    return w >= 1 and h >= 1 and x >= 0 and y >= 0 and x + w <= width and y + h <= height
+
+
+__all__ = ["Box", "EditorDocument", "PointPair", "PointXY", "Region", "union_box"]

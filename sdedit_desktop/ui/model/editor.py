@@ -24,6 +24,7 @@ from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.model.job_controller import JobController
 from sdedit_desktop.ui.model.jobs import JobList
+from sdedit_desktop.ui.model.region import RegionCommand
 
 # What the user is told when Run cannot start, by model status: (title, message).
 _NOT_READY = {
@@ -85,7 +86,7 @@ class EditorModel(QObject):
         self.parent_id = None
         self.project = None
         self.history.reset(entries or [])
-        self.doc.set_image(image, label, path, mask, points)
+        self.doc.set_image(image, label, path, mask, points, region=None)  # region: auto
         self.sessionStarted.emit()
         self.shownChanged.emit()
         self.message.emit(f"Opened {label} ({image.shape[1]}x{image.shape[0]})", 5000)
@@ -127,6 +128,12 @@ class EditorModel(QObject):
     def set_points(self, points: list[PointPair], text: str = "Set points") -> None:
         if list(points) != self.doc.points:
             self.undo.push(PointsCommand(self.doc, list(self.doc.points), list(points), text))
+
+    def set_region(self, region: tuple[int, int, int, int] | None, text: str = "") -> None:
+        """The edit region choice (None = auto) as one undo step."""
+        if region != self.doc.region:
+            text = text or ("Auto edit region" if region is None else "Set edit region")
+            self.undo.push(RegionCommand(self.doc, self.doc.region, region, text))
 
     # -- history ----------------------------------------------------------------------------
     def add_result(self, result: EditResult, parent_id: str | None,

@@ -2,10 +2,13 @@
 
 `project.ui` keeps the next edit's parameters (`EditParams.to_json()` under "edit_params"), the
 kind of the next edit ("method"), the entry the working image continues (`parent_id`) and what
-the working image is (`image_label`)."""
+the working image is (`image_label`) and the user's edit region (`region`: [x, y, w, h], absent
+or null = auto)."""
 
 from __future__ import annotations
 
+from sdedit_desktop.edits.progress import EditError
+from sdedit_desktop.edits.region import check_region
 from sdedit_desktop.project import Project, ProjectError
 from sdedit_desktop.ui.model.edit_params import legacy_panel_json
 from sdedit_desktop.ui.model.editor import EditorModel
@@ -24,7 +27,8 @@ def editor_to_project(editor: EditorModel) -> Project:
     project.points = [(s, t) for s, t in doc.points if t is not None]
     project.history = list(editor.history.entries)
     project.ui = {"edit_params": editor.params.to_json(), "method": editor.edit_kind,
-                  "parent_id": editor.parent_id, "image_label": doc.image_label}
+                  "parent_id": editor.parent_id, "image_label": doc.image_label,
+                  "region": None if doc.region is None else list(doc.region)}
     project.mark_changed()
     return project
 
@@ -42,3 +46,12 @@ def project_to_editor(editor: EditorModel, project: Project, label: str) -> None
         editor.set_edit_kind(ui["method"])
     parent = ui.get("parent_id")
     editor.parent_id = parent if editor.history.find(parent) is not None else None
+    editor.doc.set_region(saved_region(ui.get("region"), *editor.doc.size))
+
+
+def saved_region(value: object, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """A project's saved region when it is four whole numbers inside the image, else auto."""
+    try:
+        return check_region(value, width, height) if value is not None else None
+    except EditError:
+        return None

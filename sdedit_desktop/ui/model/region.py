@@ -1,0 +1,142 @@
+"""The edit region as the editor shows it: the user's choice ("auto" or an explicit x, y, w, h),
+the region the next edit would use, the frame's move/resize geometry (snapped to multiples of 8,
+inside the image) and the status-bar text of the working size. Pure functions plus one undo
+command; the canvas draws the frame (ui/region_frame.py) and `ui/region_presenter.py` binds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QUndoCommand
+
+from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.progress import EditError
+from sdedit_desktop.edits.region import ALIGN, Region, resolve_region, whole_image
+from sdedit_desktop.edits.registry import KINDS
+from sdedit_desktop.ui.model.document import EditorDocument
+from sdedit_desktop.ui.model.edit_params import EditParams
+
+MIN_REGION_SIDE = 64  # the smallest side the working size accepts unscaled (geometry.MIN_SIDE)
+
+# Which sides of the frame a drag moves: (left, top, right, bottom). All four = a move.
+Grip = tuple[bool, bool, bool, bool]
+MOVE: Grip = (True, True, True, True)
+
+
+def uses_region(kind: str) -> bool:
+    """Whether the frame is shown (and its region sent) for this kind: every kind that edits
+    part of the image; reconstruct always works on the whole image."""
+    return KINDS[kind].mask_use != "unused"
+
+
+def request_mask(kind: str, params: dict[str, Any], mask: np.ndarray | None
+                 ) -> np.ndarray | None:
+    """The canvas mask as the panels put it into a request of `kind`, for predicting its
+    region: None when it is not sent or empty."""
+    if mask is None or not mask.any():  # an empty mask bounds nothing (the panel says so)
+        return None
+    use = KINDS[kind].mask_use
+    send = use in ("optional", "required") or (
+        use == "by_mode" and params.get("mask_mode") == "user")
+    return mask if send else None
+
+
+@dataclass(frozen=True)
+class NextRegion:
+    """What the next edit will use: its region (None when it cannot be told: no image, or the
+    request is not complete yet), whether the user chose it, and why it is unusable."""
+
+    region: Region | None
+    explicit: bool
+    shown: bool  # the kind uses a region: the frame is drawn
+    error: str = ""  # an explicit region the edit would refuse (e.g. a point outside it)
+    max_side: int | None = None
+
+
+def next_region(doc: EditorDocument, params: EditParams, kind: str) -> NextRegion:
+    """The region the next edit of `kind` would use, as `edits.region.resolve_region` computes
+    it from a request built from the parameters and the canvas (cheap: nothing is copied)."""
+    max_side = params.value(kind, "max_side")
+    shown = uses_region(kind)
+    if doc.image is None:
+        return NextRegion(None, False, shown, max_side=max_side)
+    w, h = doc.size
+    choice = doc.region if shown else None
+    if not shown:
+        return NextRegion(whole_image(w, h), False, False, max_side=max_side)
+    values = params.get(kind)
+    request = params.build_request(kind, doc.image, request_mask(kind, values, doc.mask),
+                                   doc.points, region=choice)
+    try:
+        return NextRegion(resolve_region(request), choice is not None, True, max_side=max_side)
+    except EditError as exc:
+        return NextRegion(choice, choice is not None, True, str(exc), max_side)
+
+
+def scale_text(region: Region | None, max_side: int | None, used_scale: float | None = None
+               ) -> str:
+    """"Region 512x384 at 1:1" or "Region 2000x1500 → 768x576 (0.38x)"."""
+    if region is None:
+        return "Region: auto"
+    _, _, w, h = region
+    size = working_size(w, h, max_side)
+    ww, wh = size.work
+    if size.identity and used_scale in (None, 1.0):
+        return f"Region {w}x{h} at 1:1"
+    scale = used_scale if used_scale is not None else ww / w
+    return f"Region {w}x{h} → {ww}x{wh} ({scale:.2f}x)"
+
+
+# -- frame geometry -----------------------------------------------------------------------------
+def _snap_length(length: float, minimum: int, limit: int, size: int) -> int:
+    """A length that is a multiple of ALIGN (or the whole axis), at least `minimum`, at most
+    `limit` (the room up to the image border)."""
+    n = max(round(length / ALIGN) * ALIGN, minimum)
+    if n >= limit:
+        n = limit if limit == size else limit - limit % ALIGN
+    return max(n, min(minimum, limit))
+
+
+def _axis(start: int, length: int, lo: bool, hi: bool, delta: float, size: int
+          ) -> tuple[int, int]:
+    """One axis of `drag_region`: (start, length) after moving its low and/or high side."""
+    minimum = min(MIN_REGION_SIDE, size)
+    if lo and hi:  # move: the size stays, the start snaps, flush with the far border allowed
+        snapped = round((start + delta) / ALIGN) * ALIGN
+        return min(max(snapped, 0), size - length), length
+    if lo:  # the high side stays
+        end = start + length
+        length = _snap_length(end - (start + delta), minimum, end, size)
+        return end - length, length
+    if hi:
+        return start, _snap_length(length + delta, minimum, size - start, size)
+    return start, length
+
+
+def drag_region(region: Region, grip: Grip, dx: float, dy: float, width: int, height: int
+                ) -> Region:
+    """`region` after dragging its grip by (dx, dy) image pixels: starts and sizes on
+    multiples of 8 (a side may sit on the image border instead), at least 64 px (or the whole
+    side of a smaller image), always inside the width x height image."""
+    left, top, right, bottom = grip
+    x, w = _axis(region[0], region[2], left, right, dx, width)
+    y, h = _axis(region[1], region[3], top, bottom, dy, height)
+    return (x, y, w, h)
+
+
+class RegionCommand(QUndoCommand):
+    """Set the document's region choice (None = auto) as one undo step."""
+
+    def __init__(self, doc: EditorDocument, before: Region | None, after: Region | None,
+                 text: str):
+        super().__init__(text)
+        self._doc, self._before, self._after = doc, before, after
+
+    def redo(self) -> None:
+        self._doc.set_region(self._after)
+
+    def undo(self) -> None:
+        self._doc.set_region(self._before)

@@ -90,6 +90,15 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         window.panels.max_side.setValue(256)
         shot(window, "03-drag-points-and-mask")
 
+        # The edit region: the user's frame around the points (solid, with handles); the drag
+        # below runs on it. Starts and sizes on multiples of 8, as the frame snaps them.
+        def snap(v: float) -> int:
+            return round(v / 8) * 8
+
+        window.set_tool(Tool.REGION)
+        window.editor.set_region((snap(w * 0.2), snap(h * 0.2), snap(w * 0.6), snap(h * 0.55)))
+        shot(window, "03b-edit-region-frame")
+
         window.run_edit()
         _wait(app, lambda: window.preview_count >= 3 and window.run_box.bar.value() > 250)
         shot(window, "04-drag-running-live-preview")

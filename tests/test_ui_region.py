@@ -277,3 +277,22 @@ def test_auto_and_whole_actions(editor, framed):
     assert presenter.label.text() == "Region 512x384 at 1:1"
     editor.set_region(None)
     assert presenter.label.text() == "Region 1000x700 → 1000x704 (1.00x) (auto)"
+
+
+def test_points_win_over_frame_handles_and_hidden_points_are_not_deleted(qtbot, editor,
+                                                                         framed):
+    editor.set_region((200, 200, 256, 128))
+    editor.set_points([((200, 200), (240, 230))])  # the source sits on the frame's corner
+    framed.set_tool(Tool.POINTS)
+    a = framed.view_pos_of_pixel(200, 200)
+    _drag(qtbot, framed, a, a + QPoint(30, 30))
+    assert editor.doc.region == (200, 200, 256, 128)  # the point moved, not the frame
+    assert editor.doc.points[0][0] != (200, 200)
+
+    framed.set_points_shown(False)  # another tab than Drag
+    framed.setFocus()
+    qtbot.keyClick(framed, Qt.Key.Key_Delete)
+    assert len(editor.doc.points) == 1
+    framed.set_points_shown(True)
+    qtbot.keyClick(framed, Qt.Key.Key_Delete)
+    assert editor.doc.points == []

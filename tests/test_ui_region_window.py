@@ -75,7 +75,7 @@ def test_drag_with_an_explicit_region_edits_only_that_region(qtbot, window, erro
     assert w.region_presenter.label.text() == "Region 128x96 at 1:1 (used)"
 
 
-def test_status_bar_follows_the_next_edit(window):
+def test_status_bar_follows_the_next_edit(qtbot, window):
     w = window
     label = w.region_presenter.label
     w.panels.select("drag")
@@ -89,6 +89,13 @@ def test_status_bar_follows_the_next_edit(window):
     assert label.text() == "Region 640x480 at 1:1" and w.doc.region == (0, 0, W, H)
     w.act_auto_region.trigger()
     assert w.doc.region is None and label.text().endswith("(auto)")
+    w.act_whole_region.trigger()
+    w.activateWindow()
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, Qt.Key.Key_R)  # the Region tool
+    assert w.canvas.tool == Tool.REGION and w.act_region.isChecked()
+    qtbot.keyClick(w.canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)  # Auto region
+    assert w.doc.region is None
     w.panels.select("reconstruct")
     assert not w.canvas.region_item.isVisible()
     assert label.text() == "Region 640x480 at 1:1"

@@ -97,6 +97,7 @@ class CanvasView(QGraphicsView):
         self._points_override: list[PointPair] | None = None  # points of a shown history entry
         # A frame drag: (grip, region when it began, scene point where it began, was explicit).
         self._frame_drag: tuple[Grip, Region, QPointF, bool] | None = None
+        self._hover_grip: Grip | None = None  # the frame grip under the cursor (no brush ring)
 
         doc.imageChanged.connect(self._on_image_changed)
         doc.maskChanged.connect(self._on_mask_changed)
@@ -290,7 +291,9 @@ class CanvasView(QGraphicsView):
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             self.editStarting.emit()  # edits apply to the working image: show it first
         scene = self.image_pos(pos)
-        if event.button() == Qt.MouseButton.LeftButton and self._begin_frame_drag(scene):
+        on_point = self.tool == Tool.POINTS and self.points_shown and self.hit_point(pos)
+        if event.button() == Qt.MouseButton.LeftButton and not on_point and \
+                self._begin_frame_drag(scene):
             return
         if self.tool in (Tool.BRUSH, Tool.ERASER) and event.button() == Qt.MouseButton.LeftButton:
             self._begin_stroke(scene)
@@ -501,7 +504,8 @@ class CanvasView(QGraphicsView):
         self._update_cursor()
 
     def _hover_cursor(self, scene: QPointF) -> None:
-        shape = grip_cursor(self.frame_grip(scene)) if self.doc.has_image else None
+        self._hover_grip = self.frame_grip(scene) if self.doc.has_image else None
+        shape = grip_cursor(self._hover_grip)
         if shape is None:
             self._update_cursor()
         else:
@@ -533,7 +537,8 @@ class CanvasView(QGraphicsView):
                 self.image_item.update()
                 self._sync_overlays()
             return
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.delete_pair():
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.points_shown and \
+                self.delete_pair():
             return
         super().keyPressEvent(event)
 
@@ -576,7 +581,8 @@ class CanvasView(QGraphicsView):
         elif item.before_only and item.after is not None:
             self._badge(painter, QPointF(8, 8), "Before (release C)")
         if (self._cursor_view is not None and self.tool in (Tool.BRUSH, Tool.ERASER)
-                and not self._space and self.doc.has_image):
+                and not self._space and self.doc.has_image and self._hover_grip is None
+                and self._frame_drag is None):
             r = self.brush_radius * self.zoom()
             c = self._cursor_view
             for color, width in ((QColor(0, 0, 0, 180), 3), (QColor(255, 255, 255), 1)):

@@ -15,7 +15,13 @@ from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
-from sdedit_desktop.ui.model.region import MOVE, drag_region, next_region, scale_text
+from sdedit_desktop.ui.model.region import (
+    MOVE,
+    drag_region,
+    next_region,
+    region_between,
+    scale_text,
+)
 from sdedit_desktop.ui.region_frame import grip_at
 from sdedit_desktop.ui.region_presenter import RegionPresenter
 
@@ -151,6 +157,13 @@ def test_resizing_snaps_keeps_a_minimum_and_the_image():
     assert drag_region(region, left, 16, 999, W, H) == (80, 64, 240, 128)
     # An image smaller than the minimum: the whole side.
     assert drag_region((0, 0, 48, 40), right_bottom, -40, -40, 48, 40) == (0, 0, 48, 40)
+
+
+def test_drawing_a_region_between_two_corners():
+    assert region_between((103, 250), (30, 170), W, H) == (24, 168, 80, 80)
+    assert region_between((10, 10), (12, 11), W, H) == (8, 8, 64, 64)  # the minimum
+    assert region_between((990, 690), (995, 699), W, H) == (W - 64, H - 64, 64, 64)
+    assert region_between((-50, -50), (5000, 5000), W, H) == (0, 0, W, H)
 
 
 def test_grips():
@@ -296,3 +309,23 @@ def test_points_win_over_frame_handles_and_hidden_points_are_not_deleted(qtbot, 
     framed.set_points_shown(True)
     qtbot.keyClick(framed, Qt.Key.Key_Delete)
     assert editor.doc.points == []
+
+
+def test_region_tool_draws_a_new_frame_outside_the_old_one(qtbot, editor, framed):
+    editor.set_region((0, 0, 128, 128))
+    framed.set_tool(Tool.REGION)
+    _drag(qtbot, framed, _view(framed, 500, 300), _view(framed, 800, 600))
+    x, y, w, h = editor.doc.region
+    assert x % 8 == 0 and y % 8 == 0 and w % 8 == 0 and h % 8 == 0
+    assert abs(x - 500) <= 8 and abs(y - 300) <= 8
+    assert abs(x + w - 800) <= 8 and abs(y + h - 600) <= 8
+    assert editor.undo.undoText() == "Draw edit region"
+    editor.undo.undo()
+    assert editor.doc.region == (0, 0, 128, 128)
+    # A handle pressed and released without moving leaves "auto" as it is.
+    editor.set_region(None)
+    rx, ry, rw, rh = framed.region_item.region
+    corner = _view(framed, rx + rw, ry + rh)
+    qtbot.mousePress(framed.viewport(), Qt.MouseButton.LeftButton, pos=corner)
+    qtbot.mouseRelease(framed.viewport(), Qt.MouseButton.LeftButton, pos=corner)
+    assert editor.doc.region is None and not framed.region_item.explicit

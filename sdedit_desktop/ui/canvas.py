@@ -4,7 +4,8 @@ Zoom (wheel, fit, 100 %), pan (space-drag, middle button), the mask brush / eras
 straight into the document's numpy mask; one undo entry per stroke), drag points (click source
 then target, drag a handle to move it, Delete removes the selected pair; shown on the Drag tab
 only), the edit region's frame (its handles resize it with any tool; with the Region tool a drag
-inside moves it and its edges resize it; one undo entry per drag), the before/after split (drag
+inside moves it, its edges resize it and a drag outside draws a new one; one undo entry per
+drag), the before/after split (drag
 the line) and a hold-to-compare key (C).
 """
 
@@ -34,7 +35,7 @@ from sdedit_desktop.ui.brush import BrushSpec, union_box
 from sdedit_desktop.ui.canvas_items import ImageItem, MaskOverlayItem, PointsItem
 from sdedit_desktop.ui.model.commands import PointsCommand, mask_command, push_mask
 from sdedit_desktop.ui.model.document import EditorDocument, PointPair, Region
-from sdedit_desktop.ui.model.region import Grip, RegionCommand, drag_region
+from sdedit_desktop.ui.model.region import Grip, RegionCommand, drag_region, region_between
 from sdedit_desktop.ui.region_frame import EDGE_PX, HANDLE_PX, RegionFrameItem, grip_at, grip_cursor
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
@@ -95,8 +96,9 @@ class CanvasView(QGraphicsView):
         self._cursor_view: QPointF | None = None
         self._fit_pending = True
         self._points_override: list[PointPair] | None = None  # points of a shown history entry
-        # A frame drag: (grip, region when it began, scene point where it began, was explicit).
-        self._frame_drag: tuple[Grip, Region, QPointF, bool] | None = None
+        # A frame drag: (grip, frame when it began, scene point where it began, the user's
+        # region then); grip and frame None: a new frame is drawn from that point.
+        self._frame_drag: tuple[Grip | None, Region | None, QPointF, Region | None] | None = None
         self._hover_grip: Grip | None = None  # the frame grip under the cursor (no brush ring)
 
         doc.imageChanged.connect(self._on_image_changed)
@@ -475,32 +477,44 @@ class CanvasView(QGraphicsView):
         return grip_at(region, scene.x(), scene.y(), reach, inside_moves=False)
 
     def _begin_frame_drag(self, scene: QPointF) -> bool:
+        """Grab the frame (a grip), or with the Region tool outside it draw a new one."""
         grip = self.frame_grip(scene)
+        region = self.region_item.region
         if grip is None:
-            return False
-        assert self.region_item.region is not None
-        self._frame_drag = (grip, self.region_item.region, QPointF(scene),
-                            self.region_item.explicit)
+            if self.tool != Tool.REGION or not self.region_item.isVisible() or \
+                    self._pixel(scene) is None:
+                return False
+            region = None  # a new frame from this corner
+        assert grip is None or region is not None
+        self._frame_drag = (grip, region, QPointF(scene), self.doc.region)
         return True
 
     def _move_frame(self, scene: QPointF) -> None:
         assert self._frame_drag is not None
-        grip, start, origin, _ = self._frame_drag
+        grip, start, origin, before = self._frame_drag
         w, h = self.doc.size
-        region = drag_region(start, grip, scene.x() - origin.x(), scene.y() - origin.y(), w, h)
-        # Moved or resized, the frame is the user's choice (solid) from now on.
+        if grip is None or start is None:
+            region = region_between((origin.x(), origin.y()), (scene.x(), scene.y()), w, h)
+        else:
+            region = drag_region(start, grip, scene.x() - origin.x(), scene.y() - origin.y(),
+                                 w, h)
+            if region == start and before is None:
+                return  # not moved yet: the frame stays "auto"
+        # Moved, resized or drawn, the frame is the user's choice (solid) from now on.
         self.region_item.set_frame(region, True)
         self.doc.set_region(region)
 
     def _end_frame_drag(self) -> None:
         assert self._frame_drag is not None
-        _, start, _, was_explicit = self._frame_drag
+        _, start, _, before = self._frame_drag
         self._frame_drag = None
-        before = start if was_explicit else None
-        if self.doc.region is not None and self.doc.region != before:
-            text = "Resize edit region" if self.doc.region[2:] != start[2:] else \
-                "Move edit region"
-            self.undo.push(RegionCommand(self.doc, before, self.doc.region, text))
+        after = self.doc.region
+        if after is not None and after != before:
+            if start is None:
+                text = "Draw edit region"
+            else:
+                text = "Move edit region" if after[2:] == start[2:] else "Resize edit region"
+            self.undo.push(RegionCommand(self.doc, before, after, text))
         self._update_cursor()
 
     def _hover_cursor(self, scene: QPointF) -> None:

@@ -127,6 +127,27 @@ def drag_region(region: Region, grip: Grip, dx: float, dy: float, width: int, he
     return (x, y, w, h)
 
 
+def _span_between(a: float, b: float, size: int) -> tuple[int, int]:
+    """One axis of `region_between`: from the lower coordinate (down to a multiple of 8) over
+    the distance (a multiple of 8, at least the minimum), inside [0, size)."""
+    minimum = min(MIN_REGION_SIDE, size)
+    lo, hi = max(min(a, b), 0.0), min(max(a, b), float(size))
+    start = min(int(lo // ALIGN) * ALIGN, size - 1)
+    length = _snap_length(hi - start, minimum, size - start, size)
+    if length < minimum:  # too near the far border: shift back to keep the minimum
+        return size - minimum, minimum
+    return start, length
+
+
+def region_between(a: tuple[float, float], b: tuple[float, float], width: int, height: int
+                   ) -> Region:
+    """The region a user draws from corner `a` to corner `b` (image pixels, any order), snapped
+    and limited as `drag_region` does."""
+    x, w = _span_between(a[0], b[0], width)
+    y, h = _span_between(a[1], b[1], height)
+    return (x, y, w, h)
+
+
 class RegionCommand(QUndoCommand):
     """Set the document's region choice (None = auto) as one undo step."""
 

@@ -259,7 +259,8 @@ class MainWindow(QMainWindow):
                             "it", checkable=True)
         self.act_region = A("Edit &region", lambda on: on and self.set_tool(Tool.REGION), "R",
                             "region", "Drag the edit region's frame to move it, its edges or "
-                            "handles to resize it", checkable=True)
+                            "handles to resize it, outside it to draw a new one",
+                            checkable=True)
         from PySide6.QtGui import QActionGroup
 
         group = QActionGroup(self)

@@ -24,6 +24,9 @@ class RegionPresenter(QObject):
         super().__init__(parent)
         self.editor, self.canvas = editor, canvas
         self.label = QLabel("")
+        # Room for the longest usual text, so the status bar does not jump as it changes.
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(
+            "Region 0000x0000 → 0000x0000 (0.00x) (auto)"))
         self.label.setToolTip("The part of the image the next edit changes and the size the "
                               "model works at")
         self.state = NextRegion(None, False, False)

@@ -162,12 +162,13 @@ def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
 def test_continue_and_rerun_with_new_seed(qtbot, ready, errors):
     w = ready
     _drag_setup(w, steps=10)
+    original = w.doc.image.copy()
     w.run_edit()
     _wait_entries(qtbot, w, errors, 1)
     first = w.history.entries[0]
-    original = w.doc.image.copy()
 
-    w.continue_from(first.id)
+    assert np.array_equal(w.doc.image, first.result.image)  # applied: the working image
+    w.continue_from(first.id)  # already is: no step
     assert np.array_equal(w.doc.image, first.result.image)
     assert w.doc.points == []
     w.doc.set_points([((50, 30), (60, 36))])
@@ -184,10 +185,18 @@ def test_continue_and_rerun_with_new_seed(qtbot, ready, errors):
     assert third.request.points == first.request.points
     assert not errors
 
-    w.undo.undo()  # the re-run entry
-    w.undo.undo()  # the second drag's entry
+    # Each finished edit became the working image; continuing an older one is one step.
+    assert np.array_equal(w.doc.image, third.result.image)
+    w.undo.undo()  # the re-run entry: back to the second drag's result
+    assert np.array_equal(w.doc.image, second.result.image)
+    w.continue_from(first.id)
+    assert np.array_equal(w.doc.image, first.result.image) and w.editor.parent_id == first.id
     w.undo.undo()  # continue-from
+    assert np.array_equal(w.doc.image, second.result.image)
+    w.undo.undo()  # the second drag's entry
     assert [e.id for e in w.history.entries] == [first.id]
+    w.undo.undo()  # the first drag's entry: the original image with its points
+    assert w.history.entries == []
     assert np.array_equal(w.doc.image, original)
     assert w.doc.points == [((30, 30), (46, 30))]
 

@@ -65,6 +65,7 @@ class HistoryPanel(QWidget):
     continueRequested = Signal(str)
     rerunRequested = Signal(str)
     paramsRequested = Signal(str)
+    autoMaskRequested = Signal(str)
 
     def __init__(self, model: HistoryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,11 +77,14 @@ class HistoryPanel(QWidget):
         self.list.setSpacing(2)
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
-        self.list.currentItemChanged.connect(self._current_changed)
+        # Selection, not the current item: Qt makes the first row current (without selecting
+        # it) when the empty list area gets focus, and that must not show entry #1.
+        self.list.itemSelectionChanged.connect(self._current_changed)
         layout.addWidget(self.list, 1)
         self.continue_button = QPushButton("Continue from this result")
         self.continue_button.setToolTip(
-            "Use the selected result as the input of the next edit (sequential drags).")
+            "Make the selected result the working image (a finished edit already is; this "
+            "goes back to an older one).")
         self.rerun_button = QPushButton("Re-run with new seed")
         self.rerun_button.setToolTip("Run the selected edit again with a fresh random seed.")
         self.params_button = QPushButton("Load parameters")
@@ -88,7 +92,13 @@ class HistoryPanel(QWidget):
         self.continue_button.clicked.connect(lambda: self._emit(self.continueRequested))
         self.rerun_button.clicked.connect(lambda: self._emit(self.rerunRequested))
         self.params_button.clicked.connect(lambda: self._emit(self.paramsRequested))
+        self.auto_mask_button = QPushButton("Use auto mask")
+        self.auto_mask_button.setToolTip(
+            "Put the mask this DiffEdit computed on the canvas (replaces the painted mask; "
+            "undoable).")
+        self.auto_mask_button.clicked.connect(lambda: self._emit(self.autoMaskRequested))
         layout.addWidget(self.continue_button)
+        layout.addWidget(self.auto_mask_button)
         row = QHBoxLayout()
         row.addWidget(self.rerun_button)
         row.addWidget(self.params_button)
@@ -102,8 +112,8 @@ class HistoryPanel(QWidget):
             signal.emit(entry_id)
 
     def selected_id(self) -> str | None:
-        item = self.list.currentItem()
-        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        items = self.list.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
 
     def select(self, entry_id: str | None) -> None:
         for row in range(self.list.count()):
@@ -138,6 +148,7 @@ class HistoryPanel(QWidget):
         self.entrySelected.emit(self.selected_id())
 
     def _update_buttons(self) -> None:
-        has = self.selected_id() is not None
+        entry = self.model.find(self.selected_id())
         for button in (self.continue_button, self.rerun_button, self.params_button):
-            button.setEnabled(has)
+            button.setEnabled(entry is not None)
+        self.auto_mask_button.setVisible(entry is not None and entry.result.mask is not None)

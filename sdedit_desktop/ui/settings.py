@@ -33,6 +33,7 @@ class AppSettings:
     brush_hardness: float = 0.8
     max_side: int = 768
     autosave_minutes: int = 2
+    export_quality: int = 92  # JPEG / WebP export quality (1-100)
     # Saving a project also stores the LoRA weights its edits used (from the local LoRA cache),
     # so it re-runs identically on another machine; off: projects stay small.
     embed_loras: bool = False

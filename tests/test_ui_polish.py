@@ -66,7 +66,7 @@ def test_estimate_says_model_calls_then_time_once_measured(estimate_setup):
                                                timings={"total": 12.0}))
     after = box.estimate.text()
     # Same plan on the same model, device and size: 12 s again.
-    assert "12 s" in after and f"{calls} model calls" in after, after
+    assert "12 s" in after and f"({calls} calls)" in after, after
     # Half the steps: about half the time, from the same measurement.
     editor.params.set("drag", "steps", editor.params.value("drag", "steps") // 2)
     assert "6 s" in box.estimate.text(), box.estimate.text()
@@ -102,3 +102,4 @@ def test_progress_text_never_widens_the_run_box(qtbot):
     assert box.sizeHint().width() == width
     assert box.minimumSizeHint().width() <= 300
     assert "ETA" in box.phase.text()  # the whole line is kept (elided only when drawn)
+

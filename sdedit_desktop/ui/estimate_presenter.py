@@ -31,6 +31,12 @@ class EstimatePresenter(QObject):
             estimate = None
         box = self.run_box
         box.estimate.setText("" if estimate is None else estimate.text())
+        if estimate is not None:
+            box.estimate.setToolTip(
+                "The edit's model calls (UNet evaluations) from its job plan"
+                + (" × the time per call measured on this model, device and size."
+                   if estimate.seconds is not None else
+                   "; the time is shown once an edit has run on this model and device."))
         draft = self.editor.params.preset(self.editor.edit_kind) == DRAFT
         # Offered on slow devices; once on, it stays visible so it can be switched off.
         box.draft_button.setVisible(estimate is not None and (estimate.slow or draft))

@@ -153,7 +153,12 @@ class MainWindow(QMainWindow):
         dock.setObjectName("edit-dock")
         dock.setWidget(right)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        right.setMinimumWidth(330)
+        # Wide enough for the panels' labels ("Patch half-size r") next to their scroll bar:
+        # a narrower dock would squeeze the label column and cut the labels off.
+        margins = rv.contentsMargins()
+        needed = (self.panels.sizeHint().width() + margins.left() + margins.right()
+                  + scroll.verticalScrollBar().sizeHint().width() + 4)
+        right.setMinimumWidth(max(330, needed))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
         hist = QDockWidget("History", self)

@@ -36,10 +36,10 @@ class Estimate:
     slow: bool  # the draft preset is worth offering
 
     def text(self) -> str:
-        if self.seconds is None:
-            return f"Next edit: ~{self.calls} model calls (time shown after the first run)"
+        if self.seconds is None:  # the time is known after the first run on this model
+            return f"Next edit: ~{self.calls} model calls"
         approx = "" if self.measured_here else "≈"
-        return f"Next edit: ~{approx}{format_duration(self.seconds)} ({self.calls} model calls)"
+        return f"Next edit: ~{approx}{format_duration(self.seconds)} ({self.calls} calls)"
 
 
 def format_duration(seconds: float) -> str:

@@ -56,7 +56,7 @@ def estimate_setup(qtbot):
 def test_estimate_says_model_calls_then_time_once_measured(estimate_setup):
     engine, editor, box, _ = estimate_setup
     before = box.estimate.text()
-    assert "model calls" in before and " s " not in before and "min" not in before
+    assert "model evaluations" in before and " s " not in before and "min" not in before
     calls = int(before.split("~")[1].split()[0])
     assert calls > 0
     request = editor.next_request()
@@ -66,7 +66,7 @@ def test_estimate_says_model_calls_then_time_once_measured(estimate_setup):
                                                timings={"total": 12.0}))
     after = box.estimate.text()
     # Same plan on the same model, device and size: 12 s again.
-    assert "12 s" in after and f"({calls} calls)" in after, after
+    assert "12 s" in after and f"({calls} evaluations)" in after, after
     # Half the steps: about half the time, from the same measurement.
     editor.params.set("drag", "steps", editor.params.value("drag", "steps") // 2)
     assert "6 s" in box.estimate.text(), box.estimate.text()

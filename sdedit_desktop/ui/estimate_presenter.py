@@ -33,7 +33,8 @@ class EstimatePresenter(QObject):
         box.estimate.setText("" if estimate is None else estimate.text())
         if estimate is not None:
             box.estimate.setToolTip(
-                "The edit's model calls (UNet evaluations) from its job plan"
+                "Model evaluations of the edit's job plan (UNet samples: a guided step "
+                "evaluates two, so this exceeds the UNet calls shown after the run)"
                 + (" × the time per call measured on this model, device and size."
                    if estimate.seconds is not None else
                    "; the time is shown once an edit has run on this model and device."))

@@ -30,16 +30,16 @@ class CostKey:
 
 @dataclass(frozen=True)
 class Estimate:
-    calls: int  # model calls (cost units) of the plan
+    calls: int  # model evaluations (UNet samples; a guided call counts twice) of the plan
     seconds: float | None  # None = not measured yet on this model and device
     measured_here: bool  # measured at this very size (else scaled from another size)
     slow: bool  # the draft preset is worth offering
 
     def text(self) -> str:
         if self.seconds is None:  # the time is known after the first run on this model
-            return f"Next edit: ~{self.calls} model calls"
+            return f"Next edit: ~{self.calls} model evaluations"
         approx = "" if self.measured_here else "≈"
-        return f"Next edit: ~{approx}{format_duration(self.seconds)} ({self.calls} calls)"
+        return f"Next edit: ~{approx}{format_duration(self.seconds)} ({self.calls} evaluations)"
 
 
 def format_duration(seconds: float) -> str:

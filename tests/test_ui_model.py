@@ -342,3 +342,13 @@ def test_edit_params_build_the_request_of_a_kind(qapp):
     restored = EditParams()
     restored.from_json(params.to_json())
     assert restored.to_json() == params.to_json()
+
+
+def test_a_reconstruction_is_recorded_but_not_applied(editor, engine):
+    from sdedit_desktop.edits.requests import ReconstructRequest
+
+    request = ReconstructRequest(image=IMAGE.copy(), max_side=None)
+    job_id = editor.runner.run_working_image(request)
+    engine.jobFinished.emit(job_id, EditResult(request=request, image=np.zeros_like(IMAGE)))
+    assert len(editor.history.entries) == 1
+    assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None

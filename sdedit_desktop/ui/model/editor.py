@@ -36,6 +36,9 @@ _NOT_READY = {
              "to pick Stable Diffusion 1.5 (download or local file) or the tiny demo model."),
 }
 _NOT_READY["error"] = _NOT_READY["none"]
+# Kinds whose result is a measurement, not an edit: it joins the history but does not replace
+# the working image (a reconstruction only shows how exactly a method returns to its input).
+NOT_APPLIED = frozenset({"reconstruct"})
 
 
 class EditorModel(QObject):
@@ -139,6 +142,11 @@ class EditorModel(QObject):
             parent_id = None  # its parent was undone meanwhile
         entry = HistoryEntry(result=result, duration_s=duration_s, parent_id=parent_id)
         text = f"{method_label(entry)} (seed {result.request.seed})"
+        if result.request.kind in NOT_APPLIED:
+            self.undo.push(CallbackCommand(text, lambda: self.history.add(entry),
+                                           lambda: self._remove_entry(entry.id)))
+            self.message.emit(f"Finished {text} in {duration_s:.1f} s", 6000)
+            return entry
         doc = self.doc
         old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
                doc.image_label, doc.source_path, self.parent_id)

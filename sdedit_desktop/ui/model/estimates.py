@@ -43,7 +43,9 @@ class Estimate:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
+    if seconds < 0.5:
+        return "<1 s"
+    seconds = round(seconds)
     minutes, secs = divmod(seconds, 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 

@@ -103,3 +103,19 @@ def test_progress_text_never_widens_the_run_box(qtbot):
     assert box.minimumSizeHint().width() <= 300
     assert "ETA" in box.phase.text()  # the whole line is kept (elided only when drawn)
 
+
+
+def test_measured_costs_survive_a_restart_through_the_settings(tmp_path):
+    from sdedit_desktop.ui.model.estimates import CostEstimates, CostKey
+    from sdedit_desktop.ui.settings import AppSettings, load_settings, save_settings
+
+    costs = CostEstimates()
+    key = CostKey("tiny:tiny:", "cpu", (256, 168))
+    costs.record(key, 90, 4.5)
+    settings = AppSettings(call_costs=costs.to_json())
+    path = save_settings(settings, tmp_path / "settings.json")
+    loaded, problems = load_settings(path)
+    assert problems == []
+    again = CostEstimates()
+    again.load_json({**loaded.call_costs, "garbage": 1.0, "a|b|1x": 2.0})
+    assert again.per_call(key) == (0.05, True)

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.editor = EditorModel(engine, self)
+        self.editor.costs.load_json(self.settings.call_costs)
         # The model's parts, named as the rest of the UI (and the tests) know them.
         self.doc, self.history, self.undo = self.editor.doc, self.editor.history, self.editor.undo
         self.canvas = CanvasView(self.doc, self.undo)
@@ -374,6 +375,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         editor = self.editor
         editor.jobs.changed.connect(self._update_enabled)
+        editor.jobs.ended.connect(self._remember_costs)
         editor.modelStateChanged.connect(self._on_model_state)
         editor.message.connect(self._show_message)
         editor.error.connect(self._show_error)
@@ -395,6 +397,10 @@ class MainWindow(QMainWindow):
         # The split's Before/After labels sit over the whole view: repaint it all at once
         # (the image item alone repaints only its own rectangle).
         self.compare.splitChanged.connect(lambda _split: self.canvas.viewport().update())
+
+    def _remember_costs(self, *_args: object) -> None:
+        """Measured costs go to the settings (written with them, e.g. on close)."""
+        self.settings.call_costs = self.editor.costs.to_json()
 
     def _show_message(self, text: str, timeout_ms: int) -> None:
         self.statusBar().showMessage(text, timeout_ms)

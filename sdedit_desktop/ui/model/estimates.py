@@ -89,6 +89,24 @@ class CostEstimates:
         old = self._per_call.get(key)
         self._per_call[key] = value if old is None else old + _SMOOTHING * (value - old)
 
+    def to_json(self) -> dict[str, float]:
+        """{"model|device|WxH": seconds per call} for the settings file."""
+        return {f"{k.model}|{k.device}|{k.size[0]}x{k.size[1]}": v
+                for k, v in self._per_call.items()}
+
+    def load_json(self, data: dict[str, float]) -> None:
+        """What `to_json` wrote; malformed items are skipped (a stale estimate costs nothing
+        but a wrong guess until the next run measures again)."""
+        for text, value in data.items():
+            try:
+                model, device, size = str(text).rsplit("|", 2)
+                width, height = (int(v) for v in size.split("x"))
+                seconds = float(value)
+            except (ValueError, TypeError):
+                continue
+            if seconds > 0 and width > 0 and height > 0:
+                self._per_call[CostKey(model, device, (width, height))] = seconds
+
     def per_call(self, key: CostKey) -> tuple[float, bool] | None:
         """(seconds per call, measured at this size) or None. Another size on the same model
         and device is scaled by the pixel count (the UNet's cost grows about linearly)."""

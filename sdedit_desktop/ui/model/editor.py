@@ -288,7 +288,7 @@ class EditorModel(QObject):
     def record_cost(self, result: EditResult) -> None:
         """A finished edit measured the cost of a model call on this model and device."""
         seconds = float(result.timings.get("total", 0.0))
-        self.costs.record(cost_key(result.request, *self.model_key()),
+        self.costs.record(cost_key(result.request, *self.model_key(), region=result.region),
                           plan_calls(result.request), seconds)
 
     # -- model ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.region import resolve_region
 from sdedit_desktop.edits.registry import kind_of
 from sdedit_desktop.edits.requests import EditRequest
 
@@ -59,9 +60,15 @@ def plan_calls(request: EditRequest) -> float:
     return float(sum(phase.steps * phase.cost for phase in plan))
 
 
-def work_size(request: EditRequest) -> tuple[int, int]:
-    """The size the model runs at: the edit region (or the image) after the max-side scale."""
-    region = getattr(request, "region", None)
+def work_size(request: EditRequest,
+              region: tuple[int, int, int, int] | None = None) -> tuple[int, int]:
+    """The size the model runs at: the edit region (`region`, else the one the request will
+    resolve to, "auto" included) after the max-side scale."""
+    if region is None:
+        try:
+            region = resolve_region(request)
+        except (ValueError, TypeError, IndexError):  # invalid: the whole image, as a guess
+            region = None
     if region is not None:
         width, height = region[2], region[3]
     else:
@@ -72,8 +79,9 @@ def work_size(request: EditRequest) -> tuple[int, int]:
         return width, height
 
 
-def cost_key(request: EditRequest, model: str, device: str) -> CostKey:
-    return CostKey(model, device, work_size(request))
+def cost_key(request: EditRequest, model: str, device: str,
+             region: tuple[int, int, int, int] | None = None) -> CostKey:
+    return CostKey(model, device, work_size(request, region))
 
 
 class CostEstimates:

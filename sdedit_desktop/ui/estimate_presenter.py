@@ -43,6 +43,7 @@ class EstimatePresenter(QObject):
         box.draft_button.setVisible(estimate is not None and (estimate.slow or draft))
         box.draft_button.blockSignals(True)
         box.draft_button.setChecked(draft)
+        box.draft_button.setText("Draft ✓" if draft else "Draft")
         box.draft_button.blockSignals(False)
 
     def _draft_toggled(self, on: bool) -> None:

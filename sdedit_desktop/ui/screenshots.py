@@ -60,9 +60,12 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         written.append(path)
         log(f"wrote {path}")
 
-    settings = AppSettings(model_source="tiny", device="cpu", autosave_minutes=0)
+    # The user's defaults (autosave every 2 minutes included: the settings shot shows them);
+    # any autosave goes to a throwaway folder.
+    settings = AppSettings(model_source="tiny", device="cpu")
     with error_handler(lambda _p, e: errors.append(e)):
         window = MainWindow(engine, settings)
+        window.autosave_dir = Path(tempfile.mkdtemp(prefix="sdedit-shots-autosave-"))
         window.resize(*size)
         window.show()
         shot(window, "01-start")

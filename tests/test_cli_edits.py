@@ -181,3 +181,21 @@ def test_help_does_not_import_torch():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "TORCH False" in done.stdout
+
+
+def test_an_unwritable_output_folder_is_refused_before_computing(files, capsys, monkeypatch):
+    import os
+
+    from sdedit_desktop.cli import edit_commands
+
+    real_access = os.access
+    # A read-only folder (checked through os.access, so the test also holds when run as root).
+    monkeypatch.setattr(edit_commands.os, "access",
+                        lambda path, mode: False if str(path) == str(files) and mode == os.W_OK
+                        else real_access(path, mode))
+    loaded = []
+    monkeypatch.setattr(edit_commands, "load_cli_model", lambda args: loaded.append(args))
+    code, _out, err = run(capsys, "reconstruct", "--model", "tiny", "--image",
+                          str(files / "in.png"), "--steps", "2", "--quiet")
+    assert code == 2 and "is not writable" in err and err.count("\n") == 1, err
+    assert loaded == []  # refused before the model loads, let alone computes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,10 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
     for path in (args.out, args.json_out, getattr(args, "save_mask", None)):
         if path is not None and not path.parent.exists():
             raise CliError(f"{path}: the folder {path.parent} does not exist")
+        # Checked before minutes of computing, not after.
+        if path is not None and not os.access(path.parent, os.W_OK):
+            raise CliError(f"{path}: the folder {path.parent} is not writable; give --out "
+                           "(or --json) in a folder you can write to")
     # torch is imported only here, when an edit runs: `sdedit --help` stays instant.
     from sdedit_desktop.edits.options import ExecutionOptions
     from sdedit_desktop.edits.run import run_edit

@@ -119,3 +119,15 @@ def test_measured_costs_survive_a_restart_through_the_settings(tmp_path):
     again = CostEstimates()
     again.load_json({**loaded.call_costs, "garbage": 1.0, "a|b|1x": 2.0})
     assert again.per_call(key) == (0.05, True)
+
+
+def test_history_names_the_parent_of_each_edit(qtbot):
+    model = HistoryModel()
+    panel = HistoryPanel(model)
+    qtbot.addWidget(panel)
+    request = DragRequest(image=IMAGE, points=(((1, 1), (4, 4)),), max_side=None)
+    first = HistoryEntry(result=EditResult(request=request, image=IMAGE))
+    model.add(first)
+    model.add(HistoryEntry(result=EditResult(request=request, image=IMAGE), parent_id=first.id))
+    assert "from #" not in panel.list.item(0).text()
+    assert "from #1" in panel.list.item(1).text()

@@ -24,7 +24,8 @@ from sdedit_desktop.ui.model.history import HistoryModel, method_label
 THUMB = 72
 
 
-def entry_summary(entry: HistoryEntry, number: int) -> str:
+def entry_summary(entry: HistoryEntry, number: int, parent_number: int | None = None) -> str:
+    """Two lines for the list; `parent_number` = the entry whose result this edit changed."""
     request = entry.request
     parts = [f"#{number} {method_label(entry)}"]
     if entry.label:
@@ -34,7 +35,9 @@ def entry_summary(entry: HistoryEntry, number: int) -> str:
         detail.append(f"PSNR {entry.result.metrics['psnr']:.2f} dB")
     if request.kind == "drag":
         detail.append(f"{len(getattr(request, 'points', ()))} pt")
-    if entry.parent_id:
+    if parent_number is not None:
+        detail.append(f"from #{parent_number}")
+    elif entry.parent_id:
         detail.append("continued")
     return parts[0] + "\n" + " · ".join(detail)
 
@@ -128,11 +131,13 @@ class HistoryPanel(QWidget):
         selected = self.selected_id()
         self.list.blockSignals(True)
         self.list.clear()
+        numbers = {e.id: n for n, e in enumerate(self.model.entries, start=1)}
         for number, entry in enumerate(self.model.entries, start=1):
             icon = self._thumbs.get(entry.id)
             if icon is None:
                 icon = self._thumbs[entry.id] = QIcon(thumbnail(entry.result.image))
-            item = QListWidgetItem(icon, entry_summary(entry, number))
+            item = QListWidgetItem(icon, entry_summary(entry, number,
+                                                       numbers.get(entry.parent_id)))
             item.setToolTip(entry_tooltip(entry))
             item.setData(Qt.ItemDataRole.UserRole, entry.id)
             self.list.addItem(item)

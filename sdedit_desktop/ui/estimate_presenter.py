@@ -4,7 +4,7 @@ next edit: its parameters and kind, the image, the model and finished edits."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from sdedit_desktop.edits.presets import DRAFT, PAPER
 from sdedit_desktop.ui.model.editor import EditorModel
@@ -21,6 +21,12 @@ class EstimatePresenter(QObject):
         editor.doc.pointsChanged.connect(self.refresh)
         editor.modelStateChanged.connect(self.refresh)
         editor.jobs.ended.connect(self.refresh)
+        # The auto edit region follows the mask: refresh once a stroke pauses, not per segment.
+        self._mask_timer = QTimer(self)
+        self._mask_timer.setSingleShot(True)
+        self._mask_timer.setInterval(250)
+        self._mask_timer.timeout.connect(self.refresh)
+        editor.doc.maskChanged.connect(lambda _box: self._mask_timer.start())
         run_box.draft_button.toggled.connect(self._draft_toggled)
         self.refresh()
 

@@ -560,6 +560,8 @@ def test_projects_carry_the_loras_their_edits_used_when_asked(qtbot, window, err
 
 def test_finished_edit_is_the_working_image_and_compare_works_without_focus(qtbot, ready,
                                                                             errors):
+    from PySide6.QtWidgets import QApplication
+
     w = ready
     _drag_setup(w, steps=10)
     original = w.doc.image.copy()
@@ -575,8 +577,12 @@ def test_finished_edit_is_the_working_image_and_compare_works_without_focus(qtbo
     assert np.array_equal(_render_canvas(w), entry.result.image)
     # Hold C with the keyboard focus elsewhere (the history list): the input of the edit.
     w.history_panel.list.setFocus()
+    QApplication.processEvents()
+    canvas_size = w.canvas.size()
     qtbot.keyPress(w.history_panel.list, Qt.Key.Key_C)
     assert np.array_equal(_render_canvas(w), entry.request.image)
+    QApplication.processEvents()  # layout requests: the canvas would shrink here
+    assert w.player.isHidden() and w.canvas.size() == canvas_size  # the image does not jump
     qtbot.keyRelease(w.history_panel.list, Qt.Key.Key_C)
     assert np.array_equal(_render_canvas(w), entry.result.image)
     assert w.editor.shown_entry_id is None  # back on the working image

@@ -31,9 +31,13 @@ def _typing_in(widget: QObject) -> bool:
 
 
 class CompareKeyFilter(QObject):
-    def __init__(self, window: QWidget, canvas: CanvasView, editor: EditorModel):
+    def __init__(self, window: QWidget, canvas: CanvasView, editor: EditorModel,
+                 below_canvas: QWidget | None = None):
         super().__init__(window)
         self.window, self.canvas, self.editor = window, canvas, editor
+        # Shown for history entries (the trajectory player): kept hidden during a momentary
+        # compare, so the canvas does not shrink and the image does not jump while C is held.
+        self.below_canvas = below_canvas
         self._restore_working = False  # C showed the working image's source entry
         QApplication.instance().installEventFilter(self)
         window.destroyed.connect(self._uninstall)
@@ -65,6 +69,8 @@ class CompareKeyFilter(QObject):
         if editor.shown_entry_id is None and source is not None and not editor.jobs.busy:
             editor.show_entry(source)  # input vs result of the edit the working image is
             self._restore_working = True
+            if self.below_canvas is not None:
+                self.below_canvas.setVisible(False)
         self.canvas.keyPressEvent(event)
         self.canvas.viewport().update()
 

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
                                                 self.player, self.metrics_label, self)
         self.run_presenter = RunBoxPresenter(self.editor, self.run_box, self.run_edit, self)
         self.estimate_presenter = EstimatePresenter(self.editor, self.run_box, self)
-        self.compare_key = CompareKeyFilter(self, self.canvas, self.editor)
+        self.compare_key = CompareKeyFilter(self, self.canvas, self.editor, self.player)
         self._connect()
         self._show_model_state(self.editor.model_state)
         self._update_enabled()

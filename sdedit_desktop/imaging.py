@@ -5,6 +5,7 @@ Used by the CLI and the GUI; edits/ itself never touches files.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -88,14 +89,24 @@ def _opaque(img: Image.Image) -> bool:
     return bool(alpha.min() == 255)
 
 
+# EXIF ImageDescription: where JPEG and WebP files keep the edit's metadata (a JSON object of
+# the same keys a PNG gets as text chunks), readable with any EXIF tool.
+EXIF_DESCRIPTION = 0x010E
+EXIF_SOFTWARE = 0x0131
+
+
 def save_image(path: str | os.PathLike, image: np.ndarray,
-               text: dict[str, str] | None = None) -> Path:
-    """Save RGB/greyscale uint8; PNG files get `text` as tEXt chunks. Written atomically."""
+               text: dict[str, str] | None = None, quality: int = 95) -> Path:
+    """Save RGB/greyscale uint8 in the format the extension names. `text` is kept as tEXt/iTXt
+    chunks in a PNG and as EXIF (ImageDescription = the JSON of `text`) in JPEG and WebP;
+    `quality` (1-100) applies to JPEG and WebP. Written atomically."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
         raise ImageFileError(f"{path}: unsupported output format {suffix or '(none)'}; "
                              "use .png, .jpg, .webp, .bmp or .tif")
+    if not 1 <= int(quality) <= 100:
+        raise ImageFileError(f"{path}: quality must be between 1 and 100, got {quality}")
     if not path.parent.exists():
         raise ImageFileError(f"{path}: the folder {path.parent} does not exist")
     img = Image.fromarray(image)
@@ -106,8 +117,14 @@ def save_image(path: str | os.PathLike, image: np.ndarray,
         for key, value in (text or {}).items():
             info.add_itxt(key, value)
         kwargs["pnginfo"] = info
-    elif suffix in (".jpg", ".jpeg"):
-        kwargs["quality"] = 95
+    elif suffix in (".jpg", ".jpeg", ".webp"):
+        kwargs["quality"] = int(quality)
+        if text:
+            exif = Image.Exif()
+            exif[EXIF_DESCRIPTION] = json.dumps(text, sort_keys=True)  # ASCII: \u escapes
+            if "Software" in text:
+                exif[EXIF_SOFTWARE] = text["Software"]
+            kwargs["exif"] = exif.tobytes()
     try:
         img.save(tmp, format=Image.registered_extensions()[suffix], **kwargs)
         os.replace(tmp, path)
@@ -115,3 +132,18 @@ def save_image(path: str | os.PathLike, image: np.ndarray,
         tmp.unlink(missing_ok=True)
         raise ImageFileError(f"{path}: cannot write: {exc}") from None
     return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The text `save_image` stored: PNG text chunks, or the JSON in JPEG/WebP EXIF."""
+    with Image.open(path) as img:
+        if img.format == "PNG":
+            return {k: str(v) for k, v in getattr(img, "text", {}).items()}
+        raw = img.getexif().get(EXIF_DESCRIPTION)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return {"Description": str(raw)}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

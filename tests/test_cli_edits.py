@@ -117,3 +117,85 @@ def test_cli_errors_are_one_clear_line_with_exit_code_2(files, capsys, argv, mes
     assert message in err, err
     assert err.startswith("sdedit: error: ") and err.count("\n") == 1
     assert "Traceback" not in err + out
+
+
+def test_an_edit_without_out_writes_next_to_its_input_and_says_where(files, capsys):
+    argv = ("reconstruct", "--model", "tiny", "--image", str(files / "in.png"), "--steps", "2",
+            "--quiet")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    first = files / "in.sdereconstruct.png"
+    assert first.is_file() and str(first) in out
+    assert Image.open(first).size == (128, 96)
+    code, out, err = run(capsys, *argv)  # never over an earlier result
+    assert code == 0, err
+    assert (files / "in.sdereconstruct-2.png").is_file() and first.is_file()
+
+
+@pytest.mark.parametrize("points", [["--points", "-5,10:20,20"], ["--points=-5,10:20,20"],
+                                    ["--points", "5,10:20,-20"]])
+def test_negative_points_parse_and_are_a_clear_range_error(files, capsys, points):
+    code, _out, err = run(capsys, "drag", "--model", "tiny", "--image", str(files / "in.png"),
+                         *points, "--quiet")
+    assert code == 2
+    assert "expected one argument" not in err
+    assert "out of range" in err and "0,0 at the top left" in err, err
+    assert err.count("\n") == 1
+
+
+def test_every_edit_option_has_help_with_its_default(capsys):
+    import argparse
+
+    from sdedit_desktop.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for kind in ("drag", "inpaint", "diffedit", "reconstruct"):
+        for action in sub.choices[kind]._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, (kind, action.option_strings)
+            valued = action.nargs != 0  # not a flag such as --quiet
+            if valued and not action.required and action.dest not in ("json_out",
+                                                                      "save_trajectory",
+                                                                      "save_mask", "mask"):
+                assert "default" in action.help, (kind, action.option_strings, action.help)
+    with pytest.raises(SystemExit):
+        main(["drag", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option, default in (("--t0", "0.6"), ("--steps", "200"), ("--prompt", "empty"),
+                            ("--method", "sde"), ("--out", "next to the input")):
+        after = text.split(f"{option} ", 2)[-1]
+        assert f"default: {default}" in after.split(" --")[0], (option, after[:200])
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom sdedit_desktop.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "try:\n    main(['drag', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print('TORCH', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "TORCH False" in done.stdout
+
+
+def test_an_unwritable_output_folder_is_refused_before_computing(files, capsys, monkeypatch):
+    import os
+
+    from sdedit_desktop.cli import edit_commands
+
+    real_access = os.access
+    # A read-only folder (checked through os.access, so the test also holds when run as root).
+    monkeypatch.setattr(edit_commands.os, "access",
+                        lambda path, mode: False if str(path) == str(files) and mode == os.W_OK
+                        else real_access(path, mode))
+    loaded = []
+    monkeypatch.setattr(edit_commands, "load_cli_model", lambda args: loaded.append(args))
+    code, _out, err = run(capsys, "reconstruct", "--model", "tiny", "--image",
+                          str(files / "in.png"), "--steps", "2", "--quiet")
+    assert code == 2 and "is not writable" in err and err.count("\n") == 1, err
+    assert loaded == []  # refused before the model loads, let alone computes

@@ -182,7 +182,7 @@ def test_continue_from_a_result_sets_the_parent_of_the_next_job(editor, engine):
     assert editor.jobs.get(rerun).parent_id is None  # the entry's own parent, not the working one
     assert editor.runner.rerun_with_new_seed("no-such-entry") is None
     editor.undo.undo()  # the second entry
-    editor.undo.undo()  # continue-from
+    editor.undo.undo()  # the first entry (continuing it was no step: it was applied already)
     assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None
 
 
@@ -226,6 +226,51 @@ def test_diffedit_auto_mask_lands_on_the_document_and_switches_the_mask_mode(edi
     assert not editor.doc.mask.any()
 
 
+def test_a_finished_edit_becomes_the_working_image_and_undo_returns(editor, engine):
+    editor.paint((10, 10), (20, 10), BrushSpec(radius=3, hardness=1.0))
+    editor.set_points([((4, 4), (12, 8))])
+    mask = editor.doc.mask.copy()
+    request = _drag(editor)
+    result = _finish(engine, editor.runner.run_working_image(request), request)
+    [entry] = editor.history.entries
+    assert np.array_equal(editor.doc.image, result.image) and editor.parent_id == entry.id
+    assert editor.working_source_id() == entry.id
+    assert np.array_equal(editor.doc.mask, mask) and editor.doc.points == []
+    assert np.array_equal(entry.request.image, IMAGE)  # the original stays in history
+    assert editor.doc.image_label == "test.png"
+    # The next edit continues the applied one.
+    second = _drag(editor, seed=3)
+    _finish(engine, editor.runner.run_working_image(second), second, value=40)
+    assert editor.history.entries[1].parent_id == entry.id
+    assert editor.doc.image[0, 0, 0] == 40
+    editor.undo.undo()
+    assert np.array_equal(editor.doc.image, result.image) and editor.parent_id == entry.id
+    editor.undo.undo()
+    assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None
+    assert editor.doc.points == [((4, 4), (12, 8))] and editor.history.entries == []
+    editor.undo.redo()
+    assert np.array_equal(editor.doc.image, result.image)
+    assert [e.id for e in editor.history.entries] == [entry.id]
+
+
+def test_diffedit_auto_mask_never_replaces_a_painted_mask(editor, engine):
+    editor.paint((10, 10), (20, 10), BrushSpec(radius=3, hardness=1.0))
+    painted = editor.doc.mask.copy()
+    request = DiffEditRequest(image=IMAGE.copy(), source_prompt="a", target_prompt="b",
+                              max_side=None)
+    job_id = editor.runner.run_working_image(request)
+    auto = np.zeros((H, W), np.uint8)
+    auto[20:30, 30:40] = 255
+    engine.jobFinished.emit(job_id, EditResult(request=request, image=IMAGE.copy(), mask=auto))
+    assert np.array_equal(editor.doc.mask, painted)
+    assert editor.params.get("diffedit")["mask_mode"] == "auto"
+    entry = editor.history.entries[0]
+    assert editor.use_auto_mask(entry.id)  # on request only
+    assert np.array_equal(editor.doc.mask, auto)
+    editor.undo.undo()
+    assert np.array_equal(editor.doc.mask, painted)
+
+
 def test_model_state_and_run_blocker(editor, engine):
     seen = []
     editor.modelStateChanged.connect(lambda state, previous: seen.append((state.status,
@@ -257,8 +302,8 @@ def test_project_round_trip_through_a_file(editor, engine, tmp_path):
     project_to_editor(other, load_project(path), "fallback")
     assert np.array_equal(other.doc.image, editor.doc.image)
     assert np.array_equal(other.doc.mask, editor.doc.mask)
-    assert other.doc.points == []  # continue-from starts without points
-    assert other.doc.image_label == "result #1"
+    assert other.doc.points == []  # an applied drag starts without points
+    assert other.doc.image_label == "test.png"  # an applied edit keeps the image's name
     assert [e.id for e in other.history.entries] == [entry.id]
     assert np.array_equal(other.history.entries[0].result.image, entry.result.image)
     assert other.parent_id == entry.id
@@ -297,3 +342,13 @@ def test_edit_params_build_the_request_of_a_kind(qapp):
     restored = EditParams()
     restored.from_json(params.to_json())
     assert restored.to_json() == params.to_json()
+
+
+def test_a_reconstruction_is_recorded_but_not_applied(editor, engine):
+    from sdedit_desktop.edits.requests import ReconstructRequest
+
+    request = ReconstructRequest(image=IMAGE.copy(), max_side=None)
+    job_id = editor.runner.run_working_image(request)
+    engine.jobFinished.emit(job_id, EditResult(request=request, image=np.zeros_like(IMAGE)))
+    assert len(editor.history.entries) == 1
+    assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None

@@ -162,12 +162,13 @@ def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
 def test_continue_and_rerun_with_new_seed(qtbot, ready, errors):
     w = ready
     _drag_setup(w, steps=10)
+    original = w.doc.image.copy()
     w.run_edit()
     _wait_entries(qtbot, w, errors, 1)
     first = w.history.entries[0]
-    original = w.doc.image.copy()
 
-    w.continue_from(first.id)
+    assert np.array_equal(w.doc.image, first.result.image)  # applied: the working image
+    w.continue_from(first.id)  # already is: no step
     assert np.array_equal(w.doc.image, first.result.image)
     assert w.doc.points == []
     w.doc.set_points([((50, 30), (60, 36))])
@@ -184,10 +185,18 @@ def test_continue_and_rerun_with_new_seed(qtbot, ready, errors):
     assert third.request.points == first.request.points
     assert not errors
 
-    w.undo.undo()  # the re-run entry
-    w.undo.undo()  # the second drag's entry
+    # Each finished edit became the working image; continuing an older one is one step.
+    assert np.array_equal(w.doc.image, third.result.image)
+    w.undo.undo()  # the re-run entry: back to the second drag's result
+    assert np.array_equal(w.doc.image, second.result.image)
+    w.continue_from(first.id)
+    assert np.array_equal(w.doc.image, first.result.image) and w.editor.parent_id == first.id
     w.undo.undo()  # continue-from
+    assert np.array_equal(w.doc.image, second.result.image)
+    w.undo.undo()  # the second drag's entry
     assert [e.id for e in w.history.entries] == [first.id]
+    w.undo.undo()  # the first drag's entry: the original image with its points
+    assert w.history.entries == []
     assert np.array_equal(w.doc.image, original)
     assert w.doc.points == [((30, 30), (46, 30))]
 
@@ -546,3 +555,116 @@ def test_projects_carry_the_loras_their_edits_used_when_asked(qtbot, window, err
     assert there.weights_path(key).read_bytes() == weights
     assert there.read_metadata(key) == {"steps": 100}
     assert not errors
+
+
+# -- editing as in photo editors (issue 17) ------------------------------------------------------
+
+def test_finished_edit_is_the_working_image_and_compare_works_without_focus(qtbot, ready,
+                                                                            errors):
+    from PySide6.QtWidgets import QApplication
+
+    w = ready
+    _drag_setup(w, steps=10)
+    original = w.doc.image.copy()
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    entry = w.history.entries[0]
+    w.act_overlays.setChecked(False)
+    assert np.array_equal(w.doc.image, entry.result.image)
+    # A click on the canvas (a brush stroke) edits the result: it never returns to the original.
+    qtbot.mouseClick(w.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     pos=w.canvas.view_pos_of_pixel(80, 10))
+    assert w.editor.shown_entry_id is None
+    assert np.array_equal(_render_canvas(w), entry.result.image)
+    # Hold C with the keyboard focus elsewhere (the history list): the input of the edit.
+    w.history_panel.list.setFocus()
+    QApplication.processEvents()
+    canvas_size = w.canvas.size()
+    qtbot.keyPress(w.history_panel.list, Qt.Key.Key_C)
+    assert np.array_equal(_render_canvas(w), entry.request.image)
+    QApplication.processEvents()  # layout requests: the canvas would shrink here
+    assert w.player.isHidden() and w.canvas.size() == canvas_size  # the image does not jump
+    qtbot.keyRelease(w.history_panel.list, Qt.Key.Key_C)
+    assert np.array_equal(_render_canvas(w), entry.result.image)
+    assert w.editor.shown_entry_id is None  # back on the working image
+    # Typing a C into a prompt is typing, not comparing.
+    prompt = w.panels.select("drag").widgets["prompt"]
+    qtbot.keyClick(prompt, Qt.Key.Key_C)
+    assert prompt.text().endswith("c")
+    # The split compares the working image's edit too.
+    w.compare.check.setChecked(True)
+    assert w.editor.shown_entry_id == entry.id
+    w.compare.check.setChecked(False)
+    # Undo (the stroke, then the edit) returns to the original; the history keeps nothing.
+    w.undo.undo()
+    w.undo.undo()
+    assert np.array_equal(w.doc.image, original) and w.history.entries == []
+    w.undo.redo()
+    assert np.array_equal(w.doc.image, entry.result.image)
+
+
+def test_double_click_on_run_queues_one_edit(qtbot, ready, errors):
+    w = ready
+    _drag_setup(w, steps=10)
+    added = []
+    w.editor.jobs.added.connect(added.append)
+    # A double click is two clicks in quick succession (Run may have become Queue already).
+    qtbot.mouseClick(w.run_box.run_button, Qt.MouseButton.LeftButton)
+    assert len(added) == 1
+    qtbot.mouseClick(w.run_box.run_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseDClick(w.run_box.run_button, Qt.MouseButton.LeftButton)
+    assert len(added) == 1
+    _wait_entries(qtbot, w, errors, 1)
+
+
+def test_export_writes_the_format_the_extension_names(qtbot, ready, errors, tmp_path):
+    from PIL import Image
+
+    from sdedit_desktop.imaging import read_metadata
+
+    w = ready
+    _drag_setup(w, steps=10)
+    w.run_edit()
+    _wait_entries(qtbot, w, errors, 1)
+    entry = w.history.entries[0]
+    w.settings.export_quality = 80
+    for name, fmt in (("export1.jpg", "JPEG"), ("export2.webp", "WEBP"),
+                      ("export3.png", "PNG"), ("export4", "PNG")):
+        written = w.export_result(tmp_path / name)
+        assert not errors, errors
+        with Image.open(written) as img:
+            assert img.format == fmt and img.size == (W, H)
+        meta = read_metadata(written)
+        assert '"seed": 1234' in meta["sdedit:request"], (name, meta)
+    assert (tmp_path / "export4.png").exists()
+    with Image.open(tmp_path / "export3.png") as img:
+        assert np.array_equal(np.asarray(img.convert("RGB")), entry.result.image)
+
+
+def test_title_names_the_saved_project_and_dialogs_avoid_the_installation(qtbot, window,
+                                                                          errors, tmp_path):
+    from sdedit_desktop.resources import resources_dir, sample_images
+
+    w = window
+    sample = sample_images()[0]
+    assert w.open_image(sample)
+    assert w.settings.last_dir != str(sample.parent)  # not remembered: it is the installation
+    suggestion = w.files.save_suggestion(".sdeproj")
+    assert suggestion.name == f"{sample.stem}.sdeproj"
+    assert resources_dir().resolve() not in suggestion.resolve().parents
+    assert w.files.save_suggestion(".png", "-edit").name == f"{sample.stem}-edit.png"
+    saved = w.files.save_project(path=tmp_path / "myproject.sdeproj")
+    assert saved is not None and not errors
+    assert w.windowTitle().startswith("myproject.sdeproj")
+    assert w.files.save_suggestion(".sdeproj") == tmp_path / "myproject.sdeproj"
+
+
+def test_autosave_is_on_by_default_and_follows_the_settings(qtbot, engine, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path / "config"))
+    w = MainWindow(engine, AppSettings(), settings_file=tmp_path / "config" / "settings.json")
+    qtbot.addWidget(w)
+    assert w._autosave_timer.isActive() and w._autosave_timer.interval() == 2 * 60_000
+    w.settings.autosave_minutes = 0
+    w.apply_autosave_interval()
+    assert not w._autosave_timer.isActive()

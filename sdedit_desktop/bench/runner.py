@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from sdedit_desktop.bench.call_timer import UnetCallTimer
+from sdedit_desktop.bench.methods import METHODS
 from sdedit_desktop.edits import (
     DiffEditRequest,
     DragRequest,
@@ -24,8 +25,6 @@ from sdedit_desktop.edits import (
 from sdedit_desktop.models.acceleration import synchronize
 from sdedit_desktop.models.interface import LatentDiffusionModel
 from sdedit_desktop.resources import sample_images
-
-METHODS = ("drag", "inpaint", "diffedit", "reconstruct")
 
 
 @dataclass

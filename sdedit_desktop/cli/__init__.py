@@ -50,8 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value may start with "-" ("-5,10:20,20"): argparse would take such a value for
+# an option and answer "expected one argument", so "--points -5,..." is read as "--points=-5,...".
+DASH_VALUE_OPTIONS = ("--points", "--region")
+
+
+def attach_dash_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        value = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token in DASH_VALUE_OPTIONS and value[:1] == "-" and value[1:2].isdigit():
+            out.append(f"{token}={value}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        argv = attach_dash_values(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except CliError as exc:

@@ -7,9 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from sdedit_desktop.bench.runner import METHODS, BenchSettings, format_table, run_benchmark
+from sdedit_desktop.bench.methods import METHODS
 from sdedit_desktop.cli.common import CliError
 
 
@@ -58,6 +56,10 @@ def _load(source: str, device: str, dtype: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sdedit_desktop.bench.runner import BenchSettings, format_table, run_benchmark
+
     if args.size % 8 or args.size < 64:
         raise CliError(f"--size must be a multiple of 8 and at least 64, got {args.size}")
     settings = BenchSettings(

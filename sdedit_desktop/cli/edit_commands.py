@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,12 @@ import numpy as np
 from sdedit_desktop.cli.common import CliError
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.progress import EditError
-from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.edits.regional import plan_region
 from sdedit_desktop.edits.registry import KINDS, EditKind
 from sdedit_desktop.edits.requests import EditRequest, EditResult
-from sdedit_desktop.edits.run import run_edit
 from sdedit_desktop.edits.schema import SchemaField, schema, schema_field
 from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
-from sdedit_desktop.models.interface import ModelSpec
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
@@ -38,6 +36,12 @@ def parse_points(text: str) -> tuple[tuple[tuple[int, int], tuple[int, int]], ..
             raise argparse.ArgumentTypeError(
                 f"point pair {n} ({chunk.strip()!r}) is not of the form x1,y1:x2,y2 with whole "
                 "numbers") from None
+        negative = [v for v in (sx, sy, tx, ty) if v < 0]
+        if negative:
+            raise argparse.ArgumentTypeError(
+                f"point pair {n} ({chunk.strip()!r}): {negative[0]} is out of range; points "
+                "are image pixels counted from 0,0 at the top left, so no coordinate is "
+                "negative")
         pairs.append(((sx, sy), (tx, ty)))
     if not pairs:
         raise argparse.ArgumentTypeError("no point pairs given: use x1,y1:x2,y2[;x1,y1:x2,y2...]")
@@ -112,7 +116,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     max_side = schema_field(EditRequest, "max_side")
     p.add_argument("--max-side", type=_whole_number, default=max_side.default,
                    help=_help(max_side))
-    p.add_argument("--out", type=Path, help="output image (.png keeps the parameters as text)")
+    p.add_argument("--out", type=Path,
+                   help="output image: .png (keeps the parameters as text), .jpg or .webp "
+                        "(default: next to the input, e.g. photo.png -> photo.sdedrag.png)")
     p.add_argument("--json", type=Path, dest="json_out", help="write request + result metadata")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -154,7 +160,8 @@ def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
     names = {f.name for f in fields(cls)}
     if "points" in names:
         p.add_argument("--points", type=parse_points, required=True,
-                       help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels")
+                       help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels "
+                            "(0,0 = top left; required)")
     if kind.mask_use != "unused":
         p.add_argument("--mask", type=Path, required=kind.mask_required,
                        help=MASK_HELP[kind.mask_use])
@@ -220,9 +227,20 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
     except ImageFileError as exc:
         raise CliError(str(exc)) from None
     request = _request(args, kind, image, mask)
+    if args.out is None:
+        args.out = default_output(args.image, kind.kind)
+        print(f"no --out given: the result will be written to {args.out}", flush=True)
     for path in (args.out, args.json_out, getattr(args, "save_mask", None)):
         if path is not None and not path.parent.exists():
             raise CliError(f"{path}: the folder {path.parent} does not exist")
+        # Checked before minutes of computing, not after.
+        if path is not None and not os.access(path.parent, os.W_OK):
+            raise CliError(f"{path}: the folder {path.parent} is not writable; give --out "
+                           "(or --json) in a folder you can write to")
+    # torch is imported only here, when an edit runs: `sdedit --help` stays instant.
+    from sdedit_desktop.edits.options import ExecutionOptions
+    from sdedit_desktop.edits.run import run_edit
+
     model = load_cli_model(args)
     request = request.with_changes(model=model.identity)
     progress = TerminalProgress(enabled=False if args.quiet else None)
@@ -246,8 +264,19 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
     return 0
 
 
+def default_output(image: Path, kind: str) -> Path:
+    """Where an edit without --out writes: next to its input, named after the input and the
+    edit (photo.png -> photo.sdedrag.png), never over an existing file (-2, -3, ...)."""
+    base = image.with_name(f"{image.stem}.sde{kind}")
+    candidate, n = base.with_name(base.name + ".png"), 2
+    while candidate.exists():
+        candidate, n = base.with_name(f"{base.name}-{n}.png"), n + 1
+    return candidate
+
+
 def load_cli_model(args: argparse.Namespace):
     from sdedit_desktop.models.errors import ModelError
+    from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model
 
     dtype = args.dtype
@@ -304,6 +333,8 @@ def write_outputs(args: argparse.Namespace, result: EditResult) -> None:
             args.json_out.write_text(json.dumps(json_safe(summary), indent=2))
         except OSError as exc:
             raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+    if args.out is not None:
+        print(f"wrote {args.out}")
     if not args.quiet:
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
         print(f"{result.request.kind} ({result.request.method}): "

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sdedit_desktop.cli.common import CliError, float_list
-from sdedit_desktop.diffusion.schedule import cosine_schedule, sd15_schedule
-from sdedit_desktop.diffusion.theory import KLCurve, Prior, kl_along_sampling
-from sdedit_desktop.diffusion.toy import GaussianMixture1D
+
+if TYPE_CHECKING:
+    from sdedit_desktop.diffusion.theory import KLCurve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch is imported when the command runs, not when `sdedit --help` lists it.
+    from sdedit_desktop.diffusion.schedule import cosine_schedule, sd15_schedule
+    from sdedit_desktop.diffusion.theory import Prior, kl_along_sampling
+    from sdedit_desktop.diffusion.toy import GaussianMixture1D
+
     try:
         data = GaussianMixture1D.create(args.means, args.stds, args.weights)
         priors = [Prior.parse(s) for s in (args.prior or ["normal:0,2"])]

@@ -6,6 +6,7 @@ the settings (last folder, recent files) and the questions about unsaved work.""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
 from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.imaging import save_image
 from sdedit_desktop.project import (
     Project,
     ProjectError,
@@ -29,6 +31,14 @@ from sdedit_desktop.project import (
 from sdedit_desktop.project import save_project as write_project
 from sdedit_desktop.project.loras import LoraStore
 from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.file_places import (
+    EXPORT_FORMATS,
+    EXPORT_SUFFIXES,
+    dialog_folder,
+    suggested_stem,
+    usable_folder,
+    with_export_suffix,
+)
 from sdedit_desktop.ui.imageio import OPEN_FILTER, ImageLoadError, load_image_file, save_png
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
@@ -36,6 +46,18 @@ from sdedit_desktop.ui.qimage import qimage_to_rgb
 from sdedit_desktop.ui.settings import AppSettings
 
 PROJECT_FILTER = "sdedit project (*.sdeproj)"
+
+
+def export_text(entry, request: EditRequest | None) -> dict[str, str]:
+    """The metadata an exported JPEG/WebP keeps: the entry's (as in a PNG), else the request's."""
+    if entry is not None:
+        from sdedit_desktop.project.export import entry_text
+
+        return entry_text(entry)
+    text = {"Software": "sdedit-desktop"}
+    if request is not None:
+        text["sdedit:request"] = json.dumps(request.params(), sort_keys=True)
+    return text
 
 
 def default_lora_store() -> LoraStore:
@@ -76,7 +98,8 @@ class FileActions:
 
     # -- images -----------------------------------------------------------------------------
     def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open image", self.settings.last_dir,
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open image",
+                                              str(dialog_folder(self.settings.last_dir)),
                                               OPEN_FILTER)
         if path:
             self.open_image(Path(path))
@@ -124,7 +147,8 @@ class FileActions:
     # -- projects ---------------------------------------------------------------------------
     def open_project_dialog(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open project",
-                                              self.settings.last_dir, PROJECT_FILTER)
+                                              str(dialog_folder(self.settings.last_dir)),
+                                              PROJECT_FILTER)
         return self.open_project(Path(path)) if path else False
 
     def open_project(self, path: Path) -> bool:
@@ -154,7 +178,8 @@ class FileActions:
         target = path or (editor.project.path if editor.project is not None else None)
         if target is None or ask:
             name, _ = QFileDialog.getSaveFileName(self.parent, "Save project",
-                                                  self.settings.last_dir, PROJECT_FILTER)
+                                                  str(self.save_suggestion(".sdeproj")),
+                                                  PROJECT_FILTER)
             if not name:
                 return None
             target = Path(name)
@@ -236,6 +261,20 @@ class FileActions:
             self.editor.message.emit(f"Installed {len(installed)} LoRA(s) from the project "
                                      "into the LoRA cache.", 6000)
 
+    # -- where dialogs open -----------------------------------------------------------------
+    def save_suggestion(self, suffix: str, tag: str = "") -> Path:
+        """A full path for a save dialog: a sensible folder and a name from the project or the
+        image (`tag` is added to the image's name, e.g. "-edit")."""
+        editor = self.editor
+        project_path = editor.project.path if editor.project is not None else None
+        source = editor.doc.source_path
+        folder = dialog_folder(project_path.parent if project_path else None,
+                               source.parent if source else None, self.settings.last_dir)
+        if project_path is not None and suffix == ".sdeproj":
+            return folder / project_path.name
+        stem = suggested_stem(editor.doc.image_label, source)
+        return folder / f"{stem}{tag}{suffix}"
+
     # -- export -----------------------------------------------------------------------------
     def shown_image(self) -> tuple[np.ndarray | None, EditRequest | None]:
         entry = self.editor.shown_entry()
@@ -249,15 +288,24 @@ class FileActions:
             show_error(self.parent, "Nothing to export", "Open an image and run an edit first.")
             return None
         if path is None:
-            name, _ = QFileDialog.getSaveFileName(self.parent, "Export image",
-                                                  self.settings.last_dir, "PNG image (*.png)")
+            name, chosen = QFileDialog.getSaveFileName(
+                self.parent, "Export image", str(self.save_suggestion(".png", "-edit")),
+                ";;".join(EXPORT_FORMATS))
             if not name:
                 return None
-            path = Path(name)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
+            path = with_export_suffix(Path(name), chosen)
+        path = Path(path)
+        if path.suffix.lower() not in EXPORT_SUFFIXES:
+            path = path.with_name(path.name + ".png")  # no format named: lossless PNG
         entry = self.editor.shown_entry()
+        if entry is None and self.editor.working_source_id() is not None:
+            entry = self.editor.history.find(self.editor.working_source_id())
+            if entry is not None and not np.array_equal(entry.result.image, image):
+                entry = None  # the working image was edited since: no edit describes it
         try:
+            if path.suffix.lower() != ".png":
+                return save_image(path, image, export_text(entry, request),
+                                  quality=self.settings.export_quality)
             if entry is not None:
                 from sdedit_desktop.project import export_result_png
 
@@ -289,7 +337,7 @@ class FileActions:
     def _remember(self, path: Path, folder: bool) -> None:
         """A file was opened or saved: Recent lists it (and an opened one's folder is where the
         next dialog starts)."""
-        if folder:
+        if folder and usable_folder(path.parent) is not None:  # never the bundled samples
             self.settings.last_dir = str(path.parent)
         self.settings.add_recent(path)
         self.rebuild_recent()

@@ -24,7 +24,8 @@ from sdedit_desktop.ui.model.history import HistoryModel, method_label
 THUMB = 72
 
 
-def entry_summary(entry: HistoryEntry, number: int) -> str:
+def entry_summary(entry: HistoryEntry, number: int, parent_number: int | None = None) -> str:
+    """Two lines for the list; `parent_number` = the entry whose result this edit changed."""
     request = entry.request
     parts = [f"#{number} {method_label(entry)}"]
     if entry.label:
@@ -34,7 +35,9 @@ def entry_summary(entry: HistoryEntry, number: int) -> str:
         detail.append(f"PSNR {entry.result.metrics['psnr']:.2f} dB")
     if request.kind == "drag":
         detail.append(f"{len(getattr(request, 'points', ()))} pt")
-    if entry.parent_id:
+    if parent_number is not None:
+        detail.append(f"from #{parent_number}")
+    elif entry.parent_id:
         detail.append("continued")
     return parts[0] + "\n" + " · ".join(detail)
 
@@ -65,6 +68,7 @@ class HistoryPanel(QWidget):
     continueRequested = Signal(str)
     rerunRequested = Signal(str)
     paramsRequested = Signal(str)
+    autoMaskRequested = Signal(str)
 
     def __init__(self, model: HistoryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,11 +80,14 @@ class HistoryPanel(QWidget):
         self.list.setSpacing(2)
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
-        self.list.currentItemChanged.connect(self._current_changed)
+        # Selection, not the current item: Qt makes the first row current (without selecting
+        # it) when the empty list area gets focus, and that must not show entry #1.
+        self.list.itemSelectionChanged.connect(self._current_changed)
         layout.addWidget(self.list, 1)
         self.continue_button = QPushButton("Continue from this result")
         self.continue_button.setToolTip(
-            "Use the selected result as the input of the next edit (sequential drags).")
+            "Make the selected result the working image (a finished edit already is; this "
+            "goes back to an older one).")
         self.rerun_button = QPushButton("Re-run with new seed")
         self.rerun_button.setToolTip("Run the selected edit again with a fresh random seed.")
         self.params_button = QPushButton("Load parameters")
@@ -88,7 +95,13 @@ class HistoryPanel(QWidget):
         self.continue_button.clicked.connect(lambda: self._emit(self.continueRequested))
         self.rerun_button.clicked.connect(lambda: self._emit(self.rerunRequested))
         self.params_button.clicked.connect(lambda: self._emit(self.paramsRequested))
+        self.auto_mask_button = QPushButton("Use auto mask")
+        self.auto_mask_button.setToolTip(
+            "Put the mask this DiffEdit computed on the canvas (replaces the painted mask; "
+            "undoable).")
+        self.auto_mask_button.clicked.connect(lambda: self._emit(self.autoMaskRequested))
         layout.addWidget(self.continue_button)
+        layout.addWidget(self.auto_mask_button)
         row = QHBoxLayout()
         row.addWidget(self.rerun_button)
         row.addWidget(self.params_button)
@@ -102,8 +115,8 @@ class HistoryPanel(QWidget):
             signal.emit(entry_id)
 
     def selected_id(self) -> str | None:
-        item = self.list.currentItem()
-        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        items = self.list.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
 
     def select(self, entry_id: str | None) -> None:
         for row in range(self.list.count()):
@@ -118,11 +131,13 @@ class HistoryPanel(QWidget):
         selected = self.selected_id()
         self.list.blockSignals(True)
         self.list.clear()
+        numbers = {e.id: n for n, e in enumerate(self.model.entries, start=1)}
         for number, entry in enumerate(self.model.entries, start=1):
             icon = self._thumbs.get(entry.id)
             if icon is None:
                 icon = self._thumbs[entry.id] = QIcon(thumbnail(entry.result.image))
-            item = QListWidgetItem(icon, entry_summary(entry, number))
+            item = QListWidgetItem(icon, entry_summary(entry, number,
+                                                       numbers.get(entry.parent_id)))
             item.setToolTip(entry_tooltip(entry))
             item.setData(Qt.ItemDataRole.UserRole, entry.id)
             self.list.addItem(item)
@@ -138,6 +153,7 @@ class HistoryPanel(QWidget):
         self.entrySelected.emit(self.selected_id())
 
     def _update_buttons(self) -> None:
-        has = self.selected_id() is not None
+        entry = self.model.find(self.selected_id())
         for button in (self.continue_button, self.rerun_button, self.params_button):
-            button.setEnabled(has)
+            button.setEnabled(entry is not None)
+        self.auto_mask_button.setVisible(entry is not None and entry.result.mask is not None)

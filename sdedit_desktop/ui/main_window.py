@@ -36,7 +36,9 @@ from sdedit_desktop.ui import icons
 from sdedit_desktop.ui.actions import Shortcut
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.canvas_presenter import CanvasPresenter
+from sdedit_desktop.ui.compare_key import CompareKeyFilter
 from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.estimate_presenter import EstimatePresenter
 from sdedit_desktop.ui.file_actions import FileActions
 from sdedit_desktop.ui.history import HistoryPanel
 from sdedit_desktop.ui.model.document import PointPair
@@ -65,6 +67,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.editor = EditorModel(engine, self)
+        self.editor.costs.load_json(self.settings.call_costs)
         # The model's parts, named as the rest of the UI (and the tests) know them.
         self.doc, self.history, self.undo = self.editor.doc, self.editor.history, self.editor.undo
         self.canvas = CanvasView(self.doc, self.undo)
@@ -89,8 +92,7 @@ class MainWindow(QMainWindow):
                                  persist_settings=self.persist_settings)
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self.files.autosave_now)
-        if self.settings.autosave_minutes > 0:
-            self._autosave_timer.start(self.settings.autosave_minutes * 60_000)
+        self.apply_autosave_interval()
 
         self._build_layout()
         self._build_actions()
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
         self.run_presenter = RunBoxPresenter(self.editor, self.run_box, self.run_edit, self)
         self.region_presenter = RegionPresenter(self.editor, self.canvas, self)
         self.statusBar().insertPermanentWidget(0, self.region_presenter.label)
+        self.estimate_presenter = EstimatePresenter(self.editor, self.run_box, self)
+        self.compare_key = CompareKeyFilter(self, self.canvas, self.editor, self.player)
         self._connect()
         self._show_model_state(self.editor.model_state)
         self._update_enabled()
@@ -153,7 +157,12 @@ class MainWindow(QMainWindow):
         dock.setObjectName("edit-dock")
         dock.setWidget(right)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        right.setMinimumWidth(330)
+        # Wide enough for the panels' labels ("Patch half-size r") next to their scroll bar:
+        # a narrower dock would squeeze the label column and cut the labels off.
+        margins = rv.contentsMargins()
+        needed = (self.panels.sizeHint().width() + margins.left() + margins.right()
+                  + scroll.verticalScrollBar().sizeHint().width() + 4)
+        right.setMinimumWidth(max(330, needed))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
         hist = QDockWidget("History", self)
@@ -214,7 +223,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.project_actions = self._project_actions(f)
         self.act_export = A("&Export result…", self.export_result, "Ctrl+E", "save",
-                            "Save the image shown on the canvas as PNG (with its parameters)")
+                            "Save the image shown on the canvas as PNG, JPEG or WebP (with its "
+                            "parameters)")
         f.addAction(self.act_export)
         f.addSeparator()
         f.addAction(A("&Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -381,6 +391,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         editor = self.editor
         editor.jobs.changed.connect(self._update_enabled)
+        editor.jobs.ended.connect(self._remember_costs)
         editor.modelStateChanged.connect(self._on_model_state)
         editor.message.connect(self._show_message)
         editor.error.connect(self._show_error)
@@ -397,6 +408,15 @@ class MainWindow(QMainWindow):
         self.history_panel.continueRequested.connect(self.continue_from)
         self.history_panel.rerunRequested.connect(self.rerun_with_new_seed)
         self.history_panel.paramsRequested.connect(self.load_parameters)
+        self.history_panel.autoMaskRequested.connect(self.editor.use_auto_mask)
+        self.compare.check.toggled.connect(self._on_split_toggled)
+        # The split's Before/After labels sit over the whole view: repaint it all at once
+        # (the image item alone repaints only its own rectangle).
+        self.compare.splitChanged.connect(lambda _split: self.canvas.viewport().update())
+
+    def _remember_costs(self, *_args: object) -> None:
+        """Measured costs go to the settings (written with them, e.g. on close)."""
+        self.settings.call_costs = self.editor.costs.to_json()
 
     def _show_message(self, text: str, timeout_ms: int) -> None:
         self.statusBar().showMessage(text, timeout_ms)
@@ -512,7 +532,15 @@ class MainWindow(QMainWindow):
     def show_working_image(self) -> None:
         self.editor.show_entry(None)
 
+    def _on_split_toggled(self, on: bool) -> None:
+        """The split compares an edit's input and result: on the working image that is the
+        edit it is the result of."""
+        source = self.editor.working_source_id()
+        if on and self.editor.shown_entry_id is None and source is not None:
+            self.view_entry(source)
+
     def _on_shown_changed(self) -> None:
+        self.canvas.viewport().update()
         shown = self.editor.shown_entry_id
         if self.history_panel.selected_id() != shown:
             self.history_panel.select(shown)
@@ -610,6 +638,7 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.persist_settings()
             self.panels.max_side.setValue(self.settings.max_side)
+            self.apply_autosave_interval()
             self.opacity_slider.setValue(round(100 * self.settings.overlay_opacity))
             after = (self.settings.model_source, self.settings.device, self.settings.dtype,
                      self.settings.allow_pickle)
@@ -653,8 +682,18 @@ class MainWindow(QMainWindow):
         for act in (self.act_clear_mask, self.act_invert_mask, self.act_clear_points):
             act.setEnabled(has)
 
+    def apply_autosave_interval(self) -> None:
+        """Autosave every `settings.autosave_minutes` (0 = off); follows the Settings dialog."""
+        minutes = self.settings.autosave_minutes
+        if minutes > 0:
+            self._autosave_timer.start(minutes * 60_000)
+        else:
+            self._autosave_timer.stop()
+
     def _update_title(self) -> None:
-        name = self.doc.image_label or "untitled"
+        project = self.editor.project
+        path = getattr(project, "path", None) if project is not None else None
+        name = Path(path).name if path else (self.doc.image_label or "untitled")
         star = "*" if self.has_unsaved_work() else ""
         self.setWindowTitle(f"{name}{star} — sdedit-desktop")
 

@@ -32,6 +32,8 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
                        log: Callable[[str], None] = print) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("SDEDIT_CONFIG_DIR", tempfile.mkdtemp(prefix="sdedit-shots-"))
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
     from sdedit_desktop.engine import Engine
@@ -58,9 +60,12 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         written.append(path)
         log(f"wrote {path}")
 
-    settings = AppSettings(model_source="tiny", device="cpu", autosave_minutes=0)
+    # The user's defaults (autosave every 2 minutes included: the settings shot shows them);
+    # any autosave goes to a throwaway folder.
+    settings = AppSettings(model_source="tiny", device="cpu")
     with error_handler(lambda _p, e: errors.append(e)):
         window = MainWindow(engine, settings)
+        window.autosave_dir = Path(tempfile.mkdtemp(prefix="sdedit-shots-autosave-"))
         window.resize(*size)
         window.show()
         shot(window, "01-start")
@@ -86,8 +91,10 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         window.canvas.fit_to_window()
         panel = window.panels.select("drag")
         panel.widgets["prompt"].setText("a photo of a cat")
-        panel.widgets["steps"].setValue(50)
         window.panels.max_side.setValue(256)
+        # On the CPU, before any run: the paper preset's model calls and the draft offer.
+        shot(window, "03a-estimate-and-draft-offer")
+        window.run_box.draft_button.click()  # the draft preset: N = 50 drag steps
         shot(window, "03-drag-points-and-mask")
 
         # The edit region: the user's frame around the points (solid, with handles); the drag
@@ -107,12 +114,21 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         window.compare.slider.setValue(450)
         shot(window, "05-result-before-after-split")
         window.compare.check.setChecked(False)
+        # The result is the working image; hold C (focus anywhere) shows the input.
+        window.show_working_image()
+        shot(window, "05a-applied-result-is-the-working-image")
+        window.history_panel.list.setFocus()
+        QTest.keyPress(window.history_panel.list, Qt.Key.Key_C)
+        shot(window, "05b-hold-c-compare-without-canvas-focus")
+        QTest.keyRelease(window.history_panel.list, Qt.Key.Key_C)
         if window.player.slider.maximum() > 1:
             window.player.slider.setValue(1)
             shot(window, "06-drag-trajectory-step")
             window.player.slider.setValue(window.player.slider.maximum())
 
         window.show_working_image()
+        window.panels.select("drag")
+        shot(window, "07a-estimate-measured-after-a-run")
         window.panels.select("inpaint").widgets["prompt"].setText("a red ball")
         shot(window, "07-inpaint-panel")
 

@@ -33,6 +33,10 @@ class AppSettings:
     brush_hardness: float = 0.8
     max_side: int = 768
     autosave_minutes: int = 2
+    export_quality: int = 92  # JPEG / WebP export quality (1-100)
+    # Seconds per model call measured by finished edits, "model|device|WxH" -> s: the time
+    # estimate before Run survives restarts (ui/model/estimates.py).
+    call_costs: dict[str, float] = field(default_factory=dict)
     # Saving a project also stores the LoRA weights its edits used (from the local LoRA cache),
     # so it re-runs identically on another machine; off: projects stay small.
     embed_loras: bool = False
@@ -76,6 +80,9 @@ def _coerce(data: Any) -> tuple[AppSettings, list[str]]:
             or (isinstance(default, str) and isinstance(value, str))
             or (isinstance(default, list) and isinstance(value, list)
                 and all(isinstance(v, str) for v in value))
+            or (isinstance(default, dict) and isinstance(value, dict)
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        for v in value.values()))
         )
         if ok:
             setattr(settings, f.name, float(value) if isinstance(default, float) else value)

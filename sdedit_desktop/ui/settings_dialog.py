@@ -66,6 +66,12 @@ class SettingsDialog(QDialog):
         self.autosave.setValue(settings.autosave_minutes)
         self.autosave.setToolTip("How often unsaved work is copied to the recovery folder.")
         form.addRow("Autosave every", self.autosave)
+        self.export_quality = QSpinBox()
+        self.export_quality.setRange(1, 100)
+        self.export_quality.setValue(settings.export_quality)
+        self.export_quality.setToolTip("Quality of exported JPEG and WebP images (PNG is "
+                                       "lossless).")
+        form.addRow("JPEG/WebP quality", self.export_quality)
         self.embed_loras = QCheckBox("Save projects with the LoRA weights their edits used")
         self.embed_loras.setChecked(settings.embed_loras)
         self.embed_loras.setToolTip(
@@ -114,6 +120,7 @@ class SettingsDialog(QDialog):
         s.max_side = int(self.max_side.value())
         s.overlay_opacity = float(self.opacity.value())
         s.autosave_minutes = int(self.autosave.value())
+        s.export_quality = int(self.export_quality.value())
         s.embed_loras = self.embed_loras.isChecked()
         s.recent_files = self._recent
         super().accept()

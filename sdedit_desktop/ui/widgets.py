@@ -3,13 +3,15 @@ trajectory player."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -24,6 +26,41 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+class ElidedLabel(QLabel):
+    """One line that never asks for more width than it is given: a long text (progress, an
+    estimate) is elided instead of widening the panel; the whole text is the tooltip.
+    `text()` is the whole text."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        return QSize(0, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = self.fontMetrics()
+        super().setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                           max(self.width(), 1)))
+
+
 class RunBox(QWidget):
     """Run / Cancel buttons with the progress bar (phase, step, ETA)."""
 
@@ -34,6 +71,17 @@ class RunBox(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # Before Run: what the next edit costs, and on a slow device the draft preset.
+        estimate_row = QHBoxLayout()
+        self.estimate = ElidedLabel("")
+        self.draft_button = QPushButton("Draft")
+        self.draft_button.setCheckable(True)
+        self.draft_button.setToolTip(
+            "Draft preset: fewer steps (much faster, rougher). Off = the paper's defaults.")
+        self.draft_button.setVisible(False)
+        estimate_row.addWidget(self.estimate, 1)
+        estimate_row.addWidget(self.draft_button)
+        layout.addLayout(estimate_row)
         row = QHBoxLayout()
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the edit with the parameters above (Ctrl+Return)")
@@ -43,7 +91,8 @@ class RunBox(QWidget):
         self.cancel_button.setToolTip("Stop the running edit (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.setMinimumHeight(32)
-        self.run_button.clicked.connect(self.runClicked)
+        self.run_button.clicked.connect(self._run_clicked)
+        self._last_run = QElapsedTimer()  # a double click on Run is one run, not run + queue
         self.cancel_button.clicked.connect(self.cancelClicked)
         row.addWidget(self.run_button, 2)
         row.addWidget(self.cancel_button, 1)
@@ -54,11 +103,22 @@ class RunBox(QWidget):
         self.bar.setFormat("Idle")
         self.bar.setValue(0)
         layout.addWidget(self.bar)
-        self.phase = QLabel("")  # phase, step and ETA: easier to read than text on the bar
+        # Phase, step and ETA: easier to read than text on the bar; elided so a long line
+        # never widens the panel (and shrinks the canvas) during a run.
+        self.phase = ElidedLabel("")
         layout.addWidget(self.phase)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
         layout.addWidget(self.detail)
+
+    def _run_clicked(self) -> None:
+        # Run turns into Queue under the cursor: the second click of a double click would queue
+        # the same edit again. Clicks closer than the double-click interval count once.
+        if self._last_run.isValid() and \
+                self._last_run.elapsed() < QApplication.doubleClickInterval():
+            return
+        self._last_run.start()
+        self.runClicked.emit()
 
     def set_running(self, running: bool, waiting: int = 0) -> None:
         self.cancel_button.setEnabled(running)

@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from sdedit_desktop.core.types import PlacedPair
+from sdedit_desktop.edits.presets import preset_of, preset_values
 from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.requestcodec import check_panel_params, read_panel_params
@@ -71,6 +72,18 @@ class EditParams(QObject):
         for name in SHARED:
             defaults.pop(name, None)
         self._apply(kind, defaults)
+
+    def apply_preset(self, name: str) -> None:
+        """Preset `name` (edits/presets.py) for every kind; fields it does not name keep their
+        values. KeyError for an unknown preset."""
+        for kind in self.kinds():
+            values = preset_values(name, kind)
+            if values:
+                self._apply(kind, self._check(kind, values))
+
+    def preset(self, kind: str) -> str | None:
+        """The preset `kind`'s parameters match ("paper", "draft"), or None (custom)."""
+        return preset_of(kind, self._params[self._known(kind)])
 
     # -- project -------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

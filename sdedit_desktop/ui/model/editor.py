@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from sdedit_desktop.edits.requests import EditResult
+from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.ui.brush import BrushSpec
@@ -21,6 +21,7 @@ from sdedit_desktop.ui.model.commands import CallbackCommand, PointsCommand, mas
 from sdedit_desktop.ui.model.document import EditorDocument, PointPair
 from sdedit_desktop.ui.model.edit_params import EditParams
 from sdedit_desktop.ui.model.engine_api import EditEngine
+from sdedit_desktop.ui.model.estimates import CostEstimates, Estimate, cost_key, plan_calls
 from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.model.job_controller import JobController
 from sdedit_desktop.ui.model.jobs import JobList
@@ -36,6 +37,9 @@ _NOT_READY = {
              "to pick Stable Diffusion 1.5 (download or local file) or the tiny demo model."),
 }
 _NOT_READY["error"] = _NOT_READY["none"]
+# Kinds whose result is a measurement, not an edit: it joins the history but does not replace
+# the working image (a reconstruction only shows how exactly a method returns to its input).
+NOT_APPLIED = frozenset({"reconstruct"})
 
 
 class EditorModel(QObject):
@@ -64,6 +68,7 @@ class EditorModel(QObject):
         self.frame: int | None = None  # trajectory frame shown; None = the result
         self._saved_index = 0  # undo index at the last save
         self.undo.indexChanged.connect(self._on_undo_index)
+        self.costs = CostEstimates()  # seconds per model call, measured by finished edits
         self.runner = JobController(self, engine)
 
     def set_edit_kind(self, kind: str) -> None:
@@ -138,17 +143,48 @@ class EditorModel(QObject):
     # -- history ----------------------------------------------------------------------------
     def add_result(self, result: EditResult, parent_id: str | None,
                    duration_s: float) -> HistoryEntry:
-        """A finished edit joins the history as one undo step."""
+        """A finished edit joins the history and becomes the working image, as one undo step
+        (undo returns to the previous working image; the entry keeps its input and parent)."""
         if parent_id is not None and self.history.find(parent_id) is None:
             parent_id = None  # its parent was undone meanwhile
         entry = HistoryEntry(result=result, duration_s=duration_s, parent_id=parent_id)
         text = f"{method_label(entry)} (seed {result.request.seed})"
-        self.undo.push(CallbackCommand(text, lambda: self.history.add(entry),
-                                       lambda: self._remove_entry(entry.id)))
+        if result.request.kind in NOT_APPLIED:
+            self.undo.push(CallbackCommand(text, lambda: self.history.add(entry),
+                                           lambda: self._remove_entry(entry.id)))
+            self.message.emit(f"Finished {text} in {duration_s:.1f} s", 6000)
+            return entry
+        doc = self.doc
+        old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
+               doc.image_label, doc.source_path, self.parent_id)
+        new_image = np.array(result.image, copy=True)
+        # Drag points belong to the image they were set on: the dragged result starts without.
+        new_points = [] if result.request.kind == "drag" else list(doc.points)
+
+        def apply() -> None:
+            mask = old[1] if old[1] is not None and old[1].shape == new_image.shape[:2] else None
+            points = new_points if mask is not None else []
+            doc.set_image(new_image, old[3], old[4], mask, points)
+            self.parent_id = entry.id
+            self.history.add(entry)
+
+        def revert() -> None:
+            self._remove_entry(entry.id)
+            doc.set_image(old[0], old[3], old[4], old[1], old[2])
+            self.parent_id = old[5]
+            self.show_entry(self.shown_entry_id)
+
+        self.undo.push(CallbackCommand(text, apply, revert))
         if result.request.kind == "diffedit" and result.mask is not None:
             self._take_auto_mask(result)
-        self.message.emit(f"Finished {text} in {duration_s:.1f} s", 6000)
+        self.message.emit(f"Finished {text} in {duration_s:.1f} s — the result is the working "
+                          "image now (Ctrl+Z returns to the previous one; hold C to compare)",
+                          6000)
         return entry
+
+    def working_source_id(self) -> str | None:
+        """The history entry whose result the working image is (compare shows its input)."""
+        return self.parent_id if self.history.find(self.parent_id) is not None else None
 
     def _remove_entry(self, entry_id: str) -> None:
         if self.shown_entry_id == entry_id:
@@ -159,26 +195,46 @@ class EditorModel(QObject):
 
     def _take_auto_mask(self, result: EditResult) -> None:
         """DiffEdit: put the mask it used on the canvas (undoable) so the user can refine it and
-        re-run with mask mode 'Your mask'."""
+        re-run with mask mode 'Your mask' - but only over an empty canvas mask: a hand-painted
+        mask is the user's work and is never replaced (the auto mask stays with the history
+        entry, where "Use auto mask" brings it to the canvas on request)."""
         mask = result.mask
         if result.request.mask_mode != "auto" or mask is None or self.doc.mask is None:
             return
         if mask.shape != self.doc.mask.shape:
+            return
+        if not self.doc.mask_is_empty():
+            self.message.emit("Your painted mask is kept; the DiffEdit auto mask is stored with "
+                              "the history entry (History > Use auto mask).", 8000)
             return
         self.set_mask(mask, "DiffEdit auto mask")
         self.params.set("diffedit", "mask_mode", "user")
         self.message.emit("The DiffEdit mask is on the canvas; mask mode switched to 'Your "
                           "mask' — refine it and run again.", 8000)
 
+    def use_auto_mask(self, entry_id: str) -> bool:
+        """Put a DiffEdit entry's auto mask on the canvas (one undo step), on request."""
+        entry = self.history.find(entry_id)
+        mask = None if entry is None else entry.result.mask
+        if mask is None or self.doc.mask is None or mask.shape != self.doc.mask.shape:
+            return False
+        self.set_mask(mask, "Use DiffEdit auto mask")
+        self.params.set("diffedit", "mask_mode", "user")
+        return True
+
     def continue_from(self, entry_id: str) -> bool:
         """The entry's result becomes the working image (one undo step)."""
         entry = self.history.find(entry_id)
         if entry is None:
             return False
+        number = self.history.number(entry_id)
+        if self.parent_id == entry_id and np.array_equal(self.doc.image, entry.result.image):
+            self.show_entry(None)  # a finished edit is already the working image
+            self.message.emit(f"Result #{number} is already the working image.", 4000)
+            return True
         doc = self.doc
         old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
                doc.image_label, self.parent_id)
-        number = self.history.number(entry_id)
         new_image = np.array(entry.result.image, copy=True)
 
         def apply() -> None:
@@ -213,6 +269,34 @@ class EditorModel(QObject):
         n = len(entry.result.trajectory) if entry else 0
         self.frame = None if frame >= n else frame
         self.frameChanged.emit()
+
+    # -- cost of the next edit ---------------------------------------------------------------
+    def model_key(self) -> tuple[str, str]:
+        """(model, device) the costs are measured for."""
+        state = self.model_state
+        identity = state.identity
+        model = "" if identity is None else \
+            f"{identity.kind}:{identity.source}:{identity.revision or identity.sha256 or ''}"
+        return model, state.device or ""
+
+    def next_request(self) -> EditRequest | None:
+        """The request Run would send now (not validated), or None without an image."""
+        doc = self.doc
+        if doc.image is None:
+            return None
+        return self.params.build_request(self.edit_kind, doc.image, doc.mask, doc.points)
+
+    def next_edit_estimate(self) -> Estimate | None:
+        request = self.next_request()
+        if request is None:
+            return None
+        return self.costs.estimate(request, *self.model_key())
+
+    def record_cost(self, result: EditResult) -> None:
+        """A finished edit measured the cost of a model call on this model and device."""
+        seconds = float(result.timings.get("total", 0.0))
+        self.costs.record(cost_key(result.request, *self.model_key(), region=result.region),
+                          plan_calls(result.request), seconds)
 
     # -- model ------------------------------------------------------------------------------
     def set_model_state(self, state: ModelState) -> None:

@@ -108,6 +108,7 @@ class JobController(QObject):
         self.editor.jobs.set_preview(job_id, image)
 
     def _on_finished(self, job_id: int, result: EditResult) -> None:
+        self.editor.record_cost(result)  # before `ended`: the estimate shown uses it
         job = self.editor.jobs.end(job_id, "finished")
         if job is None:  # not submitted in this editing session
             return

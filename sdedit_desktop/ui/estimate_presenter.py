@@ -5,6 +5,7 @@ next edit: its parameters and kind, the image, the model and finished edits."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer
+from shiboken6 import isValid
 
 from sdedit_desktop.edits.presets import DRAFT, PAPER
 from sdedit_desktop.ui.model.editor import EditorModel
@@ -26,11 +27,13 @@ class EstimatePresenter(QObject):
         self._mask_timer.setSingleShot(True)
         self._mask_timer.setInterval(250)
         self._mask_timer.timeout.connect(self.refresh)
-        editor.doc.maskChanged.connect(lambda _box: self._mask_timer.start())
+        editor.doc.maskChanged.connect(self._mask_changed)  # a method: gone with this object
         run_box.draft_button.toggled.connect(self._draft_toggled)
         self.refresh()
 
     def refresh(self, *_args: object) -> None:
+        if not isValid(self.run_box):  # the window is being torn down; the model outlives it
+            return
         try:
             estimate = self.editor.next_edit_estimate()
         except Exception:
@@ -51,6 +54,9 @@ class EstimatePresenter(QObject):
         box.draft_button.setChecked(draft)
         box.draft_button.setText("Draft ✓" if draft else "Draft")
         box.draft_button.blockSignals(False)
+
+    def _mask_changed(self, _box: object) -> None:
+        self._mask_timer.start()
 
     def _draft_toggled(self, on: bool) -> None:
         self.editor.params.apply_preset(DRAFT if on else PAPER)

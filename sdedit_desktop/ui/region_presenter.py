@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel
+from shiboken6 import isValid
 
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.edits.region import resolve_region, whole_image
@@ -38,8 +39,11 @@ class RegionPresenter(QObject):
         for signal in (doc.regionChanged, doc.pointsChanged, doc.imageChanged,
                        editor.params.changed, editor.editKindChanged, editor.shownChanged):
             signal.connect(self.refresh)
-        doc.maskChanged.connect(lambda _box: self._timer.start())
+        doc.maskChanged.connect(self._mask_changed)  # a method: gone with this object
         self.refresh()
+
+    def _mask_changed(self, _box: object) -> None:
+        self._timer.start()
 
     # -- actions ----------------------------------------------------------------------------
     def auto(self) -> None:
@@ -67,6 +71,8 @@ class RegionPresenter(QObject):
     # -- state --------------------------------------------------------------------------------
     def refresh(self, *_args: object) -> None:
         self._timer.stop()
+        if not (isValid(self.label) and isValid(self.canvas)):  # the window is being torn down
+            return
         editor = self.editor
         self.state = state = next_region(editor.doc, editor.params, editor.edit_kind)
         self.canvas.set_region_frame(state.region, state.explicit, state.shown, state.error)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shutil
 from pathlib import Path
 
 from sdedit_desktop.cli import CliError
@@ -58,6 +57,8 @@ def _cache(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from safetensors import SafetensorError
+
     from sdedit_desktop.cli.terminal_progress import TerminalProgress
     from sdedit_desktop.edits.geometry import working_size
     from sdedit_desktop.edits.progress import EditError, StepReporter
@@ -102,13 +103,16 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"last 10 {sum(losses[-10:]) / len(losses[-10:]):.4f}; probe "
               f"{meta.get('probe_loss_before', float('nan')):.4f} -> "
               f"{meta.get('probe_loss_after', float('nan')):.4f}")
-    print(f"  {cache.weights_path(key)}")
+    if cache.has(key):
+        print(f"  {cache.weights_path(key)}")
+    else:
+        print("  not cached (the cache folder cannot be written); use --export to keep it")
     if args.export is not None:
         try:
-            shutil.copyfile(cache.weights_path(key), args.export)
-            shutil.copyfile(cache.metadata_path(key), args.export.with_suffix(".json"))
-        except OSError as exc:
-            raise CliError(f"cannot write {args.export}: {exc.strerror}") from None
+            cache.export(key, args.export)
+        except (OSError, SafetensorError) as exc:
+            raise CliError(f"cannot write {args.export}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
         print(f"  exported to {args.export}")
     model.detach_lora()
     return 0
@@ -130,7 +134,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
+    from sdedit_desktop.models.errors import LoraError
+
     cache = _cache(args)
-    count = cache.clear()
+    try:
+        count = cache.clear()
+    except LoraError as exc:
+        raise CliError(str(exc)) from None
     print(f"removed {count} cached LoRA(s) from {cache.dir}")
     return 0

@@ -37,7 +37,7 @@ from sdedit_desktop.ui.actions import Shortcut
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.commands import CallbackCommand
 from sdedit_desktop.ui.document import EditorDocument, PointPair
-from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.errors import show_error, show_warning
 from sdedit_desktop.ui.history import HistoryModel, HistoryPanel, method_label
 from sdedit_desktop.ui.imageio import (
     OPEN_FILTER,
@@ -364,6 +364,7 @@ class MainWindow(QMainWindow):
         e.jobFinished.connect(self._on_job_finished)
         e.jobFailed.connect(self._on_job_failed)
         e.jobCancelled.connect(self._on_job_cancelled)
+        e.jobWarning.connect(lambda _job, text: show_warning(self, "Edit warning", text))
         e.modelStateChanged.connect(self._on_model_state)
         e.queueChanged.connect(self.run_box.set_waiting)
         self.run_box.runClicked.connect(self.run_edit)

@@ -264,8 +264,10 @@ class EngineWorker(QObject):
                 self.jobFailed.emit(job.job_id, failure)
                 return
             self._execute(job)
-        except Exception as exc:
-            # A bug in the engine itself: the job must still end, or the UI waits forever.
+        except BaseException as exc:  # the job must end, whatever was raised
+            # A bug in the engine itself, or an interrupt (KeyboardInterrupt, SystemExit) from
+            # inside the edit: the job must still end, or the UI waits forever. The worker
+            # goes on with the next command.
             log.exception("engine error in job %d", job.job_id)
             self.jobFailed.emit(job.job_id, classify_failure(exc))
         finally:

@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,9 +62,13 @@ class LoraSettings:
     sample_posterior: bool = True  # train on VAE posterior samples (DragDiffusion), not the mean
 
     def __post_init__(self) -> None:
-        if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+        if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or not (
+                math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("LoRA settings: rank, steps and batch size must be >= 1 and the "
-                             "learning rate > 0")
+                             "learning rate a finite number > 0")
+        if self.alpha is not None and not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"LoRA settings: alpha must be a finite number > 0, got "
+                             f"{self.alpha}")
 
     @property
     def lora_alpha(self) -> float:
@@ -184,7 +189,9 @@ class LoraCache:
         try:
             state = read_safetensors(self.weights_path(key))
         except ModelError:
-            self.remove(key)
+            state = None
+        if state is None or non_finite_tensor(state) is not None:
+            self.remove(key)  # damaged: it will be retrained
             return None
         self.touch(key, meta)
         return state, meta
@@ -484,14 +491,21 @@ def load_lora_file(model: StableDiffusionModel, path: Path | str) -> str:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise refuse_pickle(path)
     state = read_safetensors(path)
+    bad = non_finite_tensor(state)
+    if bad is not None:
+        raise LoraError(f"{path.name} holds non-finite values (NaN or infinity) in {bad[:80]}: "
+                        "it would turn every image black.", path=path)
     lora_id = "file:" + file_sha256(path)
     ours = [k for k in state
             if k.endswith(".lora_A.weight") and not k.startswith(("unet.", "text"))]
     if ours and len(ours) * 2 == len(state):
         rank = int(state[ours[0]].shape[0])
-        alpha = float(_file_alpha(path) or rank)
-        targets = sorted({_target_of(k) for k in ours})
-        settings = LoraSettings(rank=rank, alpha=alpha, target_modules=tuple(targets))
+        alpha = _file_alpha(path)
+        try:
+            settings = LoraSettings(rank=rank, alpha=alpha if alpha is not None else rank,
+                                    target_modules=tuple(sorted({_target_of(k) for k in ours})))
+        except ValueError as exc:
+            raise LoraError(f"{path.name}: {exc}", path=path) from None
         model.attach_lora(settings.peft_config(), state, lora_id)
         return lora_id
     _attach_community_lora(model, state, path)
@@ -507,6 +521,8 @@ def _target_of(key: str) -> str:
 
 
 def _file_alpha(path: Path) -> float | None:
+    """The alpha recorded in the file's metadata; None when absent or not a number. A
+    non-finite one is returned as is (LoraSettings refuses it)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -517,15 +533,30 @@ def _file_alpha(path: Path) -> float | None:
         return None
 
 
+def non_finite_tensor(state: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or infinity, else None."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
 def _attach_community_lora(model: StableDiffusionModel, state: dict[str, torch.Tensor],
                            path: Path) -> None:
-    from diffusers.loaders import StableDiffusionLoraLoaderMixin
-
     from sdedit_desktop.models.components import quiet_diffusers
 
+    # A foreign LoRA makes diffusers/peft log errors and warnings before they raise; the
+    # LoraError of _attach_community_lora_quietly says it once, in our words.
+    with quiet_diffusers(logging.CRITICAL), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _attach_community_lora_quietly(model, state, path)
+
+def _attach_community_lora_quietly(model: StableDiffusionModel, state: dict[str, torch.Tensor],
+                                   path: Path) -> None:
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin
+
     try:
-        with quiet_diffusers():
-            converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
+        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
         unet_part = {k: v for k, v in converted.items() if k.startswith("unet.")}
         if not unet_part:
             raise LoraError(f"{path.name} is not a LoRA for an SD 1.x UNet (no UNet weights).",
@@ -533,9 +564,8 @@ def _attach_community_lora(model: StableDiffusionModel, state: dict[str, torch.T
         unet_alphas = ({k: v for k, v in alphas.items() if k.startswith("unet.")}
                        if alphas else None)
         model.detach_lora()
-        with quiet_diffusers():
-            model.unet.load_lora_adapter(unet_part, prefix="unet", network_alphas=unet_alphas,
-                                         adapter_name=LORA_ADAPTER)
+        model.unet.load_lora_adapter(unet_part, prefix="unet", network_alphas=unet_alphas,
+                                     adapter_name=LORA_ADAPTER)
     except LoraError:
         raise
     except (ValueError, KeyError, RuntimeError) as exc:

@@ -157,3 +157,14 @@ def test_engine_finishes_the_edit_and_warns(qtbot, tmp_path):
         assert str(cache_dir) in warnings[0][1]
     finally:
         engine.shutdown()
+
+
+def test_list_shows_file_strings_on_one_line(tmp_path, capsys):
+    cache_dir = tmp_path / "lora"
+    _garbage_entry(cache_dir, "e" * 64, {
+        "created": 1.0, "last_used": 2.0, "prompt": "a cat",
+        "base": {"source": "x\n  ffffffffffffffff  9.9 MB  forged\x1b[2J"},
+        "settings": {"rank": "16\nrank 99", "steps": 2}})
+    assert main(["lora", "list", "--cache-dir", str(cache_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and len(out.splitlines()) == 2

@@ -107,3 +107,19 @@ def test_vae_weights_in_the_unet_folder(tmp_path, tiny_folder):
         load_model(ModelSpec(str(folder)))
     report = verify_folder(folder)
     assert not report.ok
+
+
+def test_hub_ref_pointing_outside_the_cache_is_refused(tmp_path, monkeypatch, capsys):
+    hub = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    repo = hub / "models--someone--model"
+    # A complete model lies where `snapshots/../../outside` leads: it must not be loaded.
+    save_tiny_model(hub / "outside")
+    (repo / "snapshots").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("../../outside\n")
+    with pytest.raises(ModelError, match="does not hold a commit hash"):
+        load_model(ModelSpec("someone/model"))
+    err_code = main(["models", "verify", "someone/model"])
+    err = capsys.readouterr().err
+    assert err_code == 2 and err.count("\n") == 1 and "refs/main" in err

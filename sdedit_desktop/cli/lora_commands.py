@@ -119,6 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from sdedit_desktop.textsafe import shown
+
     cache = _cache(args)
     entries = cache.entries()
     total = sum(e.size_bytes for e in entries)
@@ -126,10 +128,11 @@ def cmd_list(args: argparse.Namespace) -> int:
           f"of {cache.max_bytes / 1e9:.1f} GB")
     for e in entries:
         used = datetime.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
-        base = e.base.get("source", "?")
+        # Everything but the size and time comes from the entry's JSON file: shown safely.
         print(f"  {e.key[:16]}  {e.size_bytes / 1e6:6.1f} MB  used {used}  "
-              f"rank {e.settings.get('rank')}  steps {e.settings.get('steps')}  "
-              f"base {base}  prompt {e.prompt!r}")
+              f"rank {shown(e.settings.get('rank'), 8)}  "
+              f"steps {shown(e.settings.get('steps'), 8)}  "
+              f"base {shown(e.base.get('source', '?'), 80)}  prompt {shown(repr(e.prompt), 200)}")
     return 0
 
 

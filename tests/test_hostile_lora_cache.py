@@ -168,3 +168,23 @@ def test_list_shows_file_strings_on_one_line(tmp_path, capsys):
     assert main(["lora", "list", "--cache-dir", str(cache_dir)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and len(out.splitlines()) == 2
+
+
+def test_window_shows_the_cache_warning_as_a_warning(qtbot, tmp_path, monkeypatch):
+    from test_ui_window import _make_window
+
+    from sdedit_desktop.ui.errors import error_handler
+
+    shown = []
+    engine = Engine()
+    try:
+        with error_handler(lambda _parent, e: shown.append(e)):
+            _make_window(qtbot, engine, tmp_path, monkeypatch)
+            text = "The LoRA cache /x could not be written (Read-only file system); the edit " \
+                   "goes on without it."
+            engine.jobWarning.emit(3, text)
+            qtbot.waitUntil(lambda: bool(shown), timeout=TIMEOUT_MS)
+        assert shown[-1].warning and shown[-1].message == text
+        assert "internal error" not in shown[-1].message
+    finally:
+        engine.shutdown()

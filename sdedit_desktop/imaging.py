@@ -5,12 +5,18 @@ Used by the CLI and the GUI; edits/ itself never touches files.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from sdedit_desktop.fileopen import NotRegularFileError, open_regular_file
 
 MAX_PIXELS = 64_000_000  # refuse decompression bombs before decoding
 
@@ -19,27 +25,90 @@ class ImageFileError(ValueError):
     """A file that cannot be used as an image; the message names the file and the reason."""
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
+def _open(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
     path = Path(path)
     if not path.exists():
-        raise ImageFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageFileError(f"{path}: is a folder, not an image file")
+        raise ImageFileError(f"{path}: no such file (it does not exist)")
     try:
-        img = Image.open(path)
-    except UnidentifiedImageError:
-        raise ImageFileError(f"{path}: not an image file (or an unsupported format)") from None
+        handle = open_regular_file(path)
+    except NotRegularFileError as exc:
+        raise ImageFileError(f"{path}: is {exc.what}, not an image file") from None
     except OSError as exc:
-        raise ImageFileError(f"{path}: cannot read: {exc}") from None
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise ImageFileError(f"{path}: {width}x{height} pixels is too large "
-                             f"(at most {MAX_PIXELS // 1_000_000} megapixels)")
+        raise ImageFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        return _decode(handle.read(), str(path), max_pixels)
+
+
+def _decode(data: bytes, name: str, max_pixels: int | None = None) -> Image.Image:
+    """Image bytes -> a fully decoded PIL image; ImageFileError (naming `name`) for anything
+    that is not a complete image of at most `max_pixels` (default MAX_PIXELS) pixels."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
     try:
-        img.load()
+        # PIL warns above 89 Mpx and raises above 179 Mpx while opening; our own, lower
+        # limit below refuses those with one clear message and nothing printed.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+    except Image.DecompressionBombError:
+        width = height = None
+    except UnidentifiedImageError:
+        raise ImageFileError(f"{name}: not an image file (or an unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageFileError(f"{path}: the file is damaged or truncated ({exc})") from None
+        raise ImageFileError(f"{name}: the file is damaged or truncated ({exc})") from None
+    if width is None or width * height > limit:
+        size = "" if width is None else f"{width}x{height} pixels "
+        raise ImageFileError(f"{name}: {size}is too large: images above "
+                             f"{limit // 1_000_000} megapixels are refused")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+        if img.format == "PNG":
+            _check_png_complete(data)
+    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+        raise ImageFileError(f"{name}: the file is damaged or truncated ({exc})") from None
     return img
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Adam7 passes: (x start, y start, x step, y step).
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))
+
+
+def _check_png_complete(data: bytes) -> None:
+    """Raise ValueError when the PNG's image data ends before its last row. PIL fills the
+    missing rows with black without a word when the compressed stream itself is complete."""
+    pos, idat = 8, []
+    header = None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body[:13])
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None:
+        raise ValueError("no PNG header")
+    width, height, depth, colour, _, _, interlace = header
+    bits = depth * _PNG_CHANNELS.get(colour, 4)
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    expected = 0
+    for x0, y0, dx, dy in passes:
+        cols, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if cols > 0 and rows > 0:
+            expected += rows * (1 + -(-cols * bits // 8))
+    inflater, got = zlib.decompressobj(), 0
+    for block in idat:
+        while block and got < expected:
+            got += len(inflater.decompress(block, expected - got))
+            block = inflater.unconsumed_tail
+    if got < expected:
+        raise ValueError(f"the image data ends after {got} of {expected} bytes")
 
 
 def to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -64,8 +133,14 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    return to_rgb_array(_open(path))
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """HxWx3 uint8 RGB from an image file: the one loader of the CLI and the GUI."""
+    return to_rgb_array(_open(path, max_pixels))
+
+
+def load_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """As `load_image`, for image bytes (the clipboard, a drop); `name` goes in messages."""
+    return to_rgb_array(_decode(data, name, max_pixels))
 
 
 def load_mask(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:

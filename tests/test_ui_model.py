@@ -32,6 +32,7 @@ class FakeEngine(QObject):
     jobFinished = Signal(int, object)
     jobFailed = Signal(int, object)
     jobCancelled = Signal(int)
+    jobWarning = Signal(int, str)
     modelStateChanged = Signal(object)
     queueChanged = Signal(int)
 

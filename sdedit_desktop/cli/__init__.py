@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from sdedit_desktop import __version__
+from sdedit_desktop.textsafe import shown
 
 # Modules that add sub-commands, in help order. A missing module is skipped so that a partial
 # install still runs the commands it has.
@@ -77,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except CliError as exc:
-        print(f"sdedit: error: {exc}", file=sys.stderr)
+        # One line, whatever file-supplied text the message quotes.
+        print(f"sdedit: error: {shown(exc, limit=None)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sdedit: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from sdedit_desktop.bench.methods import METHODS
-from sdedit_desktop.cli.common import CliError
+from sdedit_desktop.cli.common import CliError, check_range
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,13 +55,26 @@ def _load(source: str, device: str, dtype: str):
         raise CliError(str(exc).splitlines()[0]) from None
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every number in range before anything loads (0 steps would divide by zero, a huge
+    count would run for days)."""
+    if args.size % 8 or not 64 <= args.size <= 4096:
+        raise CliError(f"--size must be a multiple of 8 between 64 and 4096, got {args.size}")
+    check_range("--steps", args.steps, 1, 1000)
+    check_range("--inpaint-steps", args.inpaint_steps, 1, 1000)
+    check_range("--diffedit-steps", args.diffedit_steps, 1, 1000)
+    check_range("--trajectory-batch", args.trajectory_batch, 0, 256)
+    check_range("--lora-steps", args.lora_steps, 1, 10_000)
+    check_range("--repeats", args.repeats, 1, 100)
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_numbers(args)
+
     import torch
 
     from sdedit_desktop.bench.runner import BenchSettings, format_table, run_benchmark
 
-    if args.size % 8 or args.size < 64:
-        raise CliError(f"--size must be a multiple of 8 and at least 64, got {args.size}")
     settings = BenchSettings(
         size=args.size, drag_steps=args.steps, inpaint_steps=args.inpaint_steps,
         diffedit_steps=args.diffedit_steps, trajectory_batch=args.trajectory_batch,

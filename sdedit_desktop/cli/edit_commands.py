@@ -253,7 +253,7 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
                           options=options)
     except (EditError, ModelError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
         if is_out_of_memory(exc):
             raise CliError(f"out of memory on {model.device}: try a smaller --max-side, "
                            "--dtype float16 or --device cpu") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shutil
 from pathlib import Path
 
 from sdedit_desktop.cli import CliError
@@ -58,6 +57,8 @@ def _cache(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from safetensors import SafetensorError
+
     from sdedit_desktop.cli.terminal_progress import TerminalProgress
     from sdedit_desktop.edits.geometry import working_size
     from sdedit_desktop.edits.progress import EditError, StepReporter
@@ -102,19 +103,24 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"last 10 {sum(losses[-10:]) / len(losses[-10:]):.4f}; probe "
               f"{meta.get('probe_loss_before', float('nan')):.4f} -> "
               f"{meta.get('probe_loss_after', float('nan')):.4f}")
-    print(f"  {cache.weights_path(key)}")
+    if cache.has(key):
+        print(f"  {cache.weights_path(key)}")
+    else:
+        print("  not cached (the cache folder cannot be written); use --export to keep it")
     if args.export is not None:
         try:
-            shutil.copyfile(cache.weights_path(key), args.export)
-            shutil.copyfile(cache.metadata_path(key), args.export.with_suffix(".json"))
-        except OSError as exc:
-            raise CliError(f"cannot write {args.export}: {exc.strerror}") from None
+            cache.export(key, args.export)
+        except (OSError, SafetensorError) as exc:
+            raise CliError(f"cannot write {args.export}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
         print(f"  exported to {args.export}")
     model.detach_lora()
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from sdedit_desktop.textsafe import shown
+
     cache = _cache(args)
     entries = cache.entries()
     total = sum(e.size_bytes for e in entries)
@@ -122,15 +128,21 @@ def cmd_list(args: argparse.Namespace) -> int:
           f"of {cache.max_bytes / 1e9:.1f} GB")
     for e in entries:
         used = datetime.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
-        base = e.base.get("source", "?")
+        # Everything but the size and time comes from the entry's JSON file: shown safely.
         print(f"  {e.key[:16]}  {e.size_bytes / 1e6:6.1f} MB  used {used}  "
-              f"rank {e.settings.get('rank')}  steps {e.settings.get('steps')}  "
-              f"base {base}  prompt {e.prompt!r}")
+              f"rank {shown(e.settings.get('rank'), 8)}  "
+              f"steps {shown(e.settings.get('steps'), 8)}  "
+              f"base {shown(e.base.get('source', '?'), 80)}  prompt {shown(repr(e.prompt), 200)}")
     return 0
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
+    from sdedit_desktop.models.errors import LoraError
+
     cache = _cache(args)
-    count = cache.clear()
+    try:
+        count = cache.clear()
+    except LoraError as exc:
+        raise CliError(str(exc)) from None
     print(f"removed {count} cached LoRA(s) from {cache.dir}")
     return 0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from sdedit_desktop.cli import CliError
+from sdedit_desktop.textsafe import shown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("source", nargs="?", default=None,
                    help="hub id, diffusers folder or .safetensors file (default: SD 1.5)")
     p.add_argument("--variant", default=None, help="fp32 or fp16 (default: what is present)")
+    p.add_argument("--config-dir", type=Path, default=None,
+                   help="for a single file: the diffusers folder whose configs give the "
+                        "architecture (default: SD 1.5's, as loading uses)")
     p.set_defaults(handler=cmd_verify)
 
 
@@ -127,7 +131,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     path = Path(source).expanduser()
     try:
         if path.is_file():
-            return _verify_file(path)
+            return _verify_file(path, args.config_dir)
         if path.is_dir():
             report = verify_folder(path, default_model(), args.variant)
         elif is_hub_id(source):
@@ -153,26 +157,29 @@ def _print_report(report) -> None:
           "broken files) or replace the files named above")
 
 
-def _verify_file(path: Path) -> int:
+def _verify_file(path: Path, config_dir: Path | None = None) -> int:
     """A single checkpoint: complete safetensors, and an SD 1.x layout."""
     from sdedit_desktop.models.errors import ModelError
-    from sdedit_desktop.models.single_file import describe_foreign
+    from sdedit_desktop.models.single_file import check_checkpoint_header
     from sdedit_desktop.models.weights import PICKLE_SUFFIXES, safetensors_header, sniff_format
 
-    if path.suffix.lower() in PICKLE_SUFFIXES or sniff_format(path) == "pickle":
+    try:
+        pickled = path.suffix.lower() in PICKLE_SUFFIXES or sniff_format(path) == "pickle"
+    except ModelError as exc:
+        print(f"BAD {path.name}: {shown(exc, None)}")
+        return 1
+    if pickled:
         print(f"BAD {path.name}: a pickle checkpoint; it cannot be checked without loading it "
               "(which can run code). Prefer a .safetensors file.")
         return 1
     try:
         header = safetensors_header(path)
+        # Everything loading would refuse (layout, architecture, every tensor's shape).
+        check_checkpoint_header(header, path, config_dir)
     except ModelError as exc:
-        print(f"BAD {path.name}: {exc}")
+        print(f"BAD {path.name}: {shown(exc, None)}")
         return 1
     keys = [k for k in header if k != "__metadata__"]
-    foreign = describe_foreign(keys)
-    if foreign:
-        print(f"BAD {path.name}: {foreign}")
-        return 1
     print(f"ok  {path.name}: complete ({_size(path.stat().st_size)}, {len(keys)} tensors), "
           "Stable Diffusion 1.x layout")
     return 0

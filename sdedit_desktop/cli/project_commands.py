@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from sdedit_desktop.cli import CliError
@@ -13,6 +12,7 @@ from sdedit_desktop.project import (
     ProjectError,
     export_history,
     export_result_png,
+    jsonio,
     load_project_with_info,
 )
 from sdedit_desktop.project.summary import format_summary, summarize
@@ -52,8 +52,8 @@ def _load(path: Path) -> tuple[Project, FileInfo]:
 def run_info(args: argparse.Namespace) -> int:
     project, info = _load(args.file)
     summary = summarize(project, info)
-    print(json.dumps(summary, indent=1, ensure_ascii=False) if args.json
-          else format_summary(summary))
+    # jsonio.dumps writes even strings a UTF-8 encoder refuses (as \u escapes).
+    print(jsonio.dumps(summary).decode("utf-8") if args.json else format_summary(summary))
     return 0
 
 
@@ -71,7 +71,8 @@ def run_export(args: argparse.Namespace) -> int:
             print(export_history(project, args.out))
             return 0
         entry = project.find_entry(args.entry)
-        if entry is None and args.entry.isdigit() and 1 <= int(args.entry) <= len(project.history):
+        number = args.entry.isascii() and args.entry.isdigit()  # not "²" or "٣"
+        if entry is None and number and 1 <= int(args.entry) <= len(project.history):
             entry = project.history[int(args.entry) - 1]
         if entry is None:
             raise CliError(f"no history entry {args.entry!r} in {args.file} (see `sdedit "

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sdedit_desktop.cli.common import CliError, float_list
+from sdedit_desktop.cli.common import CliError, check_range, float_list
 
 if TYPE_CHECKING:
     from sdedit_desktop.diffusion.theory import KLCurve
+
+MAX_SAMPLES = 20_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
         priors = [Prior.parse(s) for s in (args.prior or ["normal:0,2"])]
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    for spec, prior in zip(args.prior or [], priors, strict=False):
+        if not (math.isfinite(prior.a) and math.isfinite(prior.b)):
+            raise CliError(f"bad prior {spec!r}: its numbers must be finite")
     if not 1 <= args.steps <= 1000:
         raise CliError(f"--steps must be between 1 and 1000, got {args.steps}")
+    # Enough for a usable estimate, few enough to fit in memory (8 bytes per sample, a few
+    # copies along the way).
+    check_range("--samples", args.samples, 1000, MAX_SAMPLES)
     schedule = cosine_schedule() if args.schedule == "cosine" else sd15_schedule()
     curves: dict[str, KLCurve] = {}
     for spec, prior in zip(args.prior or ["normal:0,2"], priors, strict=True):

@@ -71,6 +71,7 @@ class Engine(QObject):
     jobFinished = Signal(int, object)  # job_id, EditResult
     jobFailed = Signal(int, object)  # job_id, EngineFailure
     jobCancelled = Signal(int)
+    jobWarning = Signal(int, str)  # job_id, a problem that did not stop the job (LoRA cache)
     modelStateChanged = Signal(object)  # ModelState
     queueChanged = Signal(int)  # jobs waiting (not counting the running one)
 
@@ -117,6 +118,7 @@ class Engine(QObject):
         self._worker.jobFinished.connect(self._on_finished, queued)
         self._worker.jobFailed.connect(self._on_failed, queued)
         self._worker.jobCancelled.connect(self._on_cancelled, queued)
+        self._worker.jobWarning.connect(self.jobWarning, queued)
         self._worker.modelState.connect(self._on_model_state, queued)
         self._worker.holdReleased.connect(self._on_hold_released, queued)
         self._worker.callOnUi.connect(self._run_on_ui,

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
 
 import torch
 
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.types import EngineFailure
-from sdedit_desktop.models.errors import ModelError
+from sdedit_desktop.models.errors import ModelError, exception_chain, is_out_of_memory
+
+__all__ = ["classify_failure", "empty_device_cache", "is_out_of_memory"]
 
 OOM_MESSAGE = (
     "Not enough {where} memory for this edit. Try a smaller image (lower 'max side'), fewer "
     "steps or a lower precision, or close other programs that use the {where2}. "
     "The engine freed what it held and is ready for the next edit."
 )
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and its causes/contexts (an OOM is often wrapped by a library error)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    for item in _chain(exc):
-        if isinstance(item, torch.OutOfMemoryError):
-            return True
-        if isinstance(item, RuntimeError | MemoryError) and (
-                isinstance(item, MemoryError) or "out of memory" in str(item).lower()):
-            return True
-    return False
 
 
 def _user_message_of(exc: BaseException) -> str:
@@ -75,9 +56,16 @@ def classify_failure(exc: BaseException, device: torch.device | str | None = Non
                              detail)
     if isinstance(exc, ModelError):
         return EngineFailure("model", _user_message_of(exc), detail)
-    if isinstance(exc, EditError):
-        text = str(exc) or "the edit request is not valid"
+    # A bad request value found deep inside (wrapped by a library, or raised again while
+    # cleaning up) is still the user's to fix, with its own message.
+    bad_request = next((e for e in exception_chain(exc) if isinstance(e, EditError)), None)
+    if bad_request is not None:
+        text = str(bad_request) or "the edit request is not valid"
         return EngineFailure("bad-request", text[:1].upper() + text[1:], detail)
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit raised inside the job
+        return EngineFailure(
+            "internal", f"{what} was interrupted ({type(exc).__name__}). The engine is still "
+            "usable; run it again.", detail)
     return EngineFailure(
         "internal",
         f"{what} stopped because of an internal error ({type(exc).__name__}: {exc}). "

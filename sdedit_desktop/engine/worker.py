@@ -142,6 +142,7 @@ class EngineWorker(QObject):
     jobFinished = Signal(int, object)
     jobFailed = Signal(int, object)
     jobCancelled = Signal(int)
+    jobWarning = Signal(int, str)  # job_id, a problem that did not stop the job (LoRA cache)
     modelState = Signal(object)
     stopped = Signal()
     # Internal: the end of a job or load (the UI thread collects garbage, see gc_policy), and
@@ -168,6 +169,7 @@ class EngineWorker(QObject):
         self._model: Any = None
         self._spec: ModelSpec | None = None
         self._lora_provider: Any = None
+        self._lora_cache: Any = None
 
     # -- command loop -------------------------------------------------------------------------
 
@@ -262,8 +264,10 @@ class EngineWorker(QObject):
                 self.jobFailed.emit(job.job_id, failure)
                 return
             self._execute(job)
-        except Exception as exc:
-            # A bug in the engine itself: the job must still end, or the UI waits forever.
+        except BaseException as exc:  # the job must end, whatever was raised
+            # A bug in the engine itself, or an interrupt (KeyboardInterrupt, SystemExit) from
+            # inside the edit: the job must still end, or the UI waits forever. The worker
+            # goes on with the next command.
             log.exception("engine error in job %d", job.job_id)
             self.jobFailed.emit(job.job_id, classify_failure(exc))
         finally:
@@ -307,8 +311,9 @@ class EngineWorker(QObject):
             result = runner(model, request, **_accepted(runner, kwargs))
         except EditCancelled:
             cancelled = True
-        except Exception as exc:
+        except BaseException as exc:  # KeyboardInterrupt etc. end the job too
             failure = classify_failure(exc, getattr(model, "device", None))
+        self._emit_cache_warnings(job.job_id)  # before the outcome, so the UI has them with it
         if failure is not None or cancelled:
             # The exception (and the tensors its frames held) is gone by now; give the memory
             # back and make sure no half-applied LoRA stays on the model for the next job.
@@ -332,8 +337,22 @@ class EngineWorker(QObject):
             from sdedit_desktop.models.lora_provider import lora_provider
 
             factory = self._lora_cache_factory or _default_lora_cache
-            self._lora_provider = lora_provider(factory())
+            self._lora_cache = factory()
+            self._lora_provider = lora_provider(self._lora_cache)
         return self._lora_provider
+
+    def _emit_cache_warnings(self, job_id: int) -> None:
+        """Problems the LoRA cache met during the job (it went on without the cache)."""
+        take = getattr(self._lora_cache, "take_warnings", None)
+        if not callable(take):
+            return
+        try:
+            warnings = list(take())
+        except Exception:
+            log.exception("reading the LoRA cache's warnings failed")
+            return
+        for text in warnings:
+            self.jobWarning.emit(job_id, str(text))
 
     @staticmethod
     def _detach_lora(model: Any) -> None:
@@ -347,7 +366,7 @@ class EngineWorker(QObject):
 
     def _stop(self) -> None:
         self._unload()
-        self._lora_provider = None
+        self._lora_provider = self._lora_cache = None
         self.stopped.emit()
         # Hand this object back to the main thread so it can be destroyed there after the
         # worker thread is gone; then end the thread's event loop.

@@ -43,17 +43,18 @@ def model_config(data: dict) -> dict:
 
 
 @contextlib.contextmanager
-def quiet_diffusers() -> Iterator[None]:
+def quiet_diffusers(level: int = logging.ERROR) -> Iterator[None]:
     """diffusers warns about dtype casts and deprecated keys at every load; the app reports its
-    own errors instead."""
+    own errors instead. `level` CRITICAL also silences the libraries' error lines (when the
+    caller turns the exception into its own message)."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    loggers = [logging.getLogger(n) for n in ("diffusers", "transformers")]
+    loggers = [logging.getLogger(n) for n in ("diffusers", "transformers", "peft")]
     levels = [lg.level for lg in loggers]
     bars = [m.is_progress_bar_enabled() for m in (diffusers_logging, transformers_logging)]
     for lg in loggers:
-        lg.setLevel(logging.ERROR)
+        lg.setLevel(level)
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
     try:

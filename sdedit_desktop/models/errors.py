@@ -6,6 +6,7 @@ text, path or numbers a bug report needs. The engine and the CLI show both.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -61,10 +62,32 @@ class ModelOutOfMemoryError(ModelError, torch.OutOfMemoryError):
     torch exception keeps working."""
 
 
+# What torch's allocators say when they give up: CUDA/MPS ("... out of memory"), the CPU
+# allocator for one huge request ("DefaultCPUAllocator: can't allocate memory ... Error code 12
+# (Cannot allocate memory)").
+_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes/contexts (an OOM is often wrapped by a library error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    """True when `exc`, or anything in its cause chain, is running out of memory: torch's
+    OutOfMemoryError, a CUDA/MPS/CPU allocator RuntimeError, or MemoryError (numpy's too).
+    The one test for this in the app (models, engine and CLI all use it)."""
+    for item in exception_chain(exc):
+        if isinstance(item, torch.OutOfMemoryError | MemoryError):
+            return True
+        if isinstance(item, RuntimeError) and any(w in str(item).lower() for w in _OOM_WORDS):
+            return True
+    return False
 
 
 def out_of_memory_error(exc: BaseException, what: str,

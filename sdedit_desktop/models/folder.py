@@ -21,6 +21,7 @@ from sdedit_desktop.models.errors import (
     MissingComponentError,
     ModelError,
     WrongCheckpointError,
+    is_out_of_memory,
 )
 from sdedit_desktop.models.weights import refuse_pickle, safetensors_header
 
@@ -103,16 +104,22 @@ def load_folder_components(folder: Path, dtype: torch.dtype, allow_pickle: bool)
         wf = weights[component]
         try:
             with quiet_diffusers():
-                return loader(wf)
+                module = loader(wf)
+            # diffusers leaves what the file lacks on the meta device without an error when
+            # the file holds another component's weights (e.g. the VAE's in unet/).
+            empty = [n for n, t in module.state_dict().items() if t.is_meta]
+            if empty:
+                raise NotImplementedError(f"{len(empty)} tensors not in the file, e.g. {empty[0]}")
+            return module
         except ModelError:
             raise
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, IndexError, TypeError, NotImplementedError) as exc:
             raise WrongCheckpointError(
                 f"{component} in {folder} does not match its config (wrong or mixed files?): "
                 f"{wf.path.name} could not be loaded.", detail=f"{type(exc).__name__}: {exc}",
                 path=wf.path) from exc
-        except (OSError, RuntimeError) as exc:
-            if "out of memory" in str(exc).lower():
+        except Exception as exc:  # OSError, RuntimeError, pickle.UnpicklingError, ...
+            if is_out_of_memory(exc):
                 raise
             raise CorruptWeightsError(
                 f"{wf.path.name} ({component}) could not be read: the file is damaged. Download "

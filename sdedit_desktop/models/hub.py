@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sdedit_desktop.models.errors import DownloadError, ModelNotFoundError
 from sdedit_desktop.models.manifest import known_model_for_hub_id, required_files
+from sdedit_desktop.textsafe import shown
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
@@ -35,6 +36,9 @@ def hub_cache_dir() -> Path:
     return Path("~/.cache/huggingface/hub").expanduser()
 
 
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
 def repo_folder(repo_id: str) -> Path:
     return hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
 
@@ -50,9 +54,22 @@ def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
     """The cached snapshot of `repo_id` at a branch/tag (via refs/) or a commit hash, offline."""
     repo = repo_folder(repo_id)
     commit = revision
+    if ".." in Path(revision).parts or Path(revision).is_absolute():
+        raise ModelNotFoundError(f"Bad revision {shown(revision, 60)!r}: a branch, tag or "
+                                 "commit hash.", detail=revision)
     ref = repo / "refs" / revision
     if ref.is_file():
-        commit = ref.read_text(encoding="utf-8").strip()
+        try:
+            commit = ref.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            commit = f"(unreadable: {exc})"
+        # Anything but a commit hash would be followed as a path (`../..`) and recorded as
+        # the model's revision.
+        if not _COMMIT.fullmatch(commit):
+            raise ModelNotFoundError(
+                f"The Hugging Face cache entry of {repo_id} is damaged: refs/{revision} does not "
+                f"hold a commit hash ({shown(commit, 60)!r}). Download it again with `sdedit "
+                f"models download {repo_id}`.", detail=str(ref), path=ref)
     path = repo / "snapshots" / commit
     if not path.is_dir():
         raise ModelNotFoundError(

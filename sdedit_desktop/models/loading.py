@@ -90,7 +90,11 @@ def _load_tiny(source: str, device: torch.device, dtype: torch.dtype) -> StableD
     try:
         seed = int(seed_text) if seed_text else 0
     except ValueError as exc:
-        raise ModelNotFoundError(f"Bad tiny model seed in {source!r}: use tiny or tiny:N.") from exc
+        raise ModelNotFoundError(f"Bad tiny model seed in {source[:40]!r}: use tiny or "
+                                 "tiny:N.") from exc
+    if not 0 <= seed < 2 ** 32:  # torch seeds are 64-bit; the model uses seed .. seed + 2
+        raise ModelNotFoundError(f"Bad tiny model seed in {source[:40]!r}: N must be between "
+                                 f"0 and {2 ** 32 - 1}.")
     return cached_tiny_model(seed, str(device), dtype)
 
 

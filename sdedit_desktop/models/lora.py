@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
+import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from sdedit_desktop.core import phases
 from sdedit_desktop.core import tensors as core_tensors
@@ -37,6 +41,8 @@ from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 from sdedit_desktop.models.paths import default_lora_dir
 from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel
 from sdedit_desktop.models.weights import read_safetensors
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
@@ -59,9 +65,13 @@ class LoraSettings:
     sample_posterior: bool = True  # train on VAE posterior samples (DragDiffusion), not the mean
 
     def __post_init__(self) -> None:
-        if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+        if self.rank < 1 or self.steps < 1 or self.batch_size < 1 or not (
+                math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("LoRA settings: rank, steps and batch size must be >= 1 and the "
-                             "learning rate > 0")
+                             "learning rate a finite number > 0")
+        if self.alpha is not None and not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"LoRA settings: alpha must be a finite number > 0, got "
+                             f"{self.alpha}")
 
     @property
     def lora_alpha(self) -> float:
@@ -104,11 +114,39 @@ def image_digest(image: np.ndarray) -> str:
 
 
 class LoraCache:
-    """LoRA weights on disk: `<key>.safetensors` + `<key>.json`, LRU-bounded in bytes."""
+    """LoRA weights on disk: `<key>.safetensors` + `<key>.json`, LRU-bounded in bytes.
+
+    The cache is an optimisation: a folder that cannot be read or written (read-only, a file
+    where the folder should be, a full disk) never costs the user an edit. Such a fault is
+    logged once and queued for `take_warnings` (the engine shows it); an entry that cannot be
+    written is kept in memory for this session instead. Damaged entries are skipped and
+    retrained (which repairs them)."""
+
+    _MEMORY_ENTRIES = 4  # unsaved entries kept in memory (a few MB each)
 
     def __init__(self, cache_dir: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
         self.dir = Path(cache_dir) if cache_dir is not None else default_lora_dir()
         self.max_bytes = int(max_bytes)
+        self._unsaved: dict[str, tuple[dict[str, torch.Tensor], dict]] = {}
+        self._warned: set[str] = set()
+        self._pending: list[str] = []
+
+    # -- faults -------------------------------------------------------------------------------
+    def _fault(self, action: str, exc: BaseException) -> None:
+        """Log (once per kind of action) that the cache could not do `action`."""
+        if action in self._warned:
+            return
+        self._warned.add(action)
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        message = (f"The LoRA cache {self.dir} could not be {action} ({reason}); the edit goes "
+                   "on without it.")
+        log.warning("%s", message)
+        self._pending.append(message)
+
+    def take_warnings(self) -> list[str]:
+        """Warnings not yet shown to the user (each cache fault once)."""
+        pending, self._pending = self._pending, []
+        return pending
 
     # -- keys and paths -----------------------------------------------------------------------
     def key(self, model_identity: ModelIdentity, image: np.ndarray, prompt: str,
@@ -125,42 +163,70 @@ class LoraCache:
         return self.dir / f"{key}.json"
 
     def has(self, key: str) -> bool:
-        return self.weights_path(key).is_file() and self.metadata_path(key).is_file()
+        try:
+            return self.weights_path(key).is_file() and self.metadata_path(key).is_file()
+        except OSError:
+            return False
 
     # -- reading and writing ------------------------------------------------------------------
     def read_metadata(self, key: str) -> dict | None:
+        """The entry's metadata, or None when it is missing or damaged (wrong types, times
+        that are not plausible timestamps)."""
+        if key in self._unsaved:
+            return self._unsaved[key][1]
         try:
             data = json.loads(self.metadata_path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
-        return data if isinstance(data, dict) else None
+        return data if valid_metadata(data) else None
 
     def load(self, key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
         """Weights and metadata, or None (a damaged entry is removed: it will be retrained)."""
+        if key in self._unsaved:
+            return self._unsaved[key]
         meta = self.read_metadata(key)
-        if meta is None or not self.weights_path(key).is_file():
+        if meta is None or not self.has(key):
             return None
         try:
             state = read_safetensors(self.weights_path(key))
         except ModelError:
-            self.remove(key)
+            state = None
+        if state is None or non_finite_tensor(state) is not None:
+            self.remove(key)  # damaged: it will be retrained
             return None
         self.touch(key, meta)
         return state, meta
 
     def save(self, key: str, state: dict[str, torch.Tensor], metadata: dict) -> None:
-        from safetensors.torch import save_file
-
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """Store an entry; when the folder cannot be written the entry stays in memory."""
         now = time.time()
         metadata = {**metadata, "key": key, "created": now, "last_used": now}
         tmp = self.weights_path(key).with_suffix(f".{os.getpid()}.tmp")
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp),
-                  metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
-                            "alpha": str(metadata["lora_alpha"])})
-        os.replace(tmp, self.weights_path(key))
-        self._write_metadata(key, metadata)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            write_lora_file(tmp, state, metadata)
+            os.replace(tmp, self.weights_path(key))
+            self._write_metadata(key, metadata)
+        except (OSError, SafetensorError) as exc:
+            self._fault("written", exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self._unsaved[key] = ({k: v.detach().clone() for k, v in state.items()}, metadata)
+            while len(self._unsaved) > self._MEMORY_ENTRIES:
+                self._unsaved.pop(next(iter(self._unsaved)))
+            return
         self.evict(keep=key)
+
+    def export(self, key: str, path: Path) -> None:
+        """Copy an entry (from disk or memory) to `path` + its metadata next to it as .json."""
+        if key in self._unsaved:
+            state, metadata = self._unsaved[key]
+            write_lora_file(path, state, metadata)
+        else:
+            shutil.copyfile(self.weights_path(key), path)
+            metadata = self.read_metadata(key) or {}
+        path.with_suffix(".json").write_text(json.dumps(metadata, indent=1, sort_keys=True),
+                                             encoding="utf-8")
 
     def _write_metadata(self, key: str, metadata: dict) -> None:
         tmp = self.metadata_path(key).with_suffix(f".{os.getpid()}.tmp")
@@ -170,29 +236,39 @@ class LoraCache:
     def touch(self, key: str, metadata: dict | None = None) -> None:
         """Mark an entry as just used (LRU order)."""
         meta = metadata if metadata is not None else self.read_metadata(key)
-        if meta is None:
+        if meta is None or key in self._unsaved:
             return
         # Strictly increasing even within one clock tick, so LRU order is exact.
-        meta["last_used"] = max(time.time(), float(meta.get("last_used", 0)) + 1e-6)
-        with contextlib.suppress(OSError):
+        meta["last_used"] = max(time.time(), _timestamp(meta.get("last_used")) + 1e-6)
+        try:
             self._write_metadata(key, meta)
+        except OSError as exc:
+            self._fault("updated", exc)
 
     # -- listing and eviction -----------------------------------------------------------------
     def entries(self) -> list[LoraEntry]:
-        """All complete entries, most recently used first."""
+        """All complete, readable entries, most recently used first (damaged ones skipped)."""
         out = []
-        if not self.dir.is_dir():
+        try:
+            if not self.dir.is_dir():
+                return out
+            meta_files = [p for p in self.dir.glob("*.json") if p.is_file()]
+        except OSError as exc:
+            self._fault("read", exc)
             return out
-        for meta_file in self.dir.glob("*.json"):
+        for meta_file in meta_files:
             key = meta_file.stem
             meta = self.read_metadata(key)
             weights = self.weights_path(key)
-            if meta is None or not weights.is_file():
-                continue
-            size = weights.stat().st_size + meta_file.stat().st_size
+            try:
+                if meta is None or not weights.is_file():
+                    continue
+                size = weights.stat().st_size + meta_file.stat().st_size
+            except OSError:
+                continue  # removed meanwhile, or unreadable: not an entry
             out.append(LoraEntry(key=key, prompt=str(meta.get("prompt", "")),
-                                 created=float(meta.get("created", 0)),
-                                 last_used=float(meta.get("last_used", 0)), size_bytes=size,
+                                 created=_timestamp(meta.get("created")),
+                                 last_used=_timestamp(meta.get("last_used")), size_bytes=size,
                                  base=dict(meta.get("base", {})),
                                  settings=dict(meta.get("settings", {})), metadata=meta))
         out.sort(key=lambda e: e.last_used, reverse=True)
@@ -218,18 +294,65 @@ class LoraCache:
         return removed
 
     def remove(self, key: str) -> None:
+        self._unsaved.pop(key, None)
         for path in (self.weights_path(key), self.metadata_path(key)):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                self._fault("cleaned up", exc)
 
     def clear(self) -> int:
-        """Remove every entry (and stray temp files); returns the number of entries removed."""
-        count = len(self.entries())
-        if self.dir.is_dir():
-            for path in self.dir.iterdir():
-                if path.suffix in (".safetensors", ".json", ".tmp"):
-                    path.unlink(missing_ok=True)
+        """Remove every entry (and stray temp files); returns the number of entries removed.
+        Folders and other files are left alone; raises LoraError when files cannot be
+        removed."""
+        count = len(self.entries()) + len(self._unsaved)
+        self._unsaved.clear()
+        failed: list[str] = []
+        try:
+            paths = list(self.dir.iterdir()) if self.dir.is_dir() else []
+        except OSError as exc:
+            raise LoraError(f"cannot read the LoRA cache {self.dir}: {exc.strerror or exc}",
+                            path=self.dir) from None
+        for path in paths:
+            if path.suffix not in (".safetensors", ".json", ".tmp") or path.is_dir():
+                continue
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                failed.append(f"{path.name} ({exc.strerror or exc})")
+        if failed:
+            raise LoraError(f"cannot remove {len(failed)} file(s) from the LoRA cache "
+                            f"{self.dir}, e.g. {failed[0]}", path=self.dir)
         return count
+
+
+def _timestamp(value: object) -> float:
+    return float(value) if _is_timestamp(value) else 0.0
+
+
+def _is_timestamp(value: object) -> bool:
+    # Seconds since 1970 up to the year ~5000: what datetime can show.
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value < 1e11)
+
+
+def valid_metadata(data: object) -> bool:
+    """A cache entry's JSON as this module writes it (types that listing and LRU rely on)."""
+    if not isinstance(data, dict):
+        return False
+    if not all(_is_timestamp(data.get(name, 0)) for name in ("created", "last_used")):
+        return False
+    return (isinstance(data.get("prompt", ""), str) and isinstance(data.get("base", {}), dict)
+            and isinstance(data.get("settings", {}), dict))
+
+
+def write_lora_file(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> None:
+    """A LoRA .safetensors in this app's format (readable by `load_lora_file`)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path),
+              metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
+                        "alpha": str(metadata["lora_alpha"])})
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -405,14 +528,21 @@ def load_lora_file(model: StableDiffusionModel, path: Path | str) -> str:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise refuse_pickle(path)
     state = read_safetensors(path)
+    bad = non_finite_tensor(state)
+    if bad is not None:
+        raise LoraError(f"{path.name} holds non-finite values (NaN or infinity) in {bad[:80]}: "
+                        "it would turn every image black.", path=path)
     lora_id = "file:" + file_sha256(path)
     ours = [k for k in state
             if k.endswith(".lora_A.weight") and not k.startswith(("unet.", "text"))]
     if ours and len(ours) * 2 == len(state):
         rank = int(state[ours[0]].shape[0])
-        alpha = float(_file_alpha(path) or rank)
-        targets = sorted({_target_of(k) for k in ours})
-        settings = LoraSettings(rank=rank, alpha=alpha, target_modules=tuple(targets))
+        alpha = _file_alpha(path)
+        try:
+            settings = LoraSettings(rank=rank, alpha=alpha if alpha is not None else rank,
+                                    target_modules=tuple(sorted({_target_of(k) for k in ours})))
+        except ValueError as exc:
+            raise LoraError(f"{path.name}: {exc}", path=path) from None
         model.attach_lora(settings.peft_config(), state, lora_id)
         return lora_id
     _attach_community_lora(model, state, path)
@@ -428,6 +558,8 @@ def _target_of(key: str) -> str:
 
 
 def _file_alpha(path: Path) -> float | None:
+    """The alpha recorded in the file's metadata; None when absent or not a number. A
+    non-finite one is returned as is (LoraSettings refuses it)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -438,15 +570,30 @@ def _file_alpha(path: Path) -> float | None:
         return None
 
 
+def non_finite_tensor(state: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or infinity, else None."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
 def _attach_community_lora(model: StableDiffusionModel, state: dict[str, torch.Tensor],
                            path: Path) -> None:
-    from diffusers.loaders import StableDiffusionLoraLoaderMixin
-
     from sdedit_desktop.models.components import quiet_diffusers
 
+    # A foreign LoRA makes diffusers/peft log errors and warnings before they raise; the
+    # LoraError of _attach_community_lora_quietly says it once, in our words.
+    with quiet_diffusers(logging.CRITICAL), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _attach_community_lora_quietly(model, state, path)
+
+def _attach_community_lora_quietly(model: StableDiffusionModel, state: dict[str, torch.Tensor],
+                                   path: Path) -> None:
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin
+
     try:
-        with quiet_diffusers():
-            converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
+        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
         unet_part = {k: v for k, v in converted.items() if k.startswith("unet.")}
         if not unet_part:
             raise LoraError(f"{path.name} is not a LoRA for an SD 1.x UNet (no UNet weights).",
@@ -454,9 +601,8 @@ def _attach_community_lora(model: StableDiffusionModel, state: dict[str, torch.T
         unet_alphas = ({k: v for k, v in alphas.items() if k.startswith("unet.")}
                        if alphas else None)
         model.detach_lora()
-        with quiet_diffusers():
-            model.unet.load_lora_adapter(unet_part, prefix="unet", network_alphas=unet_alphas,
-                                         adapter_name=LORA_ADAPTER)
+        model.unet.load_lora_adapter(unet_part, prefix="unet", network_alphas=unet_alphas,
+                                     adapter_name=LORA_ADAPTER)
     except LoraError:
         raise
     except (ValueError, KeyError, RuntimeError) as exc:

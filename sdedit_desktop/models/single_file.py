@@ -64,6 +64,11 @@ def check_architecture(state: dict[str, torch.Tensor], unet_config: dict, file: 
     """Refuse files that are SD-shaped but another variant (inpainting, SD 2.x, other widths)."""
     conv_in = state[_CONV_IN]
     want_in = int(unet_config.get("in_channels", 4))
+    if conv_in.ndim != 4:
+        raise WrongCheckpointError(
+            f"{file.name} has the Stable Diffusion key names but not its tensors ({_CONV_IN} "
+            f"has shape {tuple(conv_in.shape)}, a convolution needs 4 dimensions).",
+            detail=f"{_CONV_IN}: {tuple(conv_in.shape)}", path=file)
     if conv_in.shape[1] != want_in:
         what = ("an inpainting checkpoint (9 input channels)" if conv_in.shape[1] == 9 else
                 f"a UNet with {conv_in.shape[1]} input channels")
@@ -71,7 +76,8 @@ def check_architecture(state: dict[str, torch.Tensor], unet_config: dict, file: 
             f"{file.name} is {what}; the editor needs a standard SD 1.x model ({want_in} "
             "latent channels).", detail=f"{_CONV_IN}: {tuple(conv_in.shape)}", path=file)
     context = next((v.shape[1] for k, v in state.items()
-                    if k.startswith(UNET_PREFIX) and k.endswith("attn2.to_k.weight")), None)
+                    if k.startswith(UNET_PREFIX) and k.endswith("attn2.to_k.weight")
+                    and v.ndim == 2), None)
     want_ctx = int(unet_config.get("cross_attention_dim", 768))
     if context is not None and context != want_ctx:
         hint = " (SD 2.x uses 1024)" if context == 1024 else ""
@@ -79,6 +85,21 @@ def check_architecture(state: dict[str, torch.Tensor], unet_config: dict, file: 
             f"{file.name} has a text conditioning width of {context}{hint}, the configured "
             f"architecture expects {want_ctx}: it is not an SD 1.x checkpoint.",
             detail=f"cross-attention dim {context} vs config {want_ctx}", path=file)
+
+
+# safetensors dtype names -> torch (for checking a header's shapes on the meta device).
+_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
+           "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
+           "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
+
+
+def check_checkpoint_header(header: dict, file: Path, config_dir: Path | None = None) -> None:
+    """Raise what `build_from_ldm` would raise for this file, from its (checked) safetensors
+    header alone: every tensor stands in as a meta tensor of its shape, no data is read."""
+    state = {name: torch.empty(entry["shape"], dtype=_DTYPES.get(entry["dtype"], torch.float32),
+                               device="meta")
+             for name, entry in header.items() if name != "__metadata__"}
+    build_from_ldm(state, file, config_dir)
 
 
 def build_from_ldm(state: dict[str, torch.Tensor], file: Path, config_dir: Path | None = None):
@@ -94,7 +115,15 @@ def build_from_ldm(state: dict[str, torch.Tensor], file: Path, config_dir: Path 
     text_cfg = read_json(config_dir / "text_encoder" / "config.json", "text encoder config")
     sched_cfg = read_json(config_dir / "scheduler" / "scheduler_config.json", "scheduler config")
     check_architecture(state, unet_cfg, file)
-    parts = from_ldm_state_dict(state, model_config(unet_cfg), model_config(vae_cfg))
+    try:
+        parts = from_ldm_state_dict(state, model_config(unet_cfg), model_config(vae_cfg))
+    except (IndexError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        # The converter indexes and reshapes tensors by the SD layout: a file with the right
+        # names but other shapes breaks it.
+        raise WrongCheckpointError(
+            f"{file.name} has Stable Diffusion key names but tensors of other shapes: it is not "
+            "a complete SD 1.x checkpoint.", detail=f"{file}: {type(exc).__name__}: {exc}",
+            path=file) from exc
     unet = empty_unet(unet_cfg)
     load_weights(unet, parts.unet, "UNet", file)
     vae = empty_vae(vae_cfg)

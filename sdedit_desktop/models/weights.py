@@ -7,13 +7,20 @@ bytes follow, so it is caught before any tensor is read, with the file named in 
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-from sdedit_desktop.models.errors import CorruptWeightsError, ModelNotFoundError, PickleRefusedError
+from sdedit_desktop.fileopen import open_regular_file
+from sdedit_desktop.models.errors import (
+    CorruptWeightsError,
+    ModelError,
+    ModelNotFoundError,
+    PickleRefusedError,
+)
 
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 _MAX_HEADER = 100 * 1024 * 1024
@@ -21,9 +28,22 @@ _REDOWNLOAD = ("Download it again (`sdedit models download` for the hub model re
                "repairs it) and check it with `sdedit models verify`.")
 
 
+def unreadable(path: Path, exc: OSError) -> ModelError:
+    """A weight or config file the OS will not let us read (permissions, I/O error, a FIFO)."""
+    return ModelError(f"{Path(path).name} cannot be read: {exc.strerror or exc}.",
+                      detail=f"{path}: {type(exc).__name__}: {exc}", path=path)
+
+
+def _open(path: Path):
+    try:
+        return open_regular_file(path)
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+
+
 def sniff_format(path: Path) -> str:
     """'safetensors', 'pickle' (zip or raw pickle, as torch.save writes) or 'unknown'."""
-    with open(path, "rb") as handle:
+    with _open(path) as handle:
         head = handle.read(16)
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "pickle"
@@ -40,8 +60,8 @@ def safetensors_header(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"Weight file not found: {path}", path=path)
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
+    with _open(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
         prefix = handle.read(8)
         if len(prefix) < 8:
             raise CorruptWeightsError(
@@ -55,18 +75,21 @@ def safetensors_header(path: Path) -> dict:
                 f"{path.name} is {kind} (its first bytes are not a safetensors header). If it "
                 f"was downloaded, the download may have saved an error page. {_REDOWNLOAD}",
                 detail=f"{path}: header length field {length}", path=path)
-        raw = handle.read(length)
+        try:
+            raw = handle.read(length)
+        except OSError as exc:
+            raise unreadable(path, exc) from None
     if len(raw) < length:
         raise CorruptWeightsError(
             f"{path.name} is truncated: it ends inside its header ({size} bytes). {_REDOWNLOAD}",
             detail=f"{path}: header needs {length} bytes, file has {size}", path=path)
     try:
         header = json.loads(raw)
-        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
-        data_end = max((int(v["data_offsets"][1]) for v in tensors.values()), default=0)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        data_end = _check_header(header)
+    except (ValueError, RecursionError) as exc:
         raise CorruptWeightsError(f"{path.name} has a damaged header. {_REDOWNLOAD}",
-                                  detail=f"{path}: {exc}", path=path) from exc
+                                  detail=f"{path}: {type(exc).__name__}: {exc}",
+                                  path=path) from None
     expected = 8 + length + data_end
     if size < expected:
         raise CorruptWeightsError(
@@ -78,6 +101,35 @@ def safetensors_header(path: Path) -> dict:
             f"{path.name} has {size - expected:,} unexpected bytes after its data. {_REDOWNLOAD}",
             detail=f"{path}: expected {expected} bytes from its header, found {size}", path=path)
     return header
+
+
+def _is_count(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _check_header(header: object) -> int:
+    """Raise ValueError unless `header` is a safetensors header as the format defines it (an
+    object of tensor entries with a dtype, a shape of counts and [begin, end] byte offsets;
+    `__metadata__` a string map). Returns where the tensor data ends."""
+    if not isinstance(header, dict):
+        raise ValueError(f"the header is {type(header).__name__}, not an object")
+    data_end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str)
+                                                      for v in entry.values()):
+                raise ValueError("__metadata__ is not a map of strings")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("dtype"), str):
+            raise ValueError(f"tensor {name[:80]!r} has no dtype")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            raise ValueError(f"tensor {name[:80]!r} has a malformed shape")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(_is_count(o) for o in offsets) or offsets[0] > offsets[1]):
+            raise ValueError(f"tensor {name[:80]!r} has malformed data offsets")
+        data_end = max(data_end, offsets[1])
+    return data_end
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:

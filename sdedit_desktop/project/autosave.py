@@ -15,7 +15,6 @@ project never saved); `recover(item)` loads one (dirty, with its original path),
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from sdedit_desktop.project.storage import (
 )
 
 APP_NAME = "sdedit-desktop"
+_MAX_INDEX_BYTES = 64 * 1024  # an index is a few hundred bytes; more is not one of ours
 
 
 def autosave_dir() -> Path:
@@ -78,12 +78,15 @@ def autosave(project: Project, directory: Path | None = None) -> Path:
 
 def list_recoverable(directory: Path | None = None) -> list[Recoverable]:
     """Autosaves newer than their project file (or whose project file is gone or was never
-    saved), newest first. Reads only the small index files."""
+    saved), newest first. Reads only the small index files; a damaged index or an autosave
+    that cannot be examined skips only itself."""
     folder = directory or autosave_dir()
-    if not folder.is_dir():
+    try:
+        data_paths = list(folder.glob("*.sdeproj")) if folder.is_dir() else []
+    except OSError:
         return []
     items = []
-    for data_path in folder.glob("*.sdeproj"):
+    for data_path in data_paths:
         item = _describe(data_path)
         if item is not None and _is_newer(item):
             items.append(item)
@@ -93,21 +96,41 @@ def list_recoverable(directory: Path | None = None) -> list[Recoverable]:
 def _describe(data_path: Path) -> Recoverable | None:
     try:
         stat = data_path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return None
     fallback = Recoverable(data_path, None, None,
                            datetime.fromtimestamp(stat.st_mtime).astimezone(), 0)
     try:
-        index = json.loads(data_path.with_suffix(".json").read_text("utf-8"))
-        path = index["project_path"]
-        when = datetime.fromisoformat(index["autosaved"])
-        if when.tzinfo is None:
-            return fallback
-        return Recoverable(data_path, Path(path) if isinstance(path, str) else None,
-                           str(index["project_id"]), when, int(index["revision"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        index = _read_index(data_path.with_suffix(".json"))
+    except (OSError, ValueError, RecursionError, ProjectError):
         # No usable index: the autosave itself is intact, so offer it as an untitled project.
         return fallback
+    return index(data_path) if index is not None else fallback
+
+
+def _read_index(path: Path):
+    """The index file as a Recoverable factory, or None when a field is not what `autosave`
+    writes (a path with a NUL byte, a revision that is not an integer, a naive time...)."""
+    if path.stat().st_size > _MAX_INDEX_BYTES:
+        return None
+    index = jsonio.loads(path.read_bytes(), path.name, max_depth=2)
+    if not isinstance(index, dict):
+        return None
+    project_path, project_id = index.get("project_path"), index.get("project_id")
+    revision, autosaved = index.get("revision"), index.get("autosaved")
+    if project_path is not None and (not isinstance(project_path, str) or "\0" in project_path
+                                     or not project_path):
+        return None
+    if not isinstance(project_id, str) or type(revision) is not int or revision < 0:
+        return None
+    if not isinstance(autosaved, str):
+        return None
+    when = datetime.fromisoformat(autosaved)
+    if when.tzinfo is None:
+        return None
+    return lambda data_path: Recoverable(
+        data_path, Path(project_path) if project_path is not None else None, project_id, when,
+        revision)
 
 
 def _is_newer(item: Recoverable) -> bool:
@@ -115,9 +138,12 @@ def _is_newer(item: Recoverable) -> bool:
         return True
     try:
         project_mtime = item.project_path.stat().st_mtime_ns
-    except OSError:
+    except (OSError, ValueError):
         return True  # the project file is gone: the autosave is all there is
-    return item.autosave_path.stat().st_mtime_ns > project_mtime
+    try:
+        return item.autosave_path.stat().st_mtime_ns > project_mtime
+    except OSError:
+        return False  # the autosave went away meanwhile: nothing to offer
 
 
 def recover(item: Recoverable) -> Project:
@@ -140,11 +166,13 @@ def clear_autosave(project: Project, directory: Path | None = None) -> int:
     recorded before it had a file (so "Save" of an untitled project cleans up too). Returns how
     many were deleted."""
     folder = directory or autosave_dir()
-    if not folder.is_dir():
+    try:
+        data_paths = list(folder.glob("*.sdeproj")) if folder.is_dir() else []
+    except OSError:
         return 0
     current = folder / f"{_slot(project)}.sdeproj"
     removed = 0
-    for data_path in folder.glob("*.sdeproj"):
+    for data_path in data_paths:
         item = _describe(data_path)
         if item is None:
             continue

@@ -27,6 +27,7 @@ from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.project.pngcodec import encode_png
 from sdedit_desktop.project.storage import write_bytes_atomic
+from sdedit_desktop.textsafe import shown
 
 
 def entry_text(entry: HistoryEntry) -> dict[str, str]:
@@ -47,8 +48,13 @@ def entry_text(entry: HistoryEntry) -> dict[str, str]:
 
 
 def export_result_png(entry: HistoryEntry, path: str | Path) -> Path:
-    """Writes the entry's result image as a lossless PNG with its parameters embedded."""
+    """Writes the entry's result image as a lossless PNG with its parameters embedded. The
+    file name must end in .png: the parameters live in PNG text chunks, and a PNG under
+    another extension would mislead every program that opens it."""
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ProjectError(f"{shown(path.name)}: a result is exported as PNG (with its "
+                           "parameters); give the file name the .png extension")
     write_bytes_atomic(path, encode_png(entry.result.image, entry_text(entry)))
     return path
 

@@ -18,7 +18,15 @@ from sdedit_desktop.project.errors import ProjectError
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=1, default=_numpy_scalar).encode("utf-8")
+    """UTF-8 JSON. Strings with lone surrogates (a `\\ud800` escape read from a file, a file
+    name that is not valid UTF-8) cannot be UTF-8 encoded: then every non-ASCII character is
+    written as a `\\uXXXX` escape, which `loads` reads back to the very same string."""
+    text = json.dumps(value, ensure_ascii=False, indent=1, default=_numpy_scalar)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, indent=1,
+                          default=_numpy_scalar).encode("ascii")
 
 
 def _numpy_scalar(value: Any) -> Any:

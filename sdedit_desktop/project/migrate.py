@@ -21,6 +21,7 @@ from typing import Any
 from sdedit_desktop import __version__
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.schema import FORMAT_VERSION, read_header
+from sdedit_desktop.textsafe import shown
 
 
 @dataclass
@@ -55,7 +56,7 @@ def migrate(raw: RawProject, *, target: int = FORMAT_VERSION,
     version = read_header(raw.manifest)
     if version > target:
         writer = raw.manifest.get("app_version")
-        by = f" by sdedit-desktop {writer}" if isinstance(writer, str) else ""
+        by = f" by sdedit-desktop {shown(writer, 40)}" if isinstance(writer, str) else ""
         raise ProjectError(f"this project was saved{by} in format version {version}; this "
                            f"sdedit-desktop ({__version__}) reads format versions up to {target}. "
                            "Please update sdedit-desktop to open it.")

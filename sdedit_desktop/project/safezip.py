@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from sdedit_desktop.fileopen import NotRegularFileError, open_regular_file
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.limits import LoadLimits
 
@@ -39,7 +40,7 @@ def check_member_name(name: str) -> None:
 def read_archive(path: Path, limits: LoadLimits) -> dict[str, bytes]:
     """All members of the zip at `path`, validated and size-capped. Opens the file read-only."""
     try:
-        with open(path, "rb") as handle, zipfile.ZipFile(handle, "r") as archive:
+        with open_regular_file(path) as handle, zipfile.ZipFile(handle, "r") as archive:
             infos = archive.infolist()
             _check_directory(infos, limits)
             members: dict[str, bytes] = {}
@@ -53,6 +54,10 @@ def read_archive(path: Path, limits: LoadLimits) -> dict[str, bytes]:
         raise
     except FileNotFoundError as exc:
         raise ProjectError("no such file") from exc
+    except NotRegularFileError as exc:
+        if exc.what == "a folder":
+            raise ProjectError("it is a folder, not a project file") from exc
+        raise ProjectError(f"it is {exc.what}, not a project file") from exc
     except IsADirectoryError as exc:
         raise ProjectError("it is a folder, not a project file") from exc
     except PermissionError as exc:

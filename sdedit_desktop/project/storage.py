@@ -57,9 +57,22 @@ class FileInfo:
     migrated: bool  # True when the file was in an older format and got upgraded in memory
 
 
+# The longest file name (bytes) common file systems take (ext4, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
+def fitted_name(prefix: str, name: str, suffix: str) -> str:
+    """prefix + name + suffix, `name` shortened at its end so the whole fits NAME_MAX bytes:
+    any name the user could save must also get its backup and temporary names."""
+    budget = NAME_MAX - len(os.fsencode(prefix + suffix))
+    while name and len(os.fsencode(name)) > budget:
+        name = name[:-1]
+    return prefix + name + suffix
+
+
 def backup_path(path: str | Path) -> Path:
     path = Path(path)
-    return path.with_name(path.name + BACKUP_SUFFIX)
+    return path.with_name(fitted_name("", path.name, BACKUP_SUFFIX))
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -217,7 +230,7 @@ def _create_temp(path: Path) -> tuple[Path, int]:
     normal new file gets (umask), or those of the file it will replace."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        tmp = path.with_name(fitted_name(".", path.name, f".{uuid.uuid4().hex[:12]}.tmp"))
         try:
             fd = os.open(tmp, flags, 0o666)
         except FileExistsError:
@@ -235,7 +248,7 @@ def _make_backup(path: Path) -> None:
     """Makes NAME.bak the current content of `path`, atomically, before `path` is replaced: a
     hard link when the file system has them (no copy), else a copy."""
     bak = backup_path(path)
-    staging = path.with_name(f".{bak.name}.{uuid.uuid4().hex}.tmp")
+    staging = path.with_name(fitted_name(".", bak.name, f".{uuid.uuid4().hex}.tmp"))
     try:
         try:
             os.link(path, staging)

@@ -7,6 +7,7 @@ from typing import Any
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.project.storage import FileInfo
+from sdedit_desktop.textsafe import shown
 
 
 def summarize(project: Project, info: FileInfo | None = None) -> dict[str, Any]:
@@ -41,14 +42,16 @@ def _entry(entry: HistoryEntry) -> dict[str, Any]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """Human-readable lines."""
+    """Human-readable lines; every string that came from the file is shown safely (one line,
+    no control sequences)."""
     lines = []
     if "file" in summary:
         f = summary["file"]
         upgraded = " (upgraded from an older format)" if f["upgraded_from_older_format"] else ""
-        lines.append(f"file: {f['path']} ({f['bytes']} bytes, {f['members']} members)")
+        lines.append(f"file: {shown(f['path'], None)} ({f['bytes']} bytes, "
+                     f"{f['members']} members)")
         lines.append(f"format: version {f['format_version']}{upgraded}, written by "
-                     f"sdedit-desktop {f['written_by'] or '?'}")
+                     f"sdedit-desktop {shown(f['written_by'] or '?', 40)}")
     image = summary["image"]
     lines.append(f"created: {summary['created']}  modified: {summary['modified']}")
     mask = summary["mask_fraction"]
@@ -57,19 +60,19 @@ def format_summary(summary: dict[str, Any]) -> str:
                  f"points: {len(summary['points'])}")
     loras = summary["embedded_loras"]
     lines.append(f"embedded LoRAs: {len(loras)}" + (
-        f" ({', '.join(f'{k}: {v} bytes' for k, v in loras.items())})" if loras else ""))
+        f" ({', '.join(f'{shown(k)}: {v} bytes' for k, v in loras.items())})" if loras else ""))
     lines.append(f"history: {len(summary['history'])} edit(s)")
     for i, e in enumerate(summary["history"], 1):
         extra = [f"seed {e['seed']}", f"{e['duration_s']:.1f} s"]
         if e["parent_id"]:
-            extra.append(f"continues {e['parent_id']}")
+            extra.append(f"continues {shown(e['parent_id'])}")
         if e["trajectory_len"]:
             extra.append(f"{e['trajectory_len']} drag steps")
         if e["lora_id"]:
-            extra.append(f"LoRA {e['lora_id']}")
+            extra.append(f"LoRA {shown(e['lora_id'])}")
         if e["metrics"]:
-            extra.append(", ".join(f"{k} {v:.4g}" for k, v in e["metrics"].items()))
-        label = f" \"{e['label']}\"" if e["label"] else ""
-        lines.append(f"  {i:3d}. {e['id']}{label}: {e['method']}-{e['kind']}, "
+            extra.append(", ".join(f"{shown(k, 40)} {v:.4g}" for k, v in e["metrics"].items()))
+        label = f" \"{shown(e['label'])}\"" if e["label"] else ""
+        lines.append(f"  {i:3d}. {shown(e['id'])}{label}: {e['method']}-{e['kind']}, "
                      + ", ".join(extra))
     return "\n".join(lines)

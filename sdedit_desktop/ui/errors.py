@@ -17,6 +17,7 @@ class ShownError:
     title: str
     message: str
     detail: str | None
+    warning: bool = False  # a problem the app worked around (the operation went on)
 
 
 ErrorHandler = Callable[[QWidget | None, ShownError], None]
@@ -25,7 +26,7 @@ _handlers: list[ErrorHandler] = []
 
 def build_error_box(parent: QWidget | None, error: ShownError) -> QMessageBox:
     box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Critical)
+    box.setIcon(QMessageBox.Icon.Warning if error.warning else QMessageBox.Icon.Critical)
     box.setWindowTitle(error.title)
     box.setText(error.message)
     if error.detail:
@@ -42,6 +43,14 @@ def show_error(parent: QWidget | None, title: str, message: str,
                detail: str | None = None) -> ShownError:
     """Show an error to the user (modal dialog unless a handler is installed)."""
     error = ShownError(title, message, detail)
+    handler = _handlers[-1] if _handlers else _dialog_handler
+    handler(parent, error)
+    return error
+
+
+def show_warning(parent: QWidget | None, title: str, message: str) -> ShownError:
+    """Tell the user about a problem the app worked around (same route as `show_error`)."""
+    error = ShownError(title, message, None, warning=True)
     handler = _handlers[-1] if _handlers else _dialog_handler
     handler(parent, error)
     return error

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from sdedit_desktop import imaging
 from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.imaging import ImageFileError
 
 MAX_PIXELS = 64_000_000  # larger images are refused before decoding (decompression bombs)
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
@@ -20,36 +22,13 @@ class ImageLoadError(ValueError):
     """The file is not an image we can open; the message names the file and the reason."""
 
 
-def _decode(source: io.BytesIO | Path, name: str) -> np.ndarray:
+def _checked(load: Callable[[int], np.ndarray], name: str) -> np.ndarray:
+    """The app's one image loader (`imaging`: CLI and GUI read files alike), plus the editor's
+    minimum size."""
     try:
-        with Image.open(source) as image:
-            w, h = image.size
-            if w * h > MAX_PIXELS:
-                raise ImageLoadError(f"{name} is {w}x{h} pixels; images above "
-                                     f"{MAX_PIXELS // 1_000_000} megapixels are refused.")
-            image.load()
-            image = ImageOps.exif_transpose(image)  # photos shot in portrait stay upright
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P"
-                                                      and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, (255, 255, 255))
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                image = flat
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except ImageLoadError:
-        raise
-    except FileNotFoundError as exc:
-        raise ImageLoadError(f"{name} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise ImageLoadError(f"{name} is a folder, not an image file.") from exc
-    except PermissionError as exc:
-        raise ImageLoadError(f"{name} cannot be read: permission denied.") from exc
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"{name} is not an image file this app can read (PNG, JPEG, "
-                             "WebP, BMP, TIFF).") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageLoadError(f"{name} is damaged or truncated and cannot be decoded: "
-                             f"{exc}") from exc
+        array = load(MAX_PIXELS)
+    except ImageFileError as exc:
+        raise ImageLoadError(str(exc)) from exc
     if array.shape[0] < 8 or array.shape[1] < 8:
         raise ImageLoadError(f"{name} is only {array.shape[1]}x{array.shape[0]} pixels; the "
                              "editor needs at least 8x8.")
@@ -57,13 +36,14 @@ def _decode(source: io.BytesIO | Path, name: str) -> np.ndarray:
 
 
 def load_image_file(path: str | Path) -> np.ndarray:
-    """HxWx3 uint8 RGB from an image file (alpha composited on white, EXIF rotation applied)."""
+    """HxWx3 uint8 RGB from an image file (alpha composited on white, EXIF rotation applied,
+    16-bit scaled)."""
     path = Path(path)
-    return _decode(path, path.name)
+    return _checked(lambda limit: imaging.load_image(path, limit), path.name)
 
 
 def load_image_bytes(data: bytes, name: str = "the pasted image") -> np.ndarray:
-    return _decode(io.BytesIO(data), name)
+    return _checked(lambda limit: imaging.load_image_bytes(data, name, limit), name)
 
 
 def save_png(path: str | Path, image: np.ndarray, request: EditRequest | None = None,

@@ -37,7 +37,7 @@ from sdedit_desktop.ui.actions import Shortcut
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.canvas_presenter import CanvasPresenter
 from sdedit_desktop.ui.compare_key import CompareKeyFilter
-from sdedit_desktop.ui.errors import show_error
+from sdedit_desktop.ui.errors import show_error, show_warning
 from sdedit_desktop.ui.estimate_presenter import EstimatePresenter
 from sdedit_desktop.ui.file_actions import FileActions
 from sdedit_desktop.ui.history import HistoryPanel
@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
         editor.sessionStarted.connect(self._on_session_started)
         editor.shownChanged.connect(self._on_shown_changed)
         editor.history.entryAdded.connect(self.history_panel.select)
+        editor.warning.connect(self._show_warning)
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{100 * z:.0f}%"))
         self.canvas.cursorMoved.connect(self._on_cursor)
         self.canvas.filesDropped.connect(self._on_files_dropped)
@@ -423,6 +424,9 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, title: str, message: str, detail: str) -> None:
         show_error(self, title, message, detail or None)
+
+    def _show_warning(self, title: str, message: str) -> None:
+        show_warning(self, title, message)
 
     # ------------------------------------------------------------------ tools
     def set_tool(self, tool: Tool) -> None:

@@ -50,6 +50,7 @@ class EditorModel(QObject):
     modelStateChanged = Signal(object, str)  # the new ModelState, the previous status
     message = Signal(str, int)  # a status-bar line and how long to show it (ms; 0 = until next)
     error = Signal(str, str, str)  # title, message, detail ("" = none): the window shows it
+    warning = Signal(str, str)  # title, message: something the user should know, work goes on
     editKindChanged = Signal(str)  # the edit kind the next Run makes (the panel shown)
 
     def __init__(self, engine: EditEngine, parent: QObject | None = None):

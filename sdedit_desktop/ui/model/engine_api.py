@@ -25,6 +25,7 @@ class EditEngine(Protocol):
     jobFinished: SignalInstance
     jobFailed: SignalInstance
     jobCancelled: SignalInstance
+    jobWarning: SignalInstance  # job_id, text: a problem the job worked around (e.g. LoRA cache)
     modelStateChanged: SignalInstance
     queueChanged: SignalInstance
     model_state: ModelState

@@ -31,6 +31,7 @@ class JobController(QObject):
         engine.jobFinished.connect(self._on_finished)
         engine.jobFailed.connect(self._on_failed)
         engine.jobCancelled.connect(self._on_cancelled)
+        engine.jobWarning.connect(self._on_warning)
         engine.modelStateChanged.connect(self._on_model_state)
         engine.queueChanged.connect(editor.jobs.set_waiting)
 
@@ -114,6 +115,9 @@ class JobController(QObject):
             return
         duration = float(result.timings.get("total", 0.0)) or job.duration_s()
         self.editor.add_result(result, job.parent_id, duration)
+
+    def _on_warning(self, _job_id: int, text: str) -> None:
+        self.editor.warning.emit("Edit warning", text)
 
     def _on_failed(self, job_id: int, failure: EngineFailure) -> None:
         job = self.editor.jobs.end(job_id, "failed")

@@ -5,7 +5,7 @@ are still offered, recovery and clearing work."""
 from __future__ import annotations
 
 import pytest
-from test_project_fixtures import make_project, saved
+from project_helpers import make_project, saved
 
 from sdedit_desktop.project import (
     autosave,

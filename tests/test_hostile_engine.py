@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_engine_fakes import FakeRunner, make_request
-from test_engine_jobs import wait_end
+from engine_helpers import FakeRunner, make_request, wait_end
 
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine import failures

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_helpers import TIMEOUT_MS, Recorder, wait_end
 from PIL import Image
-from test_engine_jobs import TIMEOUT_MS, Recorder, wait_end
 
 from sdedit_desktop.cli import main
 from sdedit_desktop.edits.requests import DragRequest

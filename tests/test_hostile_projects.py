@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from test_project_fixtures import digest, read_zip, saved, write_zip
+from project_helpers import digest, read_zip, saved, write_zip
 
 from sdedit_desktop.cli import main
 from sdedit_desktop.project import backup_path, load_project, save_project

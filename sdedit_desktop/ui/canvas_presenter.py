@@ -15,6 +15,7 @@ from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.model.editor import EditorModel
+from sdedit_desktop.ui.model.lifetime import while_alive
 from sdedit_desktop.ui.widgets import CompareBar, TrajectoryPlayer
 
 QIMAGE_CACHE_SIZE = 24
@@ -53,7 +54,7 @@ class CanvasPresenter(QObject):
         canvas.splitChanged.connect(compare.set_split)
         canvas.editStarting.connect(self._on_edit_starting)
         compare.splitChanged.connect(canvas.set_split)
-        player.frameChanged.connect(editor.set_frame)
+        player.frameChanged.connect(while_alive(editor, editor.set_frame))
         editor.editKindChanged.connect(self._show_points)
         self._show_points(editor.edit_kind)
 

@@ -44,6 +44,7 @@ from sdedit_desktop.ui.history import HistoryPanel
 from sdedit_desktop.ui.model.document import PointPair
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.engine_api import EditEngine
+from sdedit_desktop.ui.model.lifetime import while_alive
 from sdedit_desktop.ui.model_status import model_status_text
 from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.region_presenter import RegionPresenter
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self.panels = PanelStack(self.editor.params)
         self.panels.max_side.setValue(self.settings.max_side)
         self.panels.select(self.editor.edit_kind)
-        self.panels.methodChanged.connect(self.editor.set_edit_kind)
+        self.panels.methodChanged.connect(while_alive(self.editor, self.editor.set_edit_kind))
         self.editor.editKindChanged.connect(self.panels.select)
         self.run_box = RunBox()
         self.compare = CompareBar()
@@ -409,7 +410,8 @@ class MainWindow(QMainWindow):
         self.history_panel.continueRequested.connect(self.continue_from)
         self.history_panel.rerunRequested.connect(self.rerun_with_new_seed)
         self.history_panel.paramsRequested.connect(self.load_parameters)
-        self.history_panel.autoMaskRequested.connect(self.editor.use_auto_mask)
+        self.history_panel.autoMaskRequested.connect(
+            while_alive(self.editor, self.editor.use_auto_mask))
         self.compare.check.toggled.connect(self._on_split_toggled)
         # The split's Before/After labels sit over the whole view: repaint it all at once
         # (the image item alone repaints only its own rectangle).

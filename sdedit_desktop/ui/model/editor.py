@@ -25,6 +25,7 @@ from sdedit_desktop.ui.model.estimates import CostEstimates, Estimate, cost_key,
 from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.model.job_controller import JobController
 from sdedit_desktop.ui.model.jobs import JobList
+from sdedit_desktop.ui.model.lifetime import while_alive
 from sdedit_desktop.ui.model.region import RegionCommand
 
 # What the user is told when Run cannot start, by model status: (title, message).
@@ -68,7 +69,7 @@ class EditorModel(QObject):
         self.shown_entry_id: str | None = None  # history entry on the canvas; None = working
         self.frame: int | None = None  # trajectory frame shown; None = the result
         self._saved_index = 0  # undo index at the last save
-        self.undo.indexChanged.connect(self._on_undo_index)
+        self.undo.indexChanged.connect(while_alive(self, self._on_undo_index))
         self.costs = CostEstimates()  # seconds per model call, measured by finished edits
         self.runner = JobController(self, engine)
 

@@ -55,12 +55,14 @@ def test_one_out_of_memory_test_for_every_allocator(make):
 def test_cli_reports_a_failed_huge_allocation_as_out_of_memory(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
-    from sdedit_desktop.cli import edit_commands, main
+    from sdedit_desktop.cli import main
+    from sdedit_desktop.edits import run as edits_run
 
     def run_edit(*args, **kwargs):
         _huge_numpy_array()
 
-    monkeypatch.setattr(edit_commands, "run_edit", run_edit)
+    # The CLI imports run_edit when an edit runs (so `sdedit --help` needs no torch).
+    monkeypatch.setattr(edits_run, "run_edit", run_edit)
     image = tmp_path / "in.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image)
     code = main(["reconstruct", "--model", "tiny", "--device", "cpu", "--image", str(image),

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
+from ui_helpers import IMAGE, FakeEngine, H, W
 
 from sdedit_desktop.edits.requests import DiffEditRequest, DragRequest, EditResult
 from sdedit_desktop.engine.types import EngineFailure, JobProgress, ModelState
@@ -17,60 +17,6 @@ from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.brush import BrushSpec
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
-
-H, W = 32, 48
-IMAGE = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-class FakeEngine(QObject):
-    """The signals and methods of `EditEngine`; the test plays the worker."""
-
-    jobQueued = Signal(int, object)
-    jobStarted = Signal(int)
-    progress = Signal(int, object)
-    preview = Signal(int, object)
-    jobFinished = Signal(int, object)
-    jobFailed = Signal(int, object)
-    jobCancelled = Signal(int)
-    jobWarning = Signal(int, str)
-    modelStateChanged = Signal(object)
-    queueChanged = Signal(int)
-
-    def __init__(self):
-        super().__init__()
-        self.model_state = ModelState("ready", device="cpu", dtype="float32")
-        self.submitted: list[tuple[int, object]] = []
-        self.cancels = 0
-        self.cleared = 0
-        self.refuse = False
-
-    def submit(self, request):
-        if self.refuse:
-            raise RuntimeError("engine is shut down")
-        job_id = len(self.submitted) + 1
-        self.submitted.append((job_id, request))
-        self.jobQueued.emit(job_id, request)
-        return job_id
-
-    def cancel(self, job_id=None):
-        self.cancels += 1
-        return True
-
-    def clear_queue(self):
-        self.cleared += 1
-        return []
-
-    def waiting_jobs(self):
-        return 0
-
-    def load_model(self, spec):
-        pass
-
-    def unload_model(self):
-        pass
-
-    def cancel_model_load(self):
-        return False
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import QApplication
-from test_ui_model import IMAGE, FakeEngine
+from ui_helpers import IMAGE, FakeEngine
 
 from sdedit_desktop.edits.presets import DRAFT, PAPER, preset_values
 from sdedit_desktop.edits.requests import DragRequest, EditResult

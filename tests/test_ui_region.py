@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from test_ui_model import FakeEngine
+from ui_helpers import FakeEngine
 
 from sdedit_desktop.edits.region import auto_region
 from sdedit_desktop.edits.requests import DragRequest, InpaintRequest

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from test_ui_window import _make_window
+from ui_helpers import make_window
 
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.ui.canvas import Tool
@@ -40,7 +40,7 @@ def engine(qtbot):
 
 @pytest.fixture
 def window(qtbot, engine, tmp_path, monkeypatch, errors):
-    w = _make_window(qtbot, engine, tmp_path, monkeypatch)
+    w = make_window(qtbot, engine, tmp_path, monkeypatch)
     w.start_project(_image(), "big.png", None)
     return w
 

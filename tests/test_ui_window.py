@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
+from ui_helpers import make_window
 
 from sdedit_desktop.edits.requests import DragRequest
 from sdedit_desktop.engine import Engine
@@ -41,22 +42,11 @@ def engine(qtbot):
     e.shutdown()
 
 
-def _make_window(qtbot, engine, tmp_path, monkeypatch) -> MainWindow:
-    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path / "config"))
-    settings = AppSettings(model_source="tiny", device="cpu", autosave_minutes=0)
-    window = MainWindow(engine, settings, settings_file=tmp_path / "config" / "settings.json")
-    window.autosave_dir = tmp_path / "autosave"
-    window.confirm = lambda *_: True
-    window.ask_unsaved = lambda: "discard"
-    qtbot.addWidget(window)
-    window.resize(1100, 700)
-    window.show()
-    return window
 
 
 @pytest.fixture
 def window(qtbot, engine, tmp_path, monkeypatch, errors):
-    return _make_window(qtbot, engine, tmp_path, monkeypatch)
+    return make_window(qtbot, engine, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -389,7 +379,7 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     assert not w.has_unsaved_work() and "*" not in w.windowTitle()
     assert not auto.exists()  # saving clears the project's autosave
 
-    other = _make_window(qtbot, engine, tmp_path, monkeypatch)
+    other = make_window(qtbot, engine, tmp_path, monkeypatch)
     assert other.open_image(path) is True  # .sdeproj through the same Open path
     assert [e.id for e in other.history.entries] == [e.id for e in w.history.entries]
     assert np.array_equal(other.doc.image, w.doc.image)
@@ -405,7 +395,7 @@ def test_project_save_open_autosave_and_recovery(qtbot, ready, errors, engine, t
     other.continue_from(other.history.entries[0].id)
     assert other.has_unsaved_work()
     assert other.files.autosave_now() is not None
-    third = _make_window(qtbot, engine, tmp_path, monkeypatch)
+    third = make_window(qtbot, engine, tmp_path, monkeypatch)
     assert third.files.offer_recovery() is True
     assert not third.doc.mask.any()
     assert np.array_equal(third.doc.image, other.doc.image)

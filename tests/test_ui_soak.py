@@ -15,11 +15,10 @@ import sys
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, QTimer
+from ui_helpers import make_window
 
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.ui.errors import error_handler
-from sdedit_desktop.ui.main_window import MainWindow
-from sdedit_desktop.ui.settings import AppSettings
 
 pytestmark = pytest.mark.soak
 
@@ -52,20 +51,11 @@ class _PaintCounter(QObject):
 
 
 def test_long_edit_in_the_real_window_keeps_the_app_alive(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("SDEDIT_CONFIG_DIR", str(tmp_path / "config"))
     errors: list = []
     engine = Engine()
     try:
         with error_handler(lambda _parent, e: errors.append(e)):
-            window = MainWindow(engine, AppSettings(model_source="tiny", device="cpu",
-                                                    autosave_minutes=0),
-                                settings_file=tmp_path / "config" / "settings.json")
-            window.autosave_dir = tmp_path / "autosave"
-            window.confirm = lambda *_: True
-            window.ask_unsaved = lambda: "discard"
-            qtbot.addWidget(window)
-            window.resize(1100, 700)
-            window.show()
+            window = make_window(qtbot, engine, tmp_path, monkeypatch)
             window.load_model(window.model_spec())
             qtbot.waitUntil(lambda: getattr(window.model_state, "status", "") == "ready",
                             timeout=120_000)

@@ -39,8 +39,9 @@ class Estimate:
     def text(self) -> str:
         if self.seconds is None:  # the time is known after the first run on this model
             return f"Next edit: ~{self.calls} model evaluations"
-        approx = "" if self.measured_here else "≈"
-        return f"Next edit: ~{approx}{format_duration(self.seconds)} ({self.calls} evaluations)"
+        # "≈": scaled from a measurement at another size, rougher than "~" (measured here)
+        approx = "~" if self.measured_here else "≈"
+        return f"Next edit: {approx}{format_duration(self.seconds)} ({self.calls} evaluations)"
 
 
 def format_duration(seconds: float) -> str:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
@@ -29,6 +30,7 @@ from sdedit_desktop.engine.latent_preview import latent_to_rgb
 from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
+from sdedit_desktop.engine.region_preview import RegionPreviewPlacer
 from sdedit_desktop.engine.types import EngineFailure, ModelState
 from sdedit_desktop.models.interface import LoraCapable, ModelIdentity, ModelSpec
 
@@ -61,8 +63,10 @@ class _JobReporter:
 
     def __init__(self, worker: EngineWorker, job_id: int, tracker: ProgressTracker,
                  progress_interval_s: float, preview_interval_s: float,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], image: np.ndarray | None = None):
         self._worker = worker
+        # Latent previews of a region edit are placed into the photo (engine/region_preview.py).
+        self._placer = RegionPreviewPlacer(image) if image is not None else None
         self._job_id = job_id
         self._tracker = tracker
         self._progress_interval = progress_interval_s
@@ -92,7 +96,10 @@ class _JobReporter:
                 # A decoded image (a finished drag step) is rare and worth showing every time.
                 self._emit_preview(rgb_to_qimage(progress.image), now)
             elif progress.latent is not None and now - self._last_preview >= self._preview_interval:
-                self._emit_preview(rgb_to_qimage(latent_to_rgb(progress.latent)), now)
+                rgb = latent_to_rgb(progress.latent)
+                if progress.region is not None and self._placer is not None:
+                    rgb = self._placer.place(rgb, progress.region)
+                self._emit_preview(rgb_to_qimage(rgb), now)
         except ValueError as exc:
             # A malformed preview must not cost the user the edit; stop previewing this job.
             log.warning("job %d: preview disabled: %s", self._job_id, exc)
@@ -300,7 +307,8 @@ class EngineWorker(QObject):
             plan = ()
         tracker = ProgressTracker(plan, clock=self._clock)
         reporter = _JobReporter(self, job.job_id, tracker, self._progress_interval,
-                                self._preview_interval, self._clock)
+                                self._preview_interval, self._clock,
+                                getattr(request, "image", None))
         failure: EngineFailure | None = None
         cancelled = False
         result: Any = None

@@ -25,7 +25,10 @@ def test_bench_reports_every_method_and_the_reference_execution(tmp_path, capsys
     ref = report["reference_drag"]
     assert ref["unet_batch_sizes"] == {"4": m * k} and ref["dtype"] == "float32"
     assert report["drag_speedup"] > 0
-    assert report["lora"]["train_seconds"] > report["lora"]["cached_seconds"]
+    # The second LoRA call is a cache hit: no training step (a timing comparison would be
+    # flaky: 3 tiny steps train faster than a cache read on a loaded machine).
+    assert report["lora"]["cached_training_steps"] == 0
+    assert report["lora"]["train_seconds"] > 0 and report["lora"]["cached_seconds"] > 0
     assert set(report["unet_call_seconds"]) == {"1", "2", "4", "16"}
     # Per-call seconds measured inside each edit, for exactly the batch sizes it used.
     for method in report["methods"].values():

@@ -171,7 +171,7 @@ def test_list_shows_file_strings_on_one_line(tmp_path, capsys):
 
 
 def test_window_shows_the_cache_warning_as_a_warning(qtbot, tmp_path, monkeypatch):
-    from test_ui_window import _make_window
+    from ui_helpers import make_window
 
     from sdedit_desktop.ui.errors import error_handler
 
@@ -179,7 +179,7 @@ def test_window_shows_the_cache_warning_as_a_warning(qtbot, tmp_path, monkeypatc
     engine = Engine()
     try:
         with error_handler(lambda _parent, e: shown.append(e)):
-            _make_window(qtbot, engine, tmp_path, monkeypatch)
+            make_window(qtbot, engine, tmp_path, monkeypatch)
             text = "The LoRA cache /x could not be written (Read-only file system); the edit " \
                    "goes on without it."
             engine.jobWarning.emit(3, text)

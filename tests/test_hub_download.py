@@ -457,8 +457,9 @@ def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline
         qtbot.waitUntil(lambda: engine.model_state.status == "ready", timeout=60_000)
         assert engine.model_state.identity.revision == hub.repos[REPO].commit
         gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
-        assert [r.range for r in gets] == [f"bytes={kept}-"]
-        # Offline, the same model loads from the cache without a word to the server.
+        # (Seen once under heavy load: the resumed GET without Range. The whole request log says
+        # what the client asked for, should it happen again.)
+        assert [r.range for r in gets] == [f"bytes={kept}-"], hub.log
         hub.log.clear()
         constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
         engine.unload_model()

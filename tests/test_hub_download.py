@@ -460,6 +460,7 @@ def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline
         # (Seen once under heavy load: the resumed GET without Range. The whole request log says
         # what the client asked for, should it happen again.)
         assert [r.range for r in gets] == [f"bytes={kept}-"], hub.log
+        # Offline, the same model loads from the cache without a word to the server.
         hub.log.clear()
         constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
         engine.unload_model()

@@ -212,8 +212,7 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
                                      image.shape[0])
     request = cls(image=image, mask=mask, **values)
     try:
-        request.validate()
-        plan_region(request)  # a bad region (or points, mask) fails before the model loads
+        plan_region(request)  # request.validate() and the region, before the model loads
     except EditError as exc:
         raise CliError(str(exc)) from None
     return request

@@ -10,9 +10,6 @@ import numpy as np
 
 from sdedit_desktop.edits.composite import Compositor
 from sdedit_desktop.edits.geometry import (
-    validate_image,
-    validate_mask,
-    validate_points,
     working_size,
 )
 from sdedit_desktop.edits.progress import Progress, ProgressFn
@@ -25,10 +22,8 @@ from sdedit_desktop.edits.region import (
 )
 from sdedit_desktop.edits.requests import (
     DiffEditRequest,
-    DragRequest,
     EditRequest,
     EditResult,
-    InpaintRequest,
 )
 
 
@@ -64,13 +59,10 @@ def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn 
 
 
 def plan_region(request: EditRequest) -> Region:
-    """The region `request` will edit, after checking what the region depends on (image, mask,
-    points). Raises EditError; cheap, so callers can check a request before loading a model."""
-    validate_image(request.image)
-    validate_mask(request.mask, request.image, required=isinstance(request, InpaintRequest))
-    if isinstance(request, DragRequest):
-        height, width = request.image.shape[:2]
-        validate_points(request.points, width, height)
+    """The region `request` will edit, after `request.validate()` (image, mask, points, every
+    parameter). Raises EditError; cheap, so callers check a request with it before loading a
+    model."""
+    request.validate()
     return resolve_region(request)
 
 

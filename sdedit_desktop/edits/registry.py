@@ -60,7 +60,7 @@ class EditKind:
 
     @property
     def mask_required(self) -> bool:
-        return self.mask_use == "required"
+        return self.request_type.mask_required
 
 
 KINDS: dict[str, EditKind] = {k.kind: k for k in (

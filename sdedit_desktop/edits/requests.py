@@ -29,7 +29,14 @@ from sdedit_desktop.edits.drag_steps import (
     longest_drag,
     too_many_steps_message,
 )
-from sdedit_desktop.edits.geometry import LATENT_FACTOR, MIN_SIDE, validate_points, working_size
+from sdedit_desktop.edits.geometry import (
+    LATENT_FACTOR,
+    MIN_SIDE,
+    validate_image,
+    validate_mask,
+    validate_points,
+    working_size,
+)
 from sdedit_desktop.edits.schema import param, validate_fields
 from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 
@@ -58,6 +65,7 @@ class EditRequest:
     change) or None."""
 
     kind: ClassVar[str] = "base"
+    mask_required: ClassVar[bool] = False  # the edit needs a painted mask
     image: np.ndarray = field(repr=False, compare=False)
     mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     method: Method = param("sde", label="Method", tip="sde (the paper's method) or ode (the "
@@ -82,8 +90,11 @@ class EditRequest:
                          advanced=True)
 
     def validate(self) -> None:
-        """Raises EditError (naming the parameter) unless every parameter is acceptable."""
+        """Raises EditError (naming the parameter) unless the image, the mask and every
+        parameter are acceptable. The one check of a request: panel, CLI and run_edit."""
+        validate_image(self.image)
         validate_fields(self)
+        validate_mask(self.mask, self.image, required=self.mask_required)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -218,6 +229,7 @@ class InpaintRequest(EditRequest):
     """Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++ (Sec. 5.1). The mask is required."""
 
     kind: ClassVar[str] = "inpaint"
+    mask_required: ClassVar[bool] = True
     prompt: str = param("", label="Prompt", tip="What should appear in the masked region.")
     negative_prompt: str = param("", label="Negative prompt", tip="What the fill should avoid "
                                  "(used as the unconditional prompt of guidance).")

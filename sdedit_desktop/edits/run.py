@@ -30,7 +30,7 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
         kind = kind_of(request)
     except KeyError:
         raise EditError(f"unknown edit type {type(request).__name__}") from None
-    request.validate()
+    # edit_in_region checks the request (plan_region -> request.validate()) before any work.
     return edit_in_region(request, lambda cropped, report: _run_on_image(
         model, kind, cropped, report, cancel, lora, options), progress)
 
@@ -46,7 +46,7 @@ def _run_on_image(model: LatentDiffusionModel, kind: EditKind, request: EditRequ
         options = ExecutionOptions(trajectory_batch=16 if on_gpu else 0)
     reporter.check_cancel()
     dtype_name = kind.latent_dtype(request)
-    session = EditSession(model, request, reporter, kind.mask_required,
+    session = EditSession(model, request, reporter,
                           None if dtype_name is None else _DTYPES[dtype_name],
                           options.always_batch_uncond)
     try:

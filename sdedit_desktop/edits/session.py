@@ -13,8 +13,6 @@ import torch
 from sdedit_desktop.diffusion.ddim import StepHook
 from sdedit_desktop.diffusion.schedule import Step
 from sdedit_desktop.edits.geometry import (
-    validate_image,
-    validate_mask,
     working_size,
 )
 from sdedit_desktop.edits.model_calls import ModelCalls
@@ -27,10 +25,9 @@ from sdedit_desktop.models.interface import LatentDiffusionModel, LoraCapable
 
 class EditSession:
     def __init__(self, model: LatentDiffusionModel, request: EditRequest,
-                 reporter: StepReporter, mask_required: bool = False,
-                 latent_dtype: torch.dtype | None = None, always_batch_uncond: bool = False):
-        validate_image(request.image)
-        validate_mask(request.mask, request.image, required=mask_required)
+                 reporter: StepReporter, latent_dtype: torch.dtype | None = None,
+                 always_batch_uncond: bool = False):
+        # `request` was checked by request.validate() (run_edit, through plan_region).
         self.model = model
         self.request = request
         self.reporter = reporter

@@ -15,21 +15,20 @@ import pytest
 from PySide6.QtCore import QObject, QPointF, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from sdedit_desktop.ui.qt_health import CHECK_CALLS, none_refcount_drift, qt_binding_problem
+from sdedit_desktop.ui.qt_health import (
+    CHECK_CALLS,
+    none_refcount_drift,
+    qt_binding_problem,
+    singleton_refcounts,
+)
 
 CALLS = 1000
 # References that other code takes or drops while a loop runs: a few, never thousands.
 SLACK = 50
 
 
-def _counts() -> dict[str, int]:
-    # None for void calls; True/False for calls returning bool (QObject.connect, Signal.emit).
-    return {name: sys.getrefcount(obj)
-            for name, obj in (("None", None), ("True", True), ("False", False))}
-
-
 def _assert_no_loss(before: dict[str, int], what: str) -> None:
-    after = _counts()
+    after = singleton_refcounts()
     for name, count in before.items():
         lost = count - after[name]
         assert lost < SLACK, (
@@ -39,7 +38,7 @@ def _assert_no_loss(before: dict[str, int], what: str) -> None:
 
 def test_setters_keep_none_alive():
     point, color, obj = QPointF(1, 2), QColor(1, 2, 3), QObject()
-    before = _counts()
+    before = singleton_refcounts()
     for i in range(CALLS):
         point.setX(float(i))
         color.setRed(i % 256)
@@ -50,7 +49,7 @@ def test_setters_keep_none_alive():
 def test_painter_save_restore_keeps_none_alive():
     image = QImage(16, 16, QImage.Format.Format_ARGB32)
     painter = QPainter(image)
-    before = _counts()
+    before = singleton_refcounts()
     for _ in range(CALLS):
         painter.save()
         painter.setOpacity(0.5)
@@ -77,7 +76,7 @@ def test_signals_across_the_worker_thread_keep_none_alive(qtbot):
     emitter.moveToThread(thread)
     emitter.ping.connect(received.append)  # queued: delivered on this (UI) thread
     thread.started.connect(emitter.run)
-    before = _counts()
+    before = singleton_refcounts()
     thread.start()
     qtbot.waitUntil(lambda: len(received) == CALLS, timeout=30000)
     thread.wait(10000)

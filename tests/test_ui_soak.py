@@ -10,8 +10,6 @@ None/True/False were lost. It runs in CI (about half a minute on 2 cores).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -19,6 +17,7 @@ from ui_helpers import make_window
 
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.ui.errors import error_handler
+from sdedit_desktop.ui.qt_health import singleton_refcounts
 
 pytestmark = pytest.mark.soak
 
@@ -32,11 +31,6 @@ def _photo() -> np.ndarray:
     y, x = np.mgrid[0:SIZE, 0:SIZE]
     base = np.stack([x * 2, y * 2, (x * y) % 256], axis=-1).astype(np.float64)
     return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-
-
-def _singleton_counts() -> dict[str, int]:
-    return {name: sys.getrefcount(obj)
-            for name, obj in (("None", None), ("True", True), ("False", False))}
 
 
 class _PaintCounter(QObject):
@@ -75,7 +69,7 @@ def test_long_edit_in_the_real_window_keeps_the_app_alive(qtbot, tmp_path, monke
             painter.setInterval(15)
             painter.timeout.connect(churn)
 
-            before = _singleton_counts()
+            before = singleton_refcounts()
             painter.start()
             # The paper's drag: N = 200, t0 = 0.6, two point pairs, 5 drag steps of 120 reverse
             # steps each; a second drag queued behind it while it runs.
@@ -90,7 +84,7 @@ def test_long_edit_in_the_real_window_keeps_the_app_alive(qtbot, tmp_path, monke
             qtbot.waitUntil(lambda: len(window.history.entries) >= 2 or bool(errors),
                             timeout=280_000)
             painter.stop()
-            after = _singleton_counts()
+            after = singleton_refcounts()
     finally:
         engine.shutdown()
 

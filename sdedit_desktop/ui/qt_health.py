@@ -19,8 +19,11 @@ CHECK_CALLS = 600
 LEAK_THRESHOLD = CHECK_CALLS // 4
 
 
-def _singleton_counts() -> tuple[int, int, int]:
-    return sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+def singleton_refcounts() -> dict[str, int]:
+    """Reference counts of None (void Qt calls lose it) and True/False (bool-returning calls,
+    Signal.emit): the counts a broken binding drains."""
+    return {name: sys.getrefcount(obj)
+            for name, obj in (("None", None), ("True", True), ("False", False))}
 
 
 def none_refcount_drift(calls: int = CHECK_CALLS) -> int:
@@ -36,7 +39,7 @@ def none_refcount_drift(calls: int = CHECK_CALLS) -> int:
     image = QImage(4, 4, QImage.Format.Format_RGB32)
     painter = QPainter(image)
     try:
-        before = _singleton_counts()
+        before = singleton_refcounts()
         for i in range(calls // 6):  # six calls per round
             point.setX(float(i))
             color.setRed(i % 256)
@@ -44,10 +47,10 @@ def none_refcount_drift(calls: int = CHECK_CALLS) -> int:
             holder.blockSignals(False)
             painter.save()
             painter.restore()
-        after = _singleton_counts()
+        after = singleton_refcounts()
     finally:
         painter.end()
-    return min(a - b for a, b in zip(after, before, strict=True))
+    return min(after[name] - before[name] for name in before)
 
 
 def binding_versions() -> str:

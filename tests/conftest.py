@@ -6,10 +6,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# The tiny test models are far faster on one thread: with two, a busy 2-core CI machine turns a
+# 8 ms UNet call into hundreds of ms of spinning threads. The engine's and the CLI's thread
+# policy (models/cpu_threads.py) follows OMP_NUM_THREADS, and so do subprocesses.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import torch
 
-# The tiny test models are far faster on one thread: with two, a busy 2-core CI machine turns a
-# 8 ms UNet call into hundreds of ms of spinning threads.
 torch.set_num_threads(1)
 
 

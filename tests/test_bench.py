@@ -11,7 +11,7 @@ from sdedit_desktop.cli import main
 def test_bench_reports_every_method_and_the_reference_execution(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", "tiny", "--size", "128", "--steps", "20", "--lora-steps",
-                 "3", "--trajectory-batch", "4", "--json", str(out)])
+                 "3", "--trajectory-batch", "4", "--no-cpu-threads", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report["methods"]) == {"drag", "inpaint", "diffedit", "reconstruct"}
@@ -58,7 +58,8 @@ def test_unet_call_timer_times_every_call_and_restores_the_model():
 def test_bench_ui_mode_reports_stall_and_first_preview(qapp, tmp_path):
     out = tmp_path / "bench.json"
     code = main(["bench", "--model", "tiny", "--size", "64", "--steps", "20", "--no-lora",
-                 "--no-reference", "--method", "drag", "--ui", "--json", str(out)])
+                 "--no-reference", "--method", "drag", "--ui", "--no-cpu-threads", "--json",
+                 str(out)])
     assert code == 0
     ui = json.loads(out.read_text())["ui"]
     assert ui["outcome"] == "finished" and ui["previews"] >= 1

@@ -238,6 +238,10 @@ def format_table(report: dict[str, Any]) -> str:
             f"editor engine: longest UI-thread stall {ui['longest_ui_stall_seconds']:.3f} s "
             f"(heartbeat every {ui['heartbeat_interval_seconds'] * 1000:.0f} ms); "
             + (f"first preview after {first:.2f} s" if first is not None else "no preview"))
+    if "cpu_threads" in report:
+        from sdedit_desktop.bench.threads import format_threads
+
+        lines += format_threads(report["cpu_threads"])
     if "drag_speedup" in report:
         lines.append(f"drag speed-up over the reference execution: {report['drag_speedup']:.2f}x")
     return "\n".join(lines)

@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also run the drag through the editor's engine (worker thread, "
                    "previews) and report the longest UI-thread stall and the time to the "
                    "first preview")
+    p.add_argument("--cpu-threads", action=argparse.BooleanOptionalAction, default=None,
+                   help="time UNet calls with 1, the policy's and all CPU threads, idle and "
+                   "beside competing busy processes this section starts (and stops) itself "
+                   "(default: on when the model runs on the CPU)")
+    p.add_argument("--busy-processes", type=int, default=1,
+                   help="competing busy processes of the CPU threads section (default 1)")
     p.add_argument("--json", type=Path, dest="json_out", help="write the report here")
     p.set_defaults(handler=run)
 
@@ -66,6 +72,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
     check_range("--trajectory-batch", args.trajectory_batch, 0, 256)
     check_range("--lora-steps", args.lora_steps, 1, 10_000)
     check_range("--repeats", args.repeats, 1, 100)
+    check_range("--busy-processes", args.busy_processes, 1, 64)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         diffedit_steps=args.diffedit_steps, trajectory_batch=args.trajectory_batch,
         methods=tuple(args.methods or METHODS), repeats=max(1, args.repeats),
         lora=not args.no_lora, lora_steps=args.lora_steps, reference=not args.no_reference)
+    from sdedit_desktop.models.cpu_threads import apply_thread_policy
+
+    threads = apply_thread_policy()  # as the editor and the CLI run edits
     model = _load(args.model, args.device, args.dtype)
     compile_seconds = None
     if args.compile:
@@ -94,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
         reference = model if model.dtype == torch.float32 and not args.compile else \
             _load(args.model, str(model.device), "float32")
     report = run_benchmark(model, settings, reference, log=lambda m: print(m, flush=True))
+    report["threads"] = threads
+    if args.cpu_threads or (args.cpu_threads is None and model.device.type == "cpu"):
+        from sdedit_desktop.bench.threads import measure_threads
+
+        f = model.vae_scale_factor
+        report["cpu_threads"] = measure_threads(
+            model, (args.size // f, args.size // f), busy_processes=args.busy_processes,
+            log=lambda m: print(m, flush=True))
     if compile_seconds is not None:
         report["compile_seconds"] = compile_seconds
     if args.ui:

@@ -274,10 +274,12 @@ def default_output(image: Path, kind: str) -> Path:
 
 
 def load_cli_model(args: argparse.Namespace):
+    from sdedit_desktop.models.cpu_threads import apply_thread_policy
     from sdedit_desktop.models.errors import ModelError
     from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model
 
+    apply_thread_policy()  # on the thread that runs the edit (models/cpu_threads.py)
     dtype = args.dtype
     spec = ModelSpec(source=args.model, device=args.device, dtype=dtype,
                      allow_pickle=args.allow_pickle, allow_download=args.download)

@@ -32,6 +32,7 @@ from sdedit_desktop.engine.progress_tracker import ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.engine.region_preview import RegionPreviewPlacer
 from sdedit_desktop.engine.types import EngineFailure, ModelState
+from sdedit_desktop.models.cpu_threads import apply_thread_policy
 from sdedit_desktop.models.interface import LoraCapable, ModelIdentity, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,10 @@ class EngineWorker(QObject):
     def drain(self) -> None:
         """Run every queued command in order (one wake-up may find several)."""
         while (command := self._queue.pop()) is not None:
+            if isinstance(command, RunJob | LoadModel):
+                # torch's threads for this thread's work: every core but one, so a busy
+                # machine does not stall the pool and the UI thread keeps a core.
+                apply_thread_policy()
             if isinstance(command, RunJob):
                 gc_policy.hold()
                 try:

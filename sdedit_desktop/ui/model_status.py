@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdedit_desktop.engine.types import ModelState
+from sdedit_desktop.models.demo import demo_settings
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,13 @@ class ModelStatusText:
 
 def model_status_text(state: ModelState) -> ModelStatusText:
     identity = state.identity
+    tooltip = state.message or ""
     if state.status == "ready" and identity is not None:
         name = identity.source if identity.kind != "tiny" else "tiny demo model"
         model = f"Model: {Path(name).name or name}"
+        demo = demo_settings(identity)
+        if demo is not None:  # why the editor chose draft and a small size for it
+            tooltip = demo.note
     elif state.status == "loading":
         fraction = state.fraction
         model = "Model: loading…" + (f" {100 * fraction:.0f}%" if fraction else "")
@@ -29,4 +34,4 @@ def model_status_text(state: ModelState) -> ModelStatusText:
     else:
         model = "Model: none"
     return ModelStatusText(f"Device: {state.device or '—'}", f"Precision: {state.dtype or '—'}",
-                           model, state.message or "")
+                           model, tooltip)

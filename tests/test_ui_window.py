@@ -104,7 +104,7 @@ def test_run_drag_adds_history_with_previews_and_compare(qtbot, ready, errors):
     assert entry.result.image.shape == (H, W, 3)
     assert len(entry.result.trajectory) >= 1
     assert w.history_panel.selected_id() == entry.id
-    assert "SDE-Drag" in w.history_panel.list.item(0).text()
+    assert "SDE-Drag" in w.history_panel.list.item(1).text()  # row 0: the original
 
     # After only: the canvas shows the result; with the split at 0.5 the left half is the input.
     w.act_overlays.setChecked(False)
@@ -339,7 +339,7 @@ def test_reconstruct_shows_psnr(qtbot, ready, errors):
     _wait_entries(qtbot, w, errors, 1)
     psnr = w.history.entries[0].result.metrics["psnr"]
     assert f"PSNR {psnr:.2f} dB" in w.metrics_label.text()
-    assert f"PSNR {psnr:.2f} dB" in w.history_panel.list.item(0).text()
+    assert f"PSNR {psnr:.2f} dB" in w.history_panel.list.item(1).text()
 
 
 def test_diffedit_auto_mask_lands_on_canvas_and_is_editable(qtbot, ready, errors):
@@ -448,19 +448,20 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    w.canvas.dropEvent(drop)
+    w.canvas.dropEvent(drop)  # read in the background (ui/background_read.py)
+    qtbot.waitUntil(lambda: w.doc.image_label == "dropped.png", timeout=20000)
     assert np.array_equal(w.doc.image, _image(2))
-    assert w.doc.image_label == "dropped.png"
 
     # The bundled samples are in File > Samples, and opened files land in File > Recent.
     sample_actions = w.samples_menu.actions()
     assert [a.text().lower() for a in sample_actions] == [p.stem for p in sample_images()]
     sample_actions[0].trigger()
-    assert w.doc.image_label == sample_images()[0].name
+    qtbot.waitUntil(lambda: w.doc.image_label == sample_images()[0].name, timeout=20000)
     recent = w.recent_menu.actions()
     assert [a.toolTip() for a in recent][:2] == [str(sample_images()[0].resolve()),
                                                  str(path.resolve())]
     recent[1].trigger()
+    qtbot.waitUntil(lambda: w.doc.image_label == "dropped.png", timeout=20000)
     assert np.array_equal(w.doc.image, _image(2))
 
     # Export the working image as PNG with no edit parameters.

@@ -31,9 +31,11 @@ from sdedit_desktop.project.storage import (
     write_atomic,
     write_bytes_atomic,
 )
+from sdedit_desktop.textsafe import shown
 
 APP_NAME = "sdedit-desktop"
 _MAX_INDEX_BYTES = 64 * 1024  # an index is a few hundred bytes; more is not one of ours
+_MAX_NAME = 1024  # characters of the work's name kept in the index
 
 
 def autosave_dir() -> Path:
@@ -47,10 +49,16 @@ class Recoverable:
     project_id: str | None
     autosaved_at: datetime
     revision: int  # the project's revision counter when autosaved
+    name: str | None = None  # what the work is on (the image's name), as the editor gave it
 
     @property
     def title(self) -> str:
-        return self.project_path.name if self.project_path else "Untitled project"
+        """The project file's name; for work never saved as a project, the image it is on."""
+        if self.project_path:
+            return self.project_path.name
+        if self.name:
+            return f"{shown(self.name, 80)}, never saved as a project"
+        return "Untitled project"
 
 
 def _slot(project: Project) -> str:
@@ -58,8 +66,10 @@ def _slot(project: Project) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def autosave(project: Project, directory: Path | None = None) -> Path:
-    """Writes a recovery copy of `project`; does not change its path or dirty flag."""
+def autosave(project: Project, directory: Path | None = None, name: str | None = None) -> Path:
+    """Writes a recovery copy of `project`; does not change its path or dirty flag. `name`
+    (e.g. the image's file name) is what the recovery offer calls work never saved as a
+    project."""
     folder = directory or autosave_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,7 +81,8 @@ def autosave(project: Project, directory: Path | None = None) -> Path:
     write_atomic(target, serialize_project(project, now, DEFAULT_LIMITS), backup=False)
     index = {"project_id": project.id,
              "project_path": str(project.path.resolve()) if project.path else None,
-             "autosaved": jsonio.format_time(now), "revision": project.revision}
+             "autosaved": jsonio.format_time(now), "revision": project.revision,
+             "name": name[:_MAX_NAME] if name else None}
     write_bytes_atomic(folder / f"{slot}.json", jsonio.dumps(index))
     return target
 
@@ -128,9 +139,12 @@ def _read_index(path: Path):
     when = datetime.fromisoformat(autosaved)
     if when.tzinfo is None:
         return None
+    name = index.get("name")  # absent in indexes written before it existed
+    if name is not None and not isinstance(name, str):
+        return None
     return lambda data_path: Recoverable(
         data_path, Path(project_path) if project_path is not None else None, project_id, when,
-        revision)
+        revision, name or None)
 
 
 def _is_newer(item: Recoverable) -> bool:

@@ -18,7 +18,8 @@ CANVAS_KEYS = (
     Shortcut("Space + drag", "Pan the view"),
     Shortcut("Middle button drag", "Pan the view"),
     Shortcut("Mouse wheel", "Zoom around the cursor"),
-    Shortcut("C (hold)", "Show the input (before) while held"),
+    Shortcut("C (hold)", "Show the input (before) while held, wherever the focus is; in a "
+             "text field (a prompt) C types the letter: click the canvas or press Tab first"),
     Shortcut("Del / Backspace", "Delete the selected point pair"),
     Shortcut("Right click on a point", "Delete that point pair"),
 )

@@ -118,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if spec is not None:
             window.load_model(spec)
         if args.path is not None:
-            window.open_image(args.path)
+            # Read off the UI thread: the window paints and says what it opens meanwhile.
+            window.files.open_in_background(args.path)
         else:
             window.files.offer_recovery()
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 from sdedit_desktop.ui.brush import BrushSpec, union_box
 from sdedit_desktop.ui.canvas_items import ImageItem, MaskOverlayItem, PointsItem
+from sdedit_desktop.ui.mask_colour import mask_rgb
 from sdedit_desktop.ui.model.commands import PointsCommand, mask_command, push_mask
 from sdedit_desktop.ui.model.document import EditorDocument, PointPair, Region
 from sdedit_desktop.ui.model.region import Grip, RegionCommand, drag_region, region_between
@@ -83,6 +84,7 @@ class CanvasView(QGraphicsView):
         self.brush_hardness = 0.8
         self.selected_pair: int | None = None
         self.overlays_visible = True
+        self.busy_text = ""  # what is being opened in the background, drawn over the canvas
         self.points_shown = True  # drag points are drawn and placed (the Drag tab)
         self.region_shown = False  # the edit region's frame is drawn (a kind that uses one)
         self._space = False
@@ -123,6 +125,15 @@ class CanvasView(QGraphicsView):
     def set_overlay_opacity(self, opacity: float) -> None:
         self.mask_item.opacity_value = float(min(max(opacity, 0.0), 1.0))
         self.mask_item.update()
+
+    def set_busy_text(self, text: str) -> None:
+        """A line over the canvas while a file is being opened ("" = none)."""
+        self.busy_text = text
+        self.viewport().update()
+
+    def set_mask_colour(self, colour: str) -> None:
+        """The overlay's colour, "#rrggbb" (the default colour for anything else)."""
+        self.mask_item.set_colour(mask_rgb(colour))
 
     def set_overlays_visible(self, visible: bool) -> None:
         self.overlays_visible = visible
@@ -608,7 +619,13 @@ class CanvasView(QGraphicsView):
                 pen = QPen(QColor(255, 255, 255, 160), 1, Qt.PenStyle.DashLine)
                 painter.setPen(pen)
                 painter.drawEllipse(c, r * self.brush_hardness, r * self.brush_hardness)
-        if not self.doc.has_image and item.before is None:
+        if self.busy_text:  # a file being opened in the background
+            metrics = painter.fontMetrics()
+            w, h = metrics.horizontalAdvance(self.busy_text) + 12, metrics.height() + 6
+            centre = QPointF(self.viewport().rect().center())
+            self._badge(painter, QPointF(centre.x() + w / 2, centre.y() - h / 2),
+                        self.busy_text, right_align=True)
+        elif not self.doc.has_image and item.before is None:
             painter.setPen(QColor(170, 175, 185))
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
                              "Open an image (Ctrl+O), drop one here, paste it (Ctrl+V)\n"

@@ -10,11 +10,16 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from sdedit_desktop.ui.mask_colour import DEFAULT_MASK_COLOUR, mask_rgb
 from sdedit_desktop.ui.model.document import Box, PointPair
 
 SOURCE_COLOR = QColor(230, 60, 60)
 TARGET_COLOR = QColor(50, 120, 240)
-MASK_COLOR = (255, 50, 90)
+# A point handle's rings, outside in: dark then light, so a handle stands out on any colour
+# (a red source over a red object or the red mask, a white target on snow).
+RING_DARK = QColor(0, 0, 0, 200)
+RING_LIGHT = QColor(255, 255, 255)
+RING_SELECTED = QColor(255, 230, 0)
 
 
 class ImageItem(QGraphicsItem):
@@ -79,6 +84,13 @@ class MaskOverlayItem(QGraphicsItem):
         self._rgba = np.zeros((0, 0, 4), np.uint8)
         self._qimage: QImage | None = None
         self.opacity_value = 0.45
+        self.colour = mask_rgb(DEFAULT_MASK_COLOUR)
+
+    def set_colour(self, rgb: tuple[int, int, int]) -> None:
+        self.colour = tuple(int(c) for c in rgb)
+        if self._rgba.size:
+            _fill(self._rgba, self.colour, self._rgba[..., 3].copy())
+        self.update()
 
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self._rgba.shape[1], self._rgba.shape[0])
@@ -90,9 +102,8 @@ class MaskOverlayItem(QGraphicsItem):
             self._qimage = None
         else:
             h, w = mask.shape
-            self._rgba = np.zeros((h, w, 4), np.uint8)
-            self._rgba[..., 0], self._rgba[..., 1], self._rgba[..., 2] = MASK_COLOR
-            self._rgba[..., 3] = mask
+            self._rgba = np.empty((h, w, 4), np.uint8)
+            _fill(self._rgba, self.colour, mask)
             # The QImage shares the numpy buffer: updates of the box are visible at once.
             self._qimage = QImage(self._rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
         self.update()
@@ -115,6 +126,14 @@ class MaskOverlayItem(QGraphicsItem):
             return
         painter.setOpacity(self.opacity_value)
         painter.drawImage(self.boundingRect(), self._qimage)
+
+
+def _fill(rgba: np.ndarray, colour: tuple[int, int, int], alpha: np.ndarray) -> None:
+    """Every pixel of the contiguous HxWx4 `rgba` to `colour` with `alpha`. Written as one
+    32-bit word per pixel: numpy's per-channel broadcast took 0.4 s for a 12 MP photo."""
+    word = np.array([*colour, 0], np.uint8).view(np.uint32)[0]
+    rgba.view(np.uint32)[...] = word
+    rgba[..., 3] = alpha
 
 
 class PointsItem(QGraphicsItem):
@@ -162,12 +181,17 @@ class PointsItem(QGraphicsItem):
 
     def _handle(self, painter: QPainter, at: QPointF, r: float, color: QColor,
                 highlight: bool) -> None:
-        pen = QPen(QColor(255, 255, 0) if highlight else QColor(255, 255, 255),
-                   2.5 if highlight else 1.5)
-        pen.setCosmetic(True)
-        painter.setPen(pen)
+        # A dark outer ring, then a light one (yellow when selected), then the fill: one of
+        # them contrasts with any background.
+        px = 1.0 / self.scale  # one screen pixel in scene units
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(RING_DARK)
+        painter.drawEllipse(at, r + 3.5 * px, r + 3.5 * px)
+        painter.setBrush(RING_SELECTED if highlight else RING_LIGHT)
+        painter.drawEllipse(at, r + (2.5 if highlight else 1.5) * px,
+                            r + (2.5 if highlight else 1.5) * px)
         painter.setBrush(QBrush(color))
-        painter.drawEllipse(at, r, r)
+        painter.drawEllipse(at, r - 0.5 * px, r - 0.5 * px)
 
     def _arrow(self, painter: QPainter, s: QPointF, t: QPointF, r: float) -> None:
         dx, dy = t.x() - s.x(), t.y() - s.y()

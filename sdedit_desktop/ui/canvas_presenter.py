@@ -16,6 +16,7 @@ from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.lifetime import while_alive
+from sdedit_desktop.ui.model.original import ORIGINAL_ID
 from sdedit_desktop.ui.widgets import CompareBar, TrajectoryPlayer
 
 QIMAGE_CACHE_SIZE = 24
@@ -65,6 +66,10 @@ class CanvasPresenter(QObject):
         override = None
         if job is not None and job.preview is not None:
             before, after = self._qimage(job.request.image), job.preview
+        elif editor.shown_entry_id == ORIGINAL_ID and editor.original is not None:
+            # The original photo alone: no mask, points or region of the working image on it.
+            before = after = self._qimage(editor.original.image)
+            override = []
         elif entry is not None:
             override = [(tuple(a), tuple(b)) for a, b in getattr(entry.request, "points", ())]
             before = self._qimage(entry.request.image)

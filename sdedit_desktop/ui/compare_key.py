@@ -1,8 +1,11 @@
 """Hold C to compare, wherever the keyboard focus is: an application-level event filter sends
 the compare key to the canvas whenever the main window is active (not only when the canvas
-has focus), unless a text field is being typed in. With the working image on the canvas and
-it being a finished edit's result, holding C shows that edit's input, and releasing it
-returns to the working image."""
+has focus): over the canvas, the history, a slider, a check box and a number box alike (a
+number box cannot take a letter, so C there can only mean compare). Only a text field that is
+being typed in (a prompt, a LoRA path, an editable list) keeps its C: there it types the letter
+(documented in Help > Shortcuts; click the canvas or press Tab to leave the field). With the
+working image on the canvas and it being a finished edit's result, holding C shows that edit's
+input, and releasing it returns to the working image."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QPlainTextEdit,
+    QSpinBox,
     QTextEdit,
     QWidget,
 )
@@ -21,11 +25,18 @@ from PySide6.QtWidgets import (
 from sdedit_desktop.ui.canvas import COMPARE_KEY, CanvasView
 from sdedit_desktop.ui.model.editor import EditorModel
 
-_TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
+_TEXT_FIELDS = (QLineEdit, QTextEdit, QPlainTextEdit)
 
 
 def _typing_in(widget: QObject) -> bool:
-    if isinstance(widget, _TYPING):
+    """Whether a C typed into `widget` is text: a text field, an editable combo box, or a
+    number box whose digits include letters (base > 12). A number box's own line edit counts
+    as the number box."""
+    if isinstance(widget, QLineEdit) and isinstance(widget.parent(), QAbstractSpinBox):
+        widget = widget.parent()
+    if isinstance(widget, QAbstractSpinBox):
+        return isinstance(widget, QSpinBox) and widget.displayIntegerBase() > 12
+    if isinstance(widget, _TEXT_FIELDS):
         return True
     return isinstance(widget, QComboBox) and widget.isEditable()
 

@@ -30,6 +30,8 @@ from sdedit_desktop.project import (
 )
 from sdedit_desktop.project import save_project as write_project
 from sdedit_desktop.project.loras import LoraStore
+from sdedit_desktop.textsafe import shown
+from sdedit_desktop.ui.background_read import BackgroundRead
 from sdedit_desktop.ui.errors import show_error
 from sdedit_desktop.ui.file_places import (
     EXPORT_FORMATS,
@@ -41,6 +43,7 @@ from sdedit_desktop.ui.file_places import (
 )
 from sdedit_desktop.ui.imageio import OPEN_FILTER, ImageLoadError, load_image_file, save_png
 from sdedit_desktop.ui.model.editor import EditorModel
+from sdedit_desktop.ui.model.original import ORIGINAL_ID
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
 from sdedit_desktop.ui.qimage import qimage_to_rgb
 from sdedit_desktop.ui.settings import AppSettings
@@ -75,8 +78,12 @@ class FileActions:
     def __init__(self, parent: QWidget, editor: EditorModel, settings: AppSettings,
                  ask_unsaved: Callable[[], str], confirm: Callable[[str, str], bool],
                  persist_settings: Callable[[], None],
-                 lora_store: Callable[[], LoraStore] = default_lora_store):
+                 lora_store: Callable[[], LoraStore] = default_lora_store,
+                 busy: Callable[[str], None] = lambda _text: None):
+        """`busy(text)` shows what is being opened in the background ("" = done)."""
         self.parent, self.editor, self.settings = parent, editor, settings
+        self._busy = busy
+        self._reads = BackgroundRead(parent)
         self._ask_unsaved, self._confirm = ask_unsaved, confirm
         self._persist = persist_settings
         self._lora_store = lora_store
@@ -102,20 +109,49 @@ class FileActions:
                                               str(dialog_folder(self.settings.last_dir)),
                                               OPEN_FILTER)
         if path:
-            self.open_image(Path(path))
+            self.open_in_background(Path(path))
 
     def open_image(self, path: Path) -> bool:
-        """Open an image file (or a project) as a new session. Errors are shown; nothing is
-        lost on failure."""
+        """Open an image file (or a project) as a new session, reading it on this thread.
+        Errors are shown; nothing is lost on failure."""
         path = Path(path)
         if path.suffix.lower() == ".sdeproj":
             return self.open_project(path)
         try:
             image = load_image_file(path)
         except ImageLoadError as exc:
-            show_error(self.parent, "Cannot open image", str(exc),
-                       f"{path}\n{exc.__cause__ or ''}")
-            return False
+            return self._cannot_open_image(path, exc)
+        return self._start_image(path, image)
+
+    def open_in_background(self, path: Path) -> None:
+        """Open an image or a project like `open_image`, reading the file off the UI thread:
+        the window stays live and says what it is opening meanwhile (a large photo takes
+        seconds to decode). What the user does is asked (unsaved work) once it is read."""
+        path = Path(path)
+        project = path.suffix.lower() == ".sdeproj"
+        self._busy(f"Opening {shown(path.name, 80)}…")
+
+        def done(value: object, error: BaseException | None) -> None:
+            self._busy("")
+            if project:
+                if error is not None:
+                    self._cannot_open_project(path, error)
+                else:
+                    self._start_project(path, value)
+            elif isinstance(error, ImageLoadError):
+                self._cannot_open_image(path, error)
+            elif error is not None:  # not a reader's error: a bug, the excepthook shows it
+                raise error
+            else:
+                self._start_image(path, value)
+
+        self._reads.read(path, load_project if project else load_image_file, done)
+
+    def _cannot_open_image(self, path: Path, exc: ImageLoadError) -> bool:
+        show_error(self.parent, "Cannot open image", str(exc), f"{path}\n{exc.__cause__ or ''}")
+        return False
+
+    def _start_image(self, path: Path, image: np.ndarray) -> bool:
         if not self.may_discard():
             return False
         self.editor.start_project(image, path.name, path)
@@ -149,18 +185,28 @@ class FileActions:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open project",
                                               str(dialog_folder(self.settings.last_dir)),
                                               PROJECT_FILTER)
-        return self.open_project(Path(path)) if path else False
+        if path:
+            self.open_in_background(Path(path))
+        return bool(path)
 
     def open_project(self, path: Path) -> bool:
         try:
             project = load_project(path)
-        except ProjectError as exc:
+        except (ProjectError, OSError) as exc:
+            return self._cannot_open_project(path, exc)
+        return self._start_project(path, project)
+
+    def _cannot_open_project(self, path: Path, exc: BaseException) -> bool:
+        if isinstance(exc, ProjectError):
             show_error(self.parent, "Cannot open project", f"{path.name}: {exc}", str(path))
-            return False
-        except OSError as exc:
+        elif isinstance(exc, OSError):
             show_error(self.parent, "Cannot open project",
                        f"{path.name} cannot be read: {exc}", repr(exc))
-            return False
+        else:  # not a reader's error: a bug, the excepthook shows it
+            raise exc
+        return False
+
+    def _start_project(self, path: Path, project: Project) -> bool:
         if not self.may_discard():
             return False
         project_to_editor(self.editor, project, path.name)
@@ -207,7 +253,9 @@ class FileActions:
         if self.editor.doc.image is None or not self.editor.has_unsaved_work():
             return None
         try:
-            return autosave(editor_to_project(self.editor), self.autosave_dir)
+            original = self.editor.original
+            return autosave(editor_to_project(self.editor), self.autosave_dir,
+                            name=original.label if original is not None else None)
         except (ProjectError, OSError) as exc:
             self.editor.message.emit(f"Autosave failed: {exc}", 8000)
             return None
@@ -280,6 +328,8 @@ class FileActions:
         entry = self.editor.shown_entry()
         if entry is not None:
             return entry.result.image, entry.request
+        if self.editor.shown_entry_id == ORIGINAL_ID and self.editor.original is not None:
+            return self.editor.original.image, None
         return self.editor.doc.image, None
 
     def export_result(self, path: Path | None = None) -> Path | None:
@@ -331,7 +381,7 @@ class FileActions:
         for p in existing:
             act = menu.addAction(Path(p).name)
             act.setToolTip(p)
-            act.triggered.connect(lambda _=False, path=p: self.open_image(Path(path)))
+            act.triggered.connect(lambda _=False, path=p: self.open_in_background(Path(path)))
         menu.setEnabled(bool(existing))
 
     def _remember(self, path: Path, folder: bool) -> None:

@@ -37,6 +37,7 @@ from sdedit_desktop.ui.actions import Shortcut
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.canvas_presenter import CanvasPresenter
 from sdedit_desktop.ui.compare_key import CompareKeyFilter
+from sdedit_desktop.ui.dock_share import DockShare
 from sdedit_desktop.ui.errors import show_error, show_warning
 from sdedit_desktop.ui.estimate_presenter import EstimatePresenter
 from sdedit_desktop.ui.file_actions import FileActions
@@ -50,6 +51,7 @@ from sdedit_desktop.ui.panels import InputError, PanelStack
 from sdedit_desktop.ui.region_presenter import RegionPresenter
 from sdedit_desktop.ui.run_presenter import RunBoxPresenter
 from sdedit_desktop.ui.settings import AppSettings, save_settings
+from sdedit_desktop.ui.status_line import StatusLine
 from sdedit_desktop.ui.widgets import CompareBar, RunBox, TrajectoryPlayer
 
 
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self.canvas.brush_radius = self.settings.brush_radius
         self.canvas.brush_hardness = self.settings.brush_hardness
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
+        self.canvas.set_mask_colour(self.settings.mask_colour)
         # The panels show and write the model's next-edit parameters (no state of their own).
         self.panels = PanelStack(self.editor.params)
         self.panels.max_side.setValue(self.settings.max_side)
@@ -84,13 +87,15 @@ class MainWindow(QMainWindow):
         self.run_box = RunBox()
         self.compare = CompareBar()
         self.player = TrajectoryPlayer()
-        self.history_panel = HistoryPanel(self.history)
+        self.history_panel = HistoryPanel(self.history,
+                                          original=lambda: self.editor.original)
         self.shortcuts: list[Shortcut] = []
         # Late-bound lambdas: tests and the self-test replace confirm/ask_unsaved per window.
         self.files = FileActions(self, self.editor, self.settings,
                                  ask_unsaved=lambda: self.ask_unsaved(),
                                  confirm=lambda title, question: self.confirm(title, question),
-                                 persist_settings=self.persist_settings)
+                                 persist_settings=self.persist_settings,
+                                 busy=lambda text: self._show_busy(text))
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self.files.autosave_now)
         self.apply_autosave_interval()
@@ -101,7 +106,8 @@ class MainWindow(QMainWindow):
                                                 self.player, self.metrics_label, self)
         self.run_presenter = RunBoxPresenter(self.editor, self.run_box, self.run_edit, self)
         self.region_presenter = RegionPresenter(self.editor, self.canvas, self)
-        self.statusBar().insertPermanentWidget(0, self.region_presenter.label)
+        # First of the permanent widgets (index 1: after the message line, a normal widget).
+        self.statusBar().insertPermanentWidget(1, self.region_presenter.label)
         self.estimate_presenter = EstimatePresenter(self.editor, self.run_box, self)
         self.compare_key = CompareKeyFilter(self, self.canvas, self.editor, self.player)
         self._connect()
@@ -165,6 +171,9 @@ class MainWindow(QMainWindow):
                   + scroll.verticalScrollBar().sizeHint().width() + 4)
         right.setMinimumWidth(max(330, needed))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.edit_dock = dock
+        # The panel grows with the window (a quarter or so of it), so its lines stay readable.
+        self.edit_dock_share = DockShare(self, dock, share=0.28, max_px=560)
 
         hist = QDockWidget("History", self)
         hist.setObjectName("history-dock")
@@ -174,6 +183,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, hist)
 
         bar = self.statusBar()
+        self.status_line = StatusLine(bar)  # the editor's messages, wrapped, never cut off
         self.cursor_label = QLabel("")
         self.zoom_label = QLabel("")
         self.device_label = QLabel("")
@@ -218,7 +228,7 @@ class MainWindow(QMainWindow):
         self.samples_menu = f.addMenu("Samples")
         for path in sample_images():
             act = self.samples_menu.addAction(path.stem.capitalize())
-            act.triggered.connect(lambda _=False, p=path: self.open_image(p))
+            act.triggered.connect(lambda _=False, p=path: self.files.open_in_background(p))
         self.recent_menu = f.addMenu("Recent")
         self.files.bind_recent_menu(self.recent_menu)
         f.addSeparator()
@@ -405,7 +415,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursorMoved.connect(self._on_cursor)
         self.canvas.filesDropped.connect(self._on_files_dropped)
         self.canvas.imageDropped.connect(lambda img: self.set_image_from_qimage(img, "dropped"))
-        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.canvas.message.connect(lambda text: self._show_message(text, 4000))
         self.history_panel.entrySelected.connect(self.view_entry)
         self.history_panel.continueRequested.connect(self.continue_from)
         self.history_panel.rerunRequested.connect(self.rerun_with_new_seed)
@@ -422,7 +432,7 @@ class MainWindow(QMainWindow):
         self.settings.call_costs = self.editor.costs.to_json()
 
     def _show_message(self, text: str, timeout_ms: int) -> None:
-        self.statusBar().showMessage(text, timeout_ms)
+        self.status_line.show_message(text, timeout_ms)
 
     def _show_error(self, title: str, message: str, detail: str) -> None:
         show_error(self, title, message, detail or None)
@@ -511,7 +521,15 @@ class MainWindow(QMainWindow):
 
     def _on_files_dropped(self, paths: list[Path]) -> None:
         if paths:
-            self.open_image(paths[0])
+            self.files.open_in_background(paths[0])
+
+    def _show_busy(self, text: str) -> None:
+        """What is being opened in the background, on the canvas and in the status bar."""
+        self.canvas.set_busy_text(text)
+        if text:
+            self._show_message(text, 0)
+        elif self.status_line.current_message().startswith("Opening "):
+            self.status_line.clear_message()
 
     def dragEnterEvent(self, event) -> None:
         self.canvas.dragEnterEvent(event)
@@ -601,9 +619,12 @@ class MainWindow(QMainWindow):
             show_error(self, "Model could not be loaded", state.message or "Loading failed.",
                        getattr(failure, "detail", None) or None)
         elif state.status == "ready":
-            self.statusBar().showMessage(state.message or "Model ready", 5000)
+            demo = self.editor.demo.active  # what a demo model made the editor choose
+            text = state.message or "Model ready"
+            self._show_message(f"{text} {demo.note}" if demo else text,
+                               20000 if demo else 5000)
         elif state.status == "loading" and state.message:
-            self.statusBar().showMessage(state.message)
+            self._show_message(state.message, 0)
 
     def _show_model_state(self, state: ModelState) -> None:
         text = model_status_text(state)
@@ -614,7 +635,7 @@ class MainWindow(QMainWindow):
 
     def stop_model_load(self) -> None:
         if self.editor.runner.cancel_model_load():
-            self.statusBar().showMessage("Stopping the model load…", 5000)
+            self._show_message("Stopping the model load…", 5000)
 
     def load_model(self, spec: ModelSpec) -> None:
         self.editor.runner.load_model(spec)
@@ -641,11 +662,14 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         before = (self.settings.model_source, self.settings.device, self.settings.dtype,
                   self.settings.allow_pickle)
+        max_side = self.settings.max_side
         if dialog.exec():
             self.persist_settings()
-            self.panels.max_side.setValue(self.settings.max_side)
+            if self.settings.max_side != max_side:  # else keep the panel's (a demo model's)
+                self.panels.max_side.setValue(self.settings.max_side)
             self.apply_autosave_interval()
             self.opacity_slider.setValue(round(100 * self.settings.overlay_opacity))
+            self.canvas.set_mask_colour(self.settings.mask_colour)
             after = (self.settings.model_source, self.settings.device, self.settings.dtype,
                      self.settings.allow_pickle)
             if after != before and self.model_spec() is not None:

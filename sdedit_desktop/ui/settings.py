@@ -15,6 +15,8 @@ from typing import Any
 
 import platformdirs
 
+from sdedit_desktop.ui.mask_colour import DEFAULT_MASK_COLOUR, is_mask_colour
+
 APP_NAME = "sdedit-desktop"
 SETTINGS_FILE = "settings.json"
 MAX_RECENT = 10
@@ -29,6 +31,7 @@ class AppSettings:
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
     overlay_opacity: float = 0.45
+    mask_colour: str = DEFAULT_MASK_COLOUR  # "#rrggbb" of the mask overlay (ui/mask_colour.py)
     brush_radius: float = 16.0
     brush_hardness: float = 0.8
     max_side: int = 768
@@ -77,7 +80,8 @@ def _coerce(data: Any) -> tuple[AppSettings, list[str]]:
                 and not isinstance(value, bool))
             or (isinstance(default, int) and not isinstance(default, bool)
                 and isinstance(value, int) and not isinstance(value, bool))
-            or (isinstance(default, str) and isinstance(value, str))
+            or (f.name == "mask_colour" and is_mask_colour(value))
+            or (isinstance(default, str) and isinstance(value, str) and f.name != "mask_colour")
             or (isinstance(default, list) and isinstance(value, list)
                 and all(isinstance(v, str) for v in value))
             or (isinstance(default, dict) and isinstance(value, dict)

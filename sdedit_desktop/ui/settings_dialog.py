@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
+    QColorDialog,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.ui.mask_colour import SUGGESTED, colour_text, is_mask_colour, mask_rgb
 from sdedit_desktop.ui.model_setup import DEVICES, DTYPES, ModelSetupDialog
 from sdedit_desktop.ui.settings import AppSettings, settings_path
 
@@ -59,6 +63,8 @@ class SettingsDialog(QDialog):
         self.opacity.setSingleStep(0.05)
         self.opacity.setValue(settings.overlay_opacity)
         form.addRow("Mask overlay opacity", self.opacity)
+        self.mask_colour = MaskColourButton(settings.mask_colour)
+        form.addRow("Mask colour", self.mask_colour)
         self.autosave = QSpinBox()
         self.autosave.setRange(0, 60)
         self.autosave.setSpecialValueText("off")
@@ -119,8 +125,49 @@ class SettingsDialog(QDialog):
         s.device, s.dtype = self.device.currentData(), self.dtype.currentData()
         s.max_side = int(self.max_side.value())
         s.overlay_opacity = float(self.opacity.value())
+        s.mask_colour = self.mask_colour.colour()
         s.autosave_minutes = int(self.autosave.value())
         s.export_quality = int(self.export_quality.value())
         s.embed_loras = self.embed_loras.isChecked()
         s.recent_files = self._recent
         super().accept()
+
+
+class MaskColourButton(QPushButton):
+    """Shows the colour as a swatch with its name; a click opens the colour dialog."""
+
+    colourChanged = Signal(str)
+
+    def __init__(self, colour: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setToolTip("Colour of the mask overlay on the canvas: pick one that stands out "
+                        "on your photo.")
+        self._colour = colour_text(mask_rgb(colour))
+        self.clicked.connect(self._choose)
+        self._show()
+
+    def colour(self) -> str:
+        return self._colour
+
+    def set_colour(self, colour: str) -> None:
+        """Set "#rrggbb"; ValueError naming the value for anything else."""
+        if not is_mask_colour(colour):
+            raise ValueError(f"a mask colour is #rrggbb, got {colour!r}")
+        colour = colour.lower()
+        if colour != self._colour:
+            self._colour = colour
+            self._show()
+            self.colourChanged.emit(colour)
+
+    def _show(self) -> None:
+        r, g, b = mask_rgb(self._colour)
+        text = "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+        self.setText(self._colour)
+        self.setStyleSheet(f"background-color: {self._colour}; color: {text};")
+
+    def _choose(self) -> None:
+        for index, suggestion in enumerate(SUGGESTED):
+            QColorDialog.setCustomColor(index, QColor(suggestion))
+        chosen = QColorDialog.getColor(QColor(self._colour), self, "Mask colour")
+        if chosen.isValid():
+            self.set_colour(chosen.name())

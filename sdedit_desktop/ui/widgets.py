@@ -26,39 +26,28 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-class ElidedLabel(QLabel):
-    """One line that never asks for more width than it is given: a long text (progress, an
-    estimate) is elided instead of widening the panel; the whole text is the tooltip.
-    `text()` is the whole text."""
+class WrappingLabel(QLabel):
+    """Text that wraps onto more lines instead of asking for more width: every word stays
+    readable in a narrow panel, and a longer text never widens the panel (its width hint is
+    0; its height follows the width it is given)."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(parent)
-        self._full = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def text(self) -> str:
-        return self._full
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
 
     def sizeHint(self) -> QSize:
-        return QSize(0, super().sizeHint().height())
+        return QSize(0, self.heightForWidth(max(self.width(), 1)))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(0, super().minimumSizeHint().height())
+        return QSize(0, self.heightForWidth(max(self.width(), 1)))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        metrics = self.fontMetrics()
-        super().setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight,
-                                           max(self.width(), 1)))
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the height for the new width
 
 
 class RunBox(QWidget):
@@ -73,7 +62,7 @@ class RunBox(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         # Before Run: what the next edit costs, and on a slow device the draft preset.
         estimate_row = QHBoxLayout()
-        self.estimate = ElidedLabel("")
+        self.estimate = WrappingLabel("")
         self.draft_button = QPushButton("Draft")
         self.draft_button.setCheckable(True)
         self.draft_button.setToolTip(
@@ -103,9 +92,9 @@ class RunBox(QWidget):
         self.bar.setFormat("Idle")
         self.bar.setValue(0)
         layout.addWidget(self.bar)
-        # Phase, step and ETA: easier to read than text on the bar; elided so a long line
-        # never widens the panel (and shrinks the canvas) during a run.
-        self.phase = ElidedLabel("")
+        # Phase and step, then elapsed and ETA, on two lines that wrap rather than widen the
+        # panel (and shrink the canvas) during a run; the bar repeats the ETA.
+        self.phase = WrappingLabel("")
         layout.addWidget(self.phase)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
@@ -135,9 +124,9 @@ class RunBox(QWidget):
     def show_progress(self, phase: str, step: int, total: int, fraction: float,
                       elapsed_s: float, eta_s: float | None) -> None:
         self.bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
-        self.bar.setFormat(f"{100 * fraction:.0f}%")
-        self.phase.setText(f"{phase} · step {step}/{total} · elapsed "
-                           f"{format_seconds(elapsed_s)} · ETA {format_seconds(eta_s)}")
+        self.bar.setFormat(f"{100 * fraction:.0f}% · ETA {format_seconds(eta_s)}")
+        self.phase.setText(f"{phase} · step {step}/{total}\n"
+                           f"elapsed {format_seconds(elapsed_s)} · ETA {format_seconds(eta_s)}")
 
 
 class CompareBar(QWidget):

@@ -18,6 +18,7 @@ from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.ui.brush import BrushSpec
 from sdedit_desktop.ui.model.commands import CallbackCommand, PointsCommand, mask_command, push_mask
+from sdedit_desktop.ui.model.demo_params import DemoParams
 from sdedit_desktop.ui.model.document import EditorDocument, PointPair
 from sdedit_desktop.ui.model.edit_params import EditParams
 from sdedit_desktop.ui.model.engine_api import EditEngine
@@ -26,6 +27,7 @@ from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.model.job_controller import JobController
 from sdedit_desktop.ui.model.jobs import JobList
 from sdedit_desktop.ui.model.lifetime import while_alive
+from sdedit_desktop.ui.model.original import ORIGINAL_ID, Original, session_original
 from sdedit_desktop.ui.model.region import RegionCommand
 
 # What the user is told when Run cannot start, by model status: (title, message).
@@ -67,11 +69,13 @@ class EditorModel(QObject):
         self.project: Project | None = None  # the Project once saved/opened (id, path, cache)
         self.parent_id: str | None = None  # the entry the working image is the result of
         self.shown_entry_id: str | None = None  # history entry on the canvas; None = working
+        self.original: Original | None = None  # the photo the session started from
         self.frame: int | None = None  # trajectory frame shown; None = the result
         self._saved_index = 0  # undo index at the last save
         self.undo.indexChanged.connect(while_alive(self, self._on_undo_index))
         self.costs = CostEstimates()  # seconds per model call, measured by finished edits
         self.runner = JobController(self, engine)
+        self.demo = DemoParams(self)  # a demo model's preset and max side (models/demo.py)
 
     def set_edit_kind(self, kind: str) -> None:
         if kind not in self.params.kinds():
@@ -83,8 +87,11 @@ class EditorModel(QObject):
     # -- sessions ---------------------------------------------------------------------------
     def start_project(self, image: np.ndarray, label: str, path: Path | None = None,
                       mask: np.ndarray | None = None, points: list[PointPair] | None = None,
-                      entries: list[HistoryEntry] | None = None) -> None:
-        """A fresh editing session on `image` (undo and history start over)."""
+                      entries: list[HistoryEntry] | None = None,
+                      original_label: str | None = None) -> None:
+        """A fresh editing session on `image` (undo and history start over). The original
+        photo is `image` or, with `entries`, the input of the first edit (model/original.py);
+        `original_label` names it when `label` names something else (a project's result)."""
         self.runner.drop_all()  # edits of the previous image must not land in the new history
         self.undo.clear()
         self._saved_index = 0
@@ -92,6 +99,7 @@ class EditorModel(QObject):
         self.frame = None
         self.parent_id = None
         self.project = None
+        self.original = session_original(image, original_label or label, entries or [])
         self.history.reset(entries or [])
         self.doc.set_image(image, label, path, mask, points, region=None)  # region: auto
         self.sessionStarted.emit()
@@ -225,24 +233,31 @@ class EditorModel(QObject):
         return True
 
     def continue_from(self, entry_id: str) -> bool:
-        """The entry's result becomes the working image (one undo step)."""
+        """The entry's result (or, for `ORIGINAL_ID`, the original photo) becomes the working
+        image (one undo step)."""
         entry = self.history.find(entry_id)
-        if entry is None:
+        if entry_id == ORIGINAL_ID and self.original is not None:
+            image, label, parent = self.original.image, self.original.label, None
+            name = f"The original ({label})"
+        elif entry is not None:
+            number = self.history.number(entry_id)
+            image, label, parent = entry.result.image, f"result #{number}", entry_id
+            name = f"Result #{number}"
+        else:
             return False
-        number = self.history.number(entry_id)
-        if self.parent_id == entry_id and np.array_equal(self.doc.image, entry.result.image):
+        if self.parent_id == parent and np.array_equal(self.doc.image, image):
             self.show_entry(None)  # a finished edit is already the working image
-            self.message.emit(f"Result #{number} is already the working image.", 4000)
+            self.message.emit(f"{name} is already the working image.", 4000)
             return True
         doc = self.doc
         old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
                doc.image_label, self.parent_id)
-        new_image = np.array(entry.result.image, copy=True)
+        new_image = np.array(image, copy=True)
 
         def apply() -> None:
             mask = old[1] if old[1] is not None and old[1].shape == new_image.shape[:2] else None
-            doc.set_image(new_image, f"result #{number}", None, mask, [])
-            self.parent_id = entry_id
+            doc.set_image(new_image, label, None, mask, [])
+            self.parent_id = parent
             self.show_entry(None)
 
         def revert() -> None:
@@ -250,15 +265,17 @@ class EditorModel(QObject):
             self.parent_id = old[4]
             self.show_entry(None)
 
-        self.undo.push(CallbackCommand(f"Continue from result #{number}", apply, revert))
-        self.message.emit(f"Result #{number} is now the input; set new points and run again.",
-                          6000)
+        self.undo.push(CallbackCommand(f"Continue from {name[0].lower()}{name[1:]}", apply,
+                                       revert))
+        self.message.emit(f"{name} is now the input; set new points and run again.", 6000)
         return True
 
     # -- what the canvas shows --------------------------------------------------------------
     def show_entry(self, entry_id: str | None) -> None:
         """Show a history entry (input vs result) or, with None, the working image."""
-        self.shown_entry_id = entry_id if self.history.find(entry_id) is not None else None
+        known = self.history.find(entry_id) is not None or (
+            entry_id == ORIGINAL_ID and self.original is not None)
+        self.shown_entry_id = entry_id if known else None
         self.frame = None
         self.shownChanged.emit()
 

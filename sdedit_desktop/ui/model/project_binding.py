@@ -1,9 +1,10 @@
 """The editor model <-> the `project` package's `Project` (what `.sdeproj` files hold).
 
 `project.ui` keeps the next edit's parameters (`EditParams.to_json()` under "edit_params"), the
-kind of the next edit ("method"), the entry the working image continues (`parent_id`) and what
-the working image is (`image_label`) and the user's edit region (`region`: [x, y, w, h], absent
-or null = auto)."""
+kind of the next edit ("method"), the entry the working image continues (`parent_id`), what
+the working image is (`image_label`), the name of the photo the project started from
+(`original_label`; the photo itself is the input of the first edit, see model/original.py) and
+the user's edit region (`region`: [x, y, w, h], absent or null = auto)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def editor_to_project(editor: EditorModel) -> Project:
     project.history = list(editor.history.entries)
     project.ui = {"edit_params": editor.params.to_json(), "method": editor.edit_kind,
                   "parent_id": editor.parent_id, "image_label": doc.image_label,
+                  "original_label": editor.original.label if editor.original else None,
                   "region": None if doc.region is None else list(doc.region)}
     project.mark_changed()
     return project
@@ -36,8 +38,10 @@ def editor_to_project(editor: EditorModel) -> Project:
 def project_to_editor(editor: EditorModel, project: Project, label: str) -> None:
     """Start a session on `project`; `label` names the image when the project does not."""
     ui = project.ui if isinstance(project.ui, dict) else {}
+    original = ui.get("original_label")
     editor.start_project(project.image, str(ui.get("image_label") or label), None,
-                         project.mask, list(project.points), list(project.history))
+                         project.mask, list(project.points), list(project.history),
+                         original_label=original if isinstance(original, str) else None)
     editor.project = project
     # Older projects kept untyped panel values ("panels", "seed", "max_side"): what can be
     # read is migrated, the rest ignored.

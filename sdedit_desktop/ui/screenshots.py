@@ -92,9 +92,11 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
         panel = window.panels.select("drag")
         panel.widgets["prompt"].setText("a photo of a cat")
         window.panels.max_side.setValue(256)
-        # On the CPU, before any run: the paper preset's model calls and the draft offer.
+        # On the CPU, before any run: the paper preset's model calls and the draft offer (the
+        # demo model starts with the draft preset on: models/demo.py).
+        window.run_box.draft_button.setChecked(False)
         shot(window, "03a-estimate-and-draft-offer")
-        window.run_box.draft_button.click()  # the draft preset: N = 50 drag steps
+        window.run_box.draft_button.setChecked(True)  # the draft preset: N = 50 drag steps
         shot(window, "03-drag-points-and-mask")
 
         # The edit region: the user's frame around the points (solid, with handles); the drag

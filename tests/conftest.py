@@ -42,3 +42,13 @@ def hub_server(monkeypatch, tmp_path):
     yield server
     close_session()
     server.stop()
+
+
+@pytest.fixture
+def errors():
+    """The error dialogs the UI would have shown (ui/errors.py), instead of showing them."""
+    from sdedit_desktop.ui.errors import error_handler
+
+    shown = []
+    with error_handler(lambda _parent, e: shown.append(e)):
+        yield shown

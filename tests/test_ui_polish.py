@@ -1,6 +1,6 @@
 """Parts of the editor a first session trips over (issue 17): the history list and an empty
 click, the estimate of the next edit before and after a measured run, the draft preset, and
-the progress line that must not widen the panel."""
+the progress line (tests/test_ux_editor.py: it wraps, never widening the panel)."""
 
 from __future__ import annotations
 
@@ -89,20 +89,6 @@ def test_draft_preset_is_offered_on_a_cpu_and_goes_through_the_params(estimate_s
     box.draft_button.click()
     assert editor.params.preset("drag") == PAPER
     assert editor.params.value("drag", "steps") == DragRequest.defaults()["steps"]
-
-
-def test_progress_text_never_widens_the_run_box(qtbot):
-    box = RunBox()
-    qtbot.addWidget(box)
-    box.resize(300, 120)
-    box.show()
-    width = box.sizeHint().width()
-    box.show_progress("drag step 12/40 (reverse pass on the recorded trajectory)", 123, 456,
-                      0.5, 1234.0, 5678.0)
-    assert box.sizeHint().width() == width
-    assert box.minimumSizeHint().width() <= 300
-    assert "ETA" in box.phase.text()  # the whole line is kept (elided only when drawn)
-
 
 
 def test_measured_costs_survive_a_restart_through_the_settings(tmp_path):

@@ -13,7 +13,6 @@ from ui_helpers import make_window
 from sdedit_desktop.edits.requests import DragRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.models.interface import ModelSpec
-from sdedit_desktop.ui.errors import error_handler
 from sdedit_desktop.ui.main_window import MainWindow
 from sdedit_desktop.ui.qimage import qimage_to_rgb
 from sdedit_desktop.ui.settings import AppSettings
@@ -26,13 +25,6 @@ def _image(seed: int = 0) -> np.ndarray:
     y, x = np.mgrid[0:H, 0:W]
     base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
     return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture
-def errors():
-    shown = []
-    with error_handler(lambda _parent, e: shown.append(e)):
-        yield shown
 
 
 @pytest.fixture

@@ -17,20 +17,12 @@ from ui_helpers import IMAGE, FakeEngine, make_window
 
 from sdedit_desktop.edits.requests import DragRequest, EditResult
 from sdedit_desktop.project import autosave, list_recoverable
-from sdedit_desktop.ui.errors import error_handler
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.original import ORIGINAL_ID, session_original
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
 from sdedit_desktop.ui.qimage import qimage_to_rgb
 from sdedit_desktop.ui.settings import AppSettings, load_settings, save_settings
 from sdedit_desktop.ui.widgets import RunBox
-
-
-@pytest.fixture
-def errors():
-    shown = []
-    with error_handler(lambda _parent, e: shown.append(e)):
-        yield shown
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ the CLI and the benchmark alike.
 
 torch's default is one thread per core. Its thread pool (OpenMP) waits for every thread at the
 end of each operation, so when another process takes a core the whole pool waits for the thread
-that lost it. Measured with `sdedit bench`'s CPU-threads section on a 2-core machine (tiny model,
-512 px, batch 4; README "Performance"): a UNet call took 58 ms with one thread and 400 ms with
-two on the quiet machine, 46 ms and 811 ms beside one busy process, and 166 ms and 2.6 s while
-other programs loaded the machine. One core left free costs at most that core's parallel
+that lost it. Measured with `sdedit bench`'s CPU-threads section on a shared 2-core machine
+(tiny model, 512 px, batch 4; nine runs, README "Performance"): a UNet call took a median of
+51 ms with one thread and 400 ms with two (35 ms at best, 2.6 s at worst), and beside one busy
+process 86 ms against 1.6 s. One core left free costs at most that core's parallel
 speed-up on an idle machine, and it keeps the editor's UI thread (and everything else the user
 runs) responsive while an edit runs on the CPU. So the policy is: every usable core but one, at
 least one. `OMP_NUM_THREADS` (torch's own knob), when the user sets it, wins.

@@ -12,8 +12,9 @@ import weakref
 import numpy as np
 import torch
 
+from sdedit_desktop.edits.kinds import DragRequest, ReconstructRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import DragRequest, EditResult, ReconstructRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine import Engine, ModelState
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 from sdedit_desktop.models.loading import LoadProgress

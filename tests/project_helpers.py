@@ -12,15 +12,13 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save as save_safetensors
 
-from sdedit_desktop.edits.requests import (
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
-    EditRequest,
-    EditResult,
     InpaintRequest,
     ReconstructRequest,
-    image_sha256,
 )
+from sdedit_desktop.edits.requests import EditRequest, EditResult, image_sha256
 from sdedit_desktop.models.interface import ModelIdentity
 from sdedit_desktop.project import EmbeddedLora, HistoryEntry, Project, save_project
 from sdedit_desktop.project.pngcodec import encode_png

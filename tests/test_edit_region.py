@@ -9,7 +9,6 @@ from sdedit_desktop.edits.composite import Compositor, seam_alpha
 from sdedit_desktop.edits.region import (
     CONTEXT,
     auto_region,
-    crop_request,
     expand_to_region,
     mask_bounds,
     point_from_crop,
@@ -124,7 +123,7 @@ def test_points_and_masks_map_into_the_crop_and_back():
     mask = box_mask(1300, 800, 1310, 805)
     req = DragRequest(image=np.arange(H * W * 3, dtype=np.uint32).reshape(H, W, 3).astype(
         np.uint8), mask=mask, points=pts, region=region)
-    cropped = crop_request(req, region)
+    cropped = req.in_region(region)
     assert cropped.points == (((0, 0), (511, 511)), ((252, 256), (262, 246)))
     assert cropped.image.shape == (512, 512, 3) and cropped.mask.shape == (512, 512)
     assert np.array_equal(cropped.image[10, 20], req.image[754, 1268])

@@ -19,7 +19,7 @@ APP = textwrap.dedent("""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from sdedit_desktop.edits.requests import DragRequest
+    from sdedit_desktop.edits.kinds import DragRequest
     from sdedit_desktop.engine import Engine
     from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model

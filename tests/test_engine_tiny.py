@@ -13,7 +13,7 @@ from engine_helpers import drag_request as _drag
 from engine_helpers import gradient_image as _image
 
 from sdedit_desktop.edits import run_edit
-from sdedit_desktop.edits.requests import InpaintRequest, ReconstructRequest
+from sdedit_desktop.edits.kinds import InpaintRequest, ReconstructRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.interface import ModelSpec

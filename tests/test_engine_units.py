@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.requests import (
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
     InpaintRequest,
     ReconstructRequest,
+    kind_of,
 )
+from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, is_out_of_memory
 from sdedit_desktop.engine.latent_preview import SD15_LATENT_RGB_FACTORS, latent_to_rgb
-from sdedit_desktop.engine.plan import drag_step_count, plan_for
 from sdedit_desktop.engine.progress_tracker import PlannedPhase, ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.models.errors import ModelNotFoundError, ModelOutOfMemoryError
@@ -121,36 +121,39 @@ def test_tracker_without_plan_follows_phases():
 
 
 # --- plans ------------------------------------------------------------------------------------
+def _plan(request):
+    return kind_of(request).plan(request)
+
 
 
 def test_drag_plan_matches_the_edit_geometry():
     # 24 px right, 8 down in a 96x64 image (working size = image): latent (3, 1) -> |d| = 3.16
     # -> m = 2 steps of 1.58 (closer to 2 than one step of 3.16).
     request = DragRequest(image=IMAGE, points=(((20, 20), (44, 28)),), steps=50)
-    assert drag_step_count(request) == 2
-    assert [(p.prefix, p.steps) for p in plan_for(request)] == [
+    assert request.drag_step_count() == 2
+    assert [(p.prefix, p.steps) for p in _plan(request)] == [
         ("drag step 1/", 30), ("drag step 2/", 30)]
     ode = request.with_changes(method="ode", lora="auto")
-    assert [(p.prefix, p.steps) for p in plan_for(ode)] == [
+    assert [(p.prefix, p.steps) for p in _plan(ode)] == [
         ("LoRA", 100), ("inverting 1/", 30), ("drag step 1/", 30), ("inverting 2/", 30),
         ("drag step 2/", 30)]
     # A 4x larger image is scaled to max_side 384: the same drag in latent pixels.
     big = np.zeros((256, 384, 3), np.uint8)
     scaled = DragRequest(image=big, points=(((80, 80), (176, 112)),), max_side=96)
-    assert drag_step_count(scaled) == 2
-    assert drag_step_count(request.with_changes(points=())) == 1
+    assert scaled.drag_step_count() == 2
+    assert request.with_changes(points=()).drag_step_count() == 1
 
 
 def test_plans_for_other_edits():
-    assert [(p.prefix, p.steps, p.cost) for p in plan_for(
+    assert [(p.prefix, p.steps, p.cost) for p in _plan(
         InpaintRequest(image=IMAGE, steps=25))] == [("inpainting", 25, 2.0)]
     diffedit = DiffEditRequest(image=IMAGE, target_prompt="a cat", steps=50)
-    assert [(p.prefix, p.steps) for p in plan_for(diffedit)] == [
+    assert [(p.prefix, p.steps) for p in _plan(diffedit)] == [
         ("computing mask", 1), ("editing", 35)]
-    assert [(p.prefix, p.steps) for p in plan_for(
+    assert [(p.prefix, p.steps) for p in _plan(
         diffedit.with_changes(method="ode", mask_mode="full"))] == [
         ("inverting", 35), ("editing", 35)]
-    assert [(p.prefix, p.steps) for p in plan_for(
+    assert [(p.prefix, p.steps) for p in _plan(
         ReconstructRequest(image=IMAGE, steps=40, t0=0.5))] == [("reconstructing", 20)]
 
 

@@ -16,7 +16,7 @@ from engine_helpers import TIMEOUT_MS, Recorder, wait_end
 from PIL import Image
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.models.loading import load_model

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from ui_helpers import IMAGE, FakeEngine, H, W
 
-from sdedit_desktop.edits.requests import DiffEditRequest, DragRequest, EditResult
+from sdedit_desktop.edits.kinds import DiffEditRequest, DragRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import EngineFailure, JobProgress, ModelState
 from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.brush import BrushSpec
@@ -292,7 +293,7 @@ def test_edit_params_build_the_request_of_a_kind(qapp):
 
 
 def test_a_reconstruction_is_recorded_but_not_applied(editor, engine):
-    from sdedit_desktop.edits.requests import ReconstructRequest
+    from sdedit_desktop.edits.kinds import ReconstructRequest
 
     request = ReconstructRequest(image=IMAGE.copy(), max_side=None)
     job_id = editor.runner.run_working_image(request)

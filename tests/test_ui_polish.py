@@ -10,8 +10,9 @@ from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import QApplication
 from ui_helpers import IMAGE, FakeEngine
 
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.edits.presets import DRAFT, PAPER, preset_values
-from sdedit_desktop.edits.requests import DragRequest, EditResult
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.project.model import HistoryEntry
 from sdedit_desktop.ui.estimate_presenter import EstimatePresenter

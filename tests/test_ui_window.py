@@ -10,7 +10,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
 from ui_helpers import make_window
 
-from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.ui.errors import error_handler

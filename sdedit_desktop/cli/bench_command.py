@@ -7,8 +7,21 @@ import argparse
 import json
 from pathlib import Path
 
-from sdedit_desktop.bench.methods import METHODS
+from sdedit_desktop.bench.kinds import bench_kinds
 from sdedit_desktop.cli.common import CliError, check_range
+
+
+def parse_steps(text: str) -> tuple[str, int]:
+    """"N" (every kind) or "KIND=N" (one kind) -> (kind or "", N)."""
+    kind, _, number = text.rpartition("=")
+    try:
+        steps = int(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or KIND=N, got {text!r:.40}") from None
+    if kind and kind not in bench_kinds():
+        raise argparse.ArgumentTypeError(
+            f"unknown kind {kind!r:.40}: expected one of {', '.join(bench_kinds())}")
+    return kind, steps
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,12 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random-sd15 (default, no download), tiny, or any --model of the edits")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", help="our precision (auto: float16 on CUDA)")
-    p.add_argument("--method", action="append", choices=METHODS, dest="methods",
+    p.add_argument("--method", action="append", choices=bench_kinds(), dest="methods",
                    help="repeatable; default: all")
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--steps", type=int, default=200, help="drag grid steps (N)")
-    p.add_argument("--inpaint-steps", type=int, default=50)
-    p.add_argument("--diffedit-steps", type=int, default=50)
+    p.add_argument("--steps", type=parse_steps, action="append", default=[], metavar="[KIND=]N",
+                   help="steps instead of the paper's: N for every kind, KIND=N for one "
+                        "(repeatable; e.g. --steps drag=50)")
     p.add_argument("--trajectory-batch", type=int, default=16)
     p.add_argument("--lora-steps", type=int, default=100)
     p.add_argument("--no-lora", action="store_true")
@@ -32,9 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch.compile the UNet (CUDA graphs); compile time reported apart")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--ui", action="store_true",
-                   help="also run the drag through the editor's engine (worker thread, "
-                   "previews) and report the longest UI-thread stall and the time to the "
-                   "first preview")
+                   help="also run the first --method (default: drag) through the editor's "
+                   "engine (worker thread, previews) and report the longest UI-thread stall "
+                   "and the time to the first preview")
     p.add_argument("--json", type=Path, dest="json_out", help="write the report here")
     p.set_defaults(handler=run)
 
@@ -60,9 +73,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
     count would run for days)."""
     if args.size % 8 or not 64 <= args.size <= 4096:
         raise CliError(f"--size must be a multiple of 8 between 64 and 4096, got {args.size}")
-    check_range("--steps", args.steps, 1, 1000)
-    check_range("--inpaint-steps", args.inpaint_steps, 1, 1000)
-    check_range("--diffedit-steps", args.diffedit_steps, 1, 1000)
+    for _kind, steps in args.steps:
+        check_range("--steps", steps, 1, 1000)
     check_range("--trajectory-batch", args.trajectory_batch, 0, 256)
     check_range("--lora-steps", args.lora_steps, 1, 10_000)
     check_range("--repeats", args.repeats, 1, 100)
@@ -76,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from sdedit_desktop.bench.runner import BenchSettings, format_table, run_benchmark
 
     settings = BenchSettings(
-        size=args.size, drag_steps=args.steps, inpaint_steps=args.inpaint_steps,
-        diffedit_steps=args.diffedit_steps, trajectory_batch=args.trajectory_batch,
-        methods=tuple(args.methods or METHODS), repeats=max(1, args.repeats),
+        size=args.size, steps=dict(args.steps), trajectory_batch=args.trajectory_batch,
+        methods=tuple(args.methods or bench_kinds()), repeats=max(1, args.repeats),
         lora=not args.no_lora, lora_steps=args.lora_steps, reference=not args.no_reference)
     model = _load(args.model, args.device, args.dtype)
     compile_seconds = None
@@ -100,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
         from sdedit_desktop.bench.runner import bench_requests
         from sdedit_desktop.engine.responsiveness import measure_ui_during_edit
 
-        print("drag through the engine, UI heartbeat ...", flush=True)
+        first = settings.methods[0]
+        print(f"{first} through the engine, UI heartbeat ...", flush=True)
         # Last: the engine releases the model when it shuts down.
-        report["ui"] = measure_ui_during_edit(model, bench_requests(args.size, settings)["drag"])
+        report["ui"] = measure_ui_during_edit(model, bench_requests(args.size, settings)[first])
     print(format_table(report))
     if args.json_out is not None:
         try:

@@ -1,4 +1,6 @@
-"""`sdedit drag|inpaint|diffedit|reconstruct`: the edits, headless, on the GUI's code."""
+"""`sdedit KIND`, one sub-command per edit kind (drag, inpaint, diffedit, reconstruct): the edits,
+headless, on the GUI's code. Each sub-command is generated from its kind (`edits/kinds/`): the
+options from the request schema, the rest from `EditKind.cli` and the kind's mask use."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ import numpy as np
 from sdedit_desktop.cli.common import CliError
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.edits.kind import EditKind
+from sdedit_desktop.edits.kinds import all_kinds
 from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.edits.regional import plan_region
-from sdedit_desktop.edits.registry import KINDS, EditKind
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.schema import SchemaField, schema, schema_field
 from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
@@ -123,16 +126,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# The CLI's own names for the methods of a kind (besides sde/ode), and its default method.
-METHOD_ALIASES = {"reconstruct": {"cycle-sde": "sde", "ddim-inversion": "ode"}}
-DEFAULT_METHOD = {"reconstruct": "cycle-sde"}
-# Parameters the CLI insists on (an edit without them means nothing).
-REQUIRED = {"diffedit": {"target_prompt"}}
-MASK_HELP = {"optional": "mask image, white = may change",
-             "required": "mask image, white = fill in",
-             "by_mode": "mask image for --mask-mode user"}
-
-
 def parse_region(text: str) -> str | tuple[int, int, int, int]:
     """"auto", "whole" or "X,Y,W,H" (image pixels)."""
     if text in ("auto", "whole"):
@@ -148,49 +141,49 @@ def parse_region(text: str) -> str | tuple[int, int, int, int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for kind in KINDS.values():
-        p = sub.add_parser(kind.kind, help=kind.help)
+    for kind in all_kinds():
+        p = sub.add_parser(kind.name, help=kind.cli.help)
         _common(p)
         _register_kind(p, kind)
         p.set_defaults(handler=lambda a, kind=kind: _run(a, kind))
 
 
 def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
-    cls = kind.request_type
-    names = {f.name for f in fields(cls)}
-    if "points" in names:
+    cls, cli, mask_use = kind.request_type, kind.cli, kind.mask_use
+    if kind.uses_points:
         p.add_argument("--points", type=parse_points, required=True,
                        help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels "
                             "(0,0 = top left; required)")
-    if kind.mask_use != "unused":
-        p.add_argument("--mask", type=Path, required=kind.mask_required,
-                       help=MASK_HELP[kind.mask_use])
+    if mask_use.used:
+        p.add_argument("--mask", type=Path, required=mask_use.required,
+                       help=mask_use.cli_help())
     method = schema_field(cls, "method")
-    aliases = METHOD_ALIASES.get(kind.kind, {})
-    default_method = DEFAULT_METHOD.get(kind.kind, method.default)
-    p.add_argument("--method", choices=(*aliases, *method.literal_values),
+    default_method = cli.default_method or method.default
+    p.add_argument("--method", choices=(*cli.method_aliases, *method.literal_values),
                    default=default_method, help=_help(method, default_method))
     for entry in schema(cls):
         if not entry.info.cli or entry.name in ("seed", "max_side", "method"):
             continue
-        if kind.mask_use == "by_mode" and entry.name == "mask_mode":
-            p.add_argument("--mask-mode", choices=entry.literal_values, default=None,
-                           help=_help(entry, "user with --mask, else auto"))
+        if mask_use.use == "when" and entry.name == mask_use.field:
+            # Not given: the mask decides (with --mask the mask's mode, else the other one).
+            p.add_argument("--" + entry.name.replace("_", "-"), choices=entry.literal_values,
+                           default=None, help=_help(entry, f"{mask_use.value} with --mask, "
+                                                           f"else {mask_use.otherwise}"))
             continue
-        add_schema_option(p, entry, required=entry.name in REQUIRED.get(kind.kind, ()))
-    if kind.mask_use != "unused":  # the edits that change part of an image
+        add_schema_option(p, entry, required=entry.name in cli.required)
+    if mask_use.used:  # the edits that change part of an image
         p.add_argument("--region", type=parse_region, default="auto",
                        help="the part of the image the model edits: auto (around the points / "
                             "mask), whole, or X,Y,W,H in image pixels; the rest stays untouched "
                             "(default auto)")
-    if kind.takes_execution:
+    if cli.trajectory_batch:
         p.add_argument("--trajectory-batch", type=int, default=None,
                        help="predict trajectory noise this many steps per UNet call (speed only; "
                             "default 16 on CUDA, off on the CPU)")
-    if "points" in names:
+    if cli.saves_trajectory:
         p.add_argument("--save-trajectory", type=Path, metavar="DIR",
-                       help="write one image per drag step, named in order")
-    if kind.mask_use == "by_mode":
+                       help="write one image per step, named in order")
+    if cli.saves_mask:
         p.add_argument("--save-mask", type=Path, help="write the mask used (auto mask included)")
 
 
@@ -200,14 +193,16 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
     names = {f.name for f in fields(cls)} - {"image", "mask", "model"}
     values: dict[str, Any] = {n: getattr(args, n) for n in names if hasattr(args, n)}
     values["max_side"] = args.max_side or None
-    values["method"] = METHOD_ALIASES.get(kind.kind, {}).get(args.method, args.method)
+    values["method"] = kind.cli.method_of(args.method)
     if "dtype" in names:
         # A request's latent precision follows the model's --dtype (float64 only on request).
         values["dtype"] = "float64" if args.dtype == "float64" else "float32"
-    if kind.mask_use == "by_mode":
-        values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
-        if values["mask_mode"] == "user" and mask is None:
-            raise CliError("--mask-mode user needs --mask")
+    use = kind.mask_use
+    if use.use == "when":
+        chosen = getattr(args, use.field) or (use.value if mask is not None else use.otherwise)
+        values[use.field] = chosen
+        if chosen == use.value and mask is None:
+            raise CliError(f"--{use.field.replace('_', '-')} {use.value} needs --mask")
     values["region"] = region_choice(getattr(args, "region", "auto"), image.shape[1],
                                      image.shape[0])
     request = cls(image=image, mask=mask, **values)
@@ -227,7 +222,7 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
         raise CliError(str(exc)) from None
     request = _request(args, kind, image, mask)
     if args.out is None:
-        args.out = default_output(args.image, kind.kind)
+        args.out = default_output(args.image, kind.name)
         print(f"no --out given: the result will be written to {args.out}", flush=True)
     for path in (args.out, args.json_out, getattr(args, "save_mask", None)):
         if path is not None and not path.parent.exists():

@@ -2,7 +2,7 @@
 
 `run_edit` (edits/run.py) is the one entry point the GUI engine, the CLI, the tests and the
 benchmark share. The names below are loaded on first use, so that importing a torch-free part
-(`edits.requests`, `edits.registry`, `edits.schema`) does not load torch.
+(`edits.requests`, `edits.kinds`, `edits.schema`) does not load torch.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ _EXPORTS = {
     "Progress": "sdedit_desktop.core.progress",
     "ProgressFn": "sdedit_desktop.core.progress",
     "StepReporter": "sdedit_desktop.core.progress",
-    "DiffEditRequest": "sdedit_desktop.edits.requests",
-    "DragRequest": "sdedit_desktop.edits.requests",
+    "DiffEditRequest": "sdedit_desktop.edits.kinds",
+    "DragRequest": "sdedit_desktop.edits.kinds",
     "EditRequest": "sdedit_desktop.edits.requests",
     "EditResult": "sdedit_desktop.edits.requests",
-    "InpaintRequest": "sdedit_desktop.edits.requests",
-    "ReconstructRequest": "sdedit_desktop.edits.requests",
+    "InpaintRequest": "sdedit_desktop.edits.kinds",
+    "ReconstructRequest": "sdedit_desktop.edits.kinds",
 }
 
 __all__ = sorted(_EXPORTS)

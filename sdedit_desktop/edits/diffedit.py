@@ -10,13 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
+from sdedit_desktop.diffusion.grids import GridError, edit_window
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
+from sdedit_desktop.diffusion.schedule import sd15_schedule
+from sdedit_desktop.edits.kinds.diffedit import DiffEditRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
 
 
@@ -95,17 +96,3 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
         x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)
-
-
-def plan_diffedit(request: DiffEditRequest) -> JobPlan:
-    out: list[PlannedPhase] = []
-    if request.mask_mode == "auto":
-        # Reported as one step; it predicts under both prompts for every noise sample.
-        out.append(PlannedPhase(phases.COMPUTING_MASK, 1, 2.0 * max(1, request.mask_samples)))
-    k = max(1, int(request.encode_ratio * request.steps))
-    guided = guided_cost(request.guidance)
-    if request.method == "sde":
-        out.append(PlannedPhase(phases.EDITING, k, 2 * guided))
-    else:
-        out += [PlannedPhase(phases.INVERTING, k, 1.0), PlannedPhase(phases.EDITING, k, guided)]
-    return tuple(out)

@@ -42,6 +42,13 @@ class WorkingSize:
         y = min(int((point[1] + 0.5) * h1 / h0), h1 - 1)
         return x, y
 
+    def point_to_latent(self, point: tuple[int, int], factor: int = LATENT_FACTOR
+                        ) -> tuple[int, int]:
+        """Image pixel -> latent pixel of the working-size latent (`factor` image pixels per
+        latent pixel): the one mapping the edit and the request's checks share."""
+        x, y = self.point_to_work(point)
+        return x // factor, y // factor
+
     def to_original(self, image: np.ndarray) -> np.ndarray:
         if self.identity:
             return image

@@ -11,18 +11,13 @@ import torch
 from PIL import Image, ImageFilter
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
+from sdedit_desktop.diffusion.grids import GridError, Step, uniform_grid
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import (
-    GridError,
-    NoiseSchedule,
-    Step,
-    sd15_schedule,
-    uniform_grid,
-)
+from sdedit_desktop.diffusion.schedule import NoiseSchedule, sd15_schedule
+from sdedit_desktop.edits.kinds.inpaint import InpaintRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import EditResult, InpaintRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.edits.tensors import blend
 
@@ -73,7 +68,3 @@ def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporte
     edited = session.decode(x)
     image = composite(req.image, edited, req.mask)
     return session.result(req, image)
-
-
-def plan_inpaint(request: InpaintRequest) -> JobPlan:
-    return (PlannedPhase(phases.INPAINTING, request.steps, guided_cost(request.guidance)),)

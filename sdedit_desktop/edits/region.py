@@ -10,17 +10,15 @@ All functions are pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.requests import (
-    DiffEditRequest,
-    DragRequest,
-    EditRequest,
-    InpaintRequest,
-    PointPair,
-)
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import PointPair
+
+if TYPE_CHECKING:  # requests.py builds on this module
+    from sdedit_desktop.edits.requests import EditRequest
 
 Region = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
@@ -103,24 +101,14 @@ def expand_to_region(box: Box, width: int, height: int, pad: int,
 
 
 def auto_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
-    """The default region of a request: drag: its points plus the patch and context; inpaint and
-    DiffEdit with the user's mask: the mask plus context; anything else: the whole image."""
+    """The default region of a request: what it focuses on (its kind says: drag points, a
+    mask) plus context, at least native_side where the image allows; else the whole image."""
     height, width = request.image.shape[:2]
-    if isinstance(request, DragRequest) and request.points:
-        pad = request.half_size * LATENT_PIXELS + CONTEXT
-        return expand_to_region(points_bounds(request.points), width, height, pad, native_side)
-    if uses_user_mask(request) and request.mask is not None:
-        bounds = mask_bounds(request.mask)
-        if bounds is not None:
-            return expand_to_region(bounds, width, height, CONTEXT, native_side)
-    return whole_image(width, height)
-
-
-def uses_user_mask(request: EditRequest) -> bool:
-    """Whether the edit limits itself to the request's mask (DiffEdit only in "user" mode)."""
-    if isinstance(request, DiffEditRequest):
-        return request.mask_mode == "user"
-    return isinstance(request, DragRequest | InpaintRequest)
+    focus = request.focus()
+    if focus is None:
+        return whole_image(width, height)
+    box, pad = focus
+    return expand_to_region(box, width, height, pad, native_side)
 
 
 def check_region(region: object, width: int, height: int) -> Region:
@@ -153,17 +141,9 @@ def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Regi
         region = auto_region(request, native_side)
     else:
         region = check_region(request.region, width, height)
-    x, y, w, h = region
-    if isinstance(request, DragRequest):
-        for n, pair in enumerate(request.points, start=1):
-            for name, (px, py) in zip(("source", "target"), pair, strict=True):
-                if not (x <= px < x + w and y <= py < y + h):
-                    raise EditError(f"the edit region ({x}, {y}, {w}x{h}) does not contain the "
-                                    f"{name} ({px}, {py}) of point pair {n}")
-    if uses_user_mask(request) and request.mask is not None and \
-            not (request.mask[y:y + h, x:x + w] >= 128).any():
-        raise EditError(f"the mask lies entirely outside the edit region ({x}, {y}, {w}x{h}): "
-                        "nothing could change")
+    problem = request.region_problem(region)
+    if problem:
+        raise EditError(problem)
     return region
 
 
@@ -192,13 +172,3 @@ def paste(full: np.ndarray, part: np.ndarray, region: Region) -> np.ndarray:
     out = full.copy()
     out[y:y + h, x:x + w] = part
     return out
-
-
-def crop_request(request: EditRequest, region: Region) -> EditRequest:
-    """The request the per-method code runs: image, mask and points in crop coordinates."""
-    changes: dict[str, object] = {"image": crop(request.image, region), "region": None}
-    if request.mask is not None:
-        changes["mask"] = crop(request.mask, region)
-    if isinstance(request, DragRequest):
-        changes["points"] = points_to_crop(request.points, region)
-    return request.with_changes(**changes)

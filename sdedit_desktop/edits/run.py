@@ -8,9 +8,10 @@ import math
 import torch
 
 from sdedit_desktop.core.progress import CancelFn, EditError, ProgressFn, StepReporter
+from sdedit_desktop.edits.kind import EditKind
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
 from sdedit_desktop.edits.regional import edit_in_region
-from sdedit_desktop.edits.registry import EditKind, kind_of
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.models.interface import LatentDiffusionModel

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sdedit_desktop.diffusion.ddim import StepHook
-from sdedit_desktop.diffusion.schedule import Step
+from sdedit_desktop.diffusion.grids import Step
 from sdedit_desktop.edits.geometry import (
     working_size,
 )
@@ -69,9 +69,7 @@ class EditSession:
         return latent_mask(mask, tuple(latent.shape[-2:]), latent)
 
     def point_to_latent(self, point: tuple[int, int]) -> tuple[int, int]:
-        x, y = self.size.point_to_work(point)
-        f = self.model.vae_scale_factor
-        return x // f, y // f
+        return self.size.point_to_latent(point, self.model.vae_scale_factor)
 
     # --- the loop -------------------------------------------------------------------------
     @staticmethod

@@ -9,7 +9,6 @@ held off while a job or a load runs, and releasing a model (which collects) runs
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.progress import EditCancelled, Progress
 from sdedit_desktop.edits.requests import EditRequest
@@ -27,7 +27,6 @@ from sdedit_desktop.engine import gc_policy
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, empty_device_cache
 from sdedit_desktop.engine.latent_preview import latent_to_rgb
-from sdedit_desktop.engine.plan import plan_for
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.engine.region_preview import RegionPreviewPlacer
@@ -37,6 +36,7 @@ from sdedit_desktop.models.interface import LoraCapable, ModelIdentity, ModelSpe
 log = logging.getLogger(__name__)
 
 # run_edit(model, request, progress=, cancel=, lora=, options=) -> EditResult
+# run_edit's signature: (model, request, *, progress, cancel, lora, options) -> EditResult
 EditRunner = Callable[..., Any]
 ModelLoader = Callable[..., Any]  # load_model(spec, progress=)
 
@@ -299,7 +299,9 @@ class EngineWorker(QObject):
         model = self._model
         request = job.request
         try:
-            plan = plan_for(request)
+            plan = kind_of(request).plan(request)
+        except KeyError:  # no registered kind: the tracker follows the phases as they come
+            plan = ()
         except Exception:
             # The plan only shapes the progress bar; a request it cannot read is the edit's
             # to reject, with its own message.
@@ -316,7 +318,7 @@ class EngineWorker(QObject):
             runner = self._edit_runner or _default_edit_runner()
             kwargs = {"progress": reporter, "cancel": job.cancel_event.is_set,
                       "lora": self._lora_provider_for(request), "options": self._options}
-            result = runner(model, request, **_accepted(runner, kwargs))
+            result = runner(model, request, **kwargs)
         except EditCancelled:
             cancelled = True
         except BaseException as exc:  # KeyboardInterrupt etc. end the job too
@@ -382,19 +384,6 @@ class EngineWorker(QObject):
         if app is not None:
             self.moveToThread(app.thread())
         QThread.currentThread().quit()
-
-
-def _accepted(function: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments `function` takes: an injected runner (a test double, a wrapper)
-    need not accept every hook; a request that needs LoRA still fails clearly inside
-    edits/ when no provider reaches it."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return kwargs
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return kwargs
-    return {name: value for name, value in kwargs.items() if name in parameters}
 
 
 def _default_edit_runner() -> EditRunner:

@@ -7,11 +7,12 @@ tests and any future backend are interchangeable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
-import torch
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sdedit_desktop.core.identity import ModelIdentity
+
+if TYPE_CHECKING:  # annotations only: the editor imports this module before torch has loaded
+    import torch
 
 __all__ = ["LatentDiffusionModel", "LoraCapable", "ModelIdentity", "ModelSpec"]
 

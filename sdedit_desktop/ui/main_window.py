@@ -46,7 +46,7 @@ from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model.lifetime import while_alive
 from sdedit_desktop.ui.model_status import model_status_text
-from sdedit_desktop.ui.panels import InputError, PanelStack
+from sdedit_desktop.ui.panels import PanelStack
 from sdedit_desktop.ui.region_presenter import RegionPresenter
 from sdedit_desktop.ui.run_presenter import RunBoxPresenter
 from sdedit_desktop.ui.settings import AppSettings, save_settings
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.editor.costs.load_json(self.settings.call_costs)
         # The model's parts, named as the rest of the UI (and the tests) know them.
         self.doc, self.history, self.undo = self.editor.doc, self.editor.history, self.editor.undo
-        self.canvas = CanvasView(self.doc, self.undo)
+        self.canvas = CanvasView(self.editor)
         self.canvas.brush_radius = self.settings.brush_radius
         self.canvas.brush_hardness = self.settings.brush_hardness
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
@@ -553,25 +553,10 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     # ------------------------------------------------------------------ run
-    def build_request(self) -> EditRequest:
-        identity = self.editor.model_state.identity
-        request = self.panels.build_request(self.doc.image, self.doc.mask, self.doc.points,
-                                            identity)
-        return self.region_presenter.apply(request)  # the canvas frame's region
-
     def run_edit(self) -> int | None:
-        """Validate the panel + canvas state and submit; returns the job id or None."""
-        blocker = self.editor.run_blocker()
-        if blocker is not None:
-            title, message, detail = blocker
-            show_error(self, title, message, detail or None)
-            return None
-        try:
-            request = self.build_request()
-        except InputError as exc:
-            show_error(self, "Cannot run this edit", str(exc))
-            return None
-        return self.editor.runner.run_working_image(request)
+        """Run the next edit (the editor model says why not, in a dialog); the job id or None.
+        """
+        return self.editor.run_next()
 
     def submit(self, request: EditRequest, parent_id: str | None) -> int | None:
         """Queue `request` as an edit continuing history entry `parent_id`."""
@@ -585,7 +570,7 @@ class MainWindow(QMainWindow):
         self.editor.continue_from(entry_id)
 
     def rerun_with_new_seed(self, entry_id: str) -> int | None:
-        return self.editor.runner.rerun_with_new_seed(entry_id)
+        return self.editor.rerun_with_new_seed(entry_id)
 
     def load_parameters(self, entry_id: str) -> None:
         entry = self.history.find(entry_id)

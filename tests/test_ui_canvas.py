@@ -9,12 +9,12 @@ import itertools
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from ui_helpers import FakeEngine
 
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.brush import BrushSpec, stroke_segment
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.model.editor import EditorModel
-from ui_helpers import FakeEngine
 
 
 def _image(w: int = 96, h: int = 64) -> np.ndarray:
@@ -25,7 +25,7 @@ def _image(w: int = 96, h: int = 64) -> np.ndarray:
 @pytest.fixture
 def canvas(qtbot):
     editor = EditorModel(FakeEngine())
-    doc, undo = editor.doc, editor.undo
+    doc = editor.doc
     view = CanvasView(editor)
     view.resize(400, 300)
     qtbot.addWidget(view)

@@ -12,12 +12,14 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from ui_helpers import FakeEngine, Refused, next_request
 
 from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
     InpaintRequest,
     ReconstructRequest,
+    all_kinds,
 )
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui import imageio
@@ -25,13 +27,11 @@ from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.help_dialog import ShortcutsDialog
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model_setup import ModelSetupDialog
-from sdedit_desktop.edits.kinds import all_kinds
 from sdedit_desktop.ui.panels import PanelStack
 from sdedit_desktop.ui.params import panel_specs
 from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb
 from sdedit_desktop.ui.settings import MAX_RECENT, AppSettings, load_settings, save_settings
 from sdedit_desktop.ui.widgets import TrajectoryPlayer
-from ui_helpers import FakeEngine, Refused, next_request
 
 IMG = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
 

@@ -14,8 +14,8 @@ from sdedit_desktop.edits.region import auto_region
 from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.model.editor import EditorModel
-from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
 from sdedit_desktop.ui.model.next_edit import build_next_edit
+from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
 from sdedit_desktop.ui.model.region import (
     MOVE,
     drag_region,
@@ -101,7 +101,8 @@ def test_next_region_follows_points_kind_mask_and_choice(editor):
     doc.set_points([((600, 400), (640, 420))])
     state = next_region(doc, params, "drag")
     expected = auto_region(DragRequest(image=doc.image, points=(((600, 400), (640, 420)),)))
-    assert state.region == expected and not state.explicit and state.shown and not state.region_error
+    assert state.region == expected and not state.explicit and state.shown
+    assert not state.region_error
     doc.set_points([((100, 100), (140, 120))])
     moved = next_region(doc, params, "drag").region
     assert moved != expected and moved[0] == 0 and moved[1] == 0  # it followed the points

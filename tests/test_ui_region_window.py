@@ -114,7 +114,7 @@ def test_a_region_that_misses_the_points_is_refused_before_queueing(qtbot, windo
     assert not w.editor.jobs
     # Reconstruct edits the whole image: the frame's region is not sent.
     w.panels.select("reconstruct")
-    assert w.build_request().region is None
+    assert w.editor.next_edit().request.region is None
 
 
 def test_points_are_drawn_and_placed_only_on_the_drag_tab(qtbot, window):

@@ -139,7 +139,8 @@ def make_request(seed: int = 1, steps: int = 20, prompt: str = "", **kwargs) -> 
     return ReconstructRequest(image=image, seed=seed, steps=steps, prompt=prompt, **kwargs)
 
 
-TIMEOUT_MS = 20_000
+# A hang guard, not a speed target: generous, so that a busy machine never fails a test.
+TIMEOUT_MS = 240_000
 
 
 class Recorder:

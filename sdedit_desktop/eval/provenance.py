@@ -57,7 +57,8 @@ def describe_model(provenance: dict[str, Any]) -> str:
     if not isinstance(model, dict):
         return "unknown model"
     identity = model.get("identity") if isinstance(model.get("identity"), dict) else {}
-    parts = [f"{identity.get('kind', '?')} {identity.get('source', '?')}"]
+    kind, source = identity.get("kind", "?"), identity.get("source", "?")
+    parts = [str(source) if kind == source else f"{kind} {source}"]
     if identity.get("revision"):
         parts[0] += f" @{str(identity['revision'])[:12]}"
     if identity.get("sha256"):

@@ -127,6 +127,37 @@ def is_plain_name(name: Any) -> bool:
             and len(name.encode()) <= MAX_NAME_BYTES and ".." not in name)
 
 
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def record_problem(record: dict[str, Any]) -> str | None:
+    """Why a task record is not one this program writes (so it is neither shown as a result
+    nor trusted by resume), or None."""
+    status = record.get("status")
+    if status not in ("ok", "failed"):
+        return "no status"
+    if status == "failed":
+        return None if isinstance(record.get("reason", ""), str) else "a reason that is not text"
+    metrics = record.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(
+            isinstance(k, str) and (is_number(v) or v in ("inf", "-inf", "nan"))
+            for k, v in metrics.items()):
+        return "metrics that are not numbers"
+    items = record.get("metric_items", {})
+    if not isinstance(items, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(is_number(x) for x in v)
+            for k, v in items.items()):
+        return "per-item metrics that are not lists of numbers"
+    for key in ("seconds", "unet_calls"):
+        if record.get(key) is not None and not is_number(record.get(key)):
+            return f"a {key} that is not a number"
+    notes = record.get("metric_notes", {})
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        return "metric notes that are not text"
+    return None
+
+
 class RunStore:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -180,7 +211,8 @@ class RunStore:
 
     def is_done(self, sample_id: str, task_name: str, request_hash: str) -> bool:
         record = self.record(sample_id, task_name)
-        return (record is not None and record.get("status") == "ok"
+        return (record is not None and record_problem(record) is None
+                and record.get("status") == "ok"
                 and record.get("request_hash") == request_hash
                 and self.image_path(sample_id, task_name).is_file())
 

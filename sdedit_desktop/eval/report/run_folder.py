@@ -12,20 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdedit_desktop.eval.datasets import KINDS
-from sdedit_desktop.eval.store import RunStore, is_plain_name, load_json_file
+from sdedit_desktop.eval.store import (
+    RunStore,
+    is_number,
+    is_plain_name,
+    load_json_file,
+    record_problem,
+)
 
 
 class ReportError(ValueError):
     """The folder is not a readable run folder (no run.json, or one of the wrong shape)."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | bool) or (
-        _is_number(value) and (not isinstance(value, int) or value.bit_length() < 64))
+        is_number(value) and (not isinstance(value, int) or value.bit_length() < 64))
 
 
 @dataclass(frozen=True)
@@ -83,32 +85,6 @@ def read_run(store: RunStore) -> RunInfo:
                    methods=methods, samples=samples, tasks=checked, raw=run)
 
 
-def _record_problem(record: dict[str, Any]) -> str | None:
-    """Why a record cannot be used, or None."""
-    status = record.get("status")
-    if status not in ("ok", "failed"):
-        return "no status"
-    if status == "failed":
-        return None if isinstance(record.get("reason", ""), str) else "a reason that is not text"
-    metrics = record.get("metrics", {})
-    if not isinstance(metrics, dict) or not all(
-            isinstance(k, str) and (_is_number(v) or v in ("inf", "-inf", "nan"))
-            for k, v in metrics.items()):
-        return "metrics that are not numbers"
-    items = record.get("metric_items", {})
-    if not isinstance(items, dict) or not all(
-            isinstance(k, str) and isinstance(v, list) and all(_is_number(x) for x in v)
-            for k, v in items.items()):
-        return "per-item metrics that are not lists of numbers"
-    for key in ("seconds", "unet_calls"):
-        if record.get(key) is not None and not _is_number(record.get(key)):
-            return f"a {key} that is not a number"
-    notes = record.get("metric_notes", {})
-    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
-        return "metric notes that are not text"
-    return None
-
-
 def _number(value: Any) -> float:
     return float(value)  # "inf"/"nan" strings (strict JSON) become floats again
 
@@ -128,7 +104,7 @@ def load_rows(store: RunStore) -> tuple[RunInfo, list[dict[str, Any]]]:
             rows.append({**base, "status": "missing" if missing else "failed",
                          "reason": "not run yet" if missing else "unreadable record"})
             continue
-        problem = _record_problem(raw)
+        problem = record_problem(raw)
         if problem:
             rows.append({**base, "status": "failed", "reason": f"malformed record: {problem}"})
             continue
@@ -150,4 +126,4 @@ def load_rows(store: RunStore) -> tuple[RunInfo, list[dict[str, Any]]]:
 
 
 def finite(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)

@@ -21,7 +21,7 @@ from sdedit_desktop.textsafe import shown
 
 FIXED_COLUMNS = ("sample", "method", "setting", "status", "reason", "image", "seconds",
                  "unet_calls")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!{}()])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md(text: Any, limit: int | None = 300) -> str:

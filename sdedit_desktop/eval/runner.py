@@ -71,8 +71,10 @@ class EvalConfig:
 
 def configuration(config: EvalConfig) -> dict[str, Any]:
     """What must be the same for two runs to share a folder (methods and sweeps may differ)."""
+    model = Path(config.model_source).expanduser()
     return {"kind": config.kind, "dataset": str(Path(config.dataset).resolve()),
-            "request": jsonable(config.common), "model": config.model_source,
+            "request": jsonable(config.common),
+            "model": str(model.resolve()) if model.exists() else config.model_source,
             "metrics": jsonable(vars(config.metrics))}
 
 
@@ -95,11 +97,7 @@ def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Call
 
     model = load_model()
     provenance = run_provenance(model)
-    earlier_model = earlier.get("provenance", {}) if isinstance(earlier.get("provenance"),
-                                                                dict) else {}
-    check_same_configuration(str(config.out),
-                             (earlier_model.get("model") or {}).get("identity")
-                             if isinstance(earlier_model.get("model"), dict) else None,
+    check_same_configuration(str(config.out), _recorded_identity(earlier),
                              provenance["model"]["identity"], config.replace,
                              what="model weights")
     scorer = Scorer(config.kind, model, config.metrics, load_model=load_feature_model)
@@ -143,6 +141,13 @@ def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Call
     this_run = {name: sum(getattr(c, name) for c in every)
                 for name in ("ran", "skipped", "failed")}
     return merge_run(store, this_run=this_run)
+
+
+def _recorded_identity(run: dict[str, Any]) -> Any:
+    """The model identity an earlier run.json recorded (None for a folder without one)."""
+    provenance = run.get("provenance")
+    model = provenance.get("model") if isinstance(provenance, dict) else None
+    return model.get("identity") if isinstance(model, dict) else None
 
 
 def all_finished(store: RunStore, count: int) -> bool:

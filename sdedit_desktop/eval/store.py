@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sdedit_desktop.fileopen import read_regular_bytes
+from sdedit_desktop.fileopen import FileTooLargeError, NotRegularFileError, read_regular_bytes
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a record or run.json; a real one is a few KB to a few MB
 MAX_IMAGE_BYTES = 512 * 1024 * 1024  # a PNG the run wrote itself
@@ -88,6 +88,17 @@ def write_bytes_atomic(path: Path, write) -> None:
 def write_json(path: Path, data: Any) -> None:
     text = json.dumps(json_ready(data), indent=2, sort_keys=True, allow_nan=False)
     write_bytes_atomic(path, lambda h: h.write(text.encode("utf-8")))
+
+
+def read_failure(path: Path, exc: OSError) -> str:
+    """One line saying why `read_regular_bytes(path, ...)` raised `exc`."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(exc, NotRegularFileError):
+        return f"{path}: is {exc.what}, not a regular file"
+    if isinstance(exc, FileTooLargeError):
+        return f"{path}: larger than {exc.limit:,} bytes"
+    return f"{path}: cannot read ({exc.strerror or exc})"
 
 
 def parse_json_bytes(data: bytes) -> Any:

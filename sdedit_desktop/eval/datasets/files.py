@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from sdedit_desktop.eval.samples import SampleError
-from sdedit_desktop.eval.store import parse_json_bytes
-from sdedit_desktop.fileopen import FileTooLargeError, NotRegularFileError, read_regular_bytes
+from sdedit_desktop.eval.store import parse_json_bytes, read_failure
+from sdedit_desktop.fileopen import read_regular_bytes
 from sdedit_desktop.imaging import ImageFileError, load_image, load_mask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -45,17 +45,11 @@ def read_mask(path: Path, image: np.ndarray) -> np.ndarray:
 
 
 def read_small_file(path: Path, limit: int = MAX_META_BYTES) -> bytes:
-    """A small data file (prompt.json, a caption): a regular file of at most `limit` bytes."""
+    """A data file (prompt.json, a caption, a list): a regular file of at most `limit` bytes."""
     try:
         return read_regular_bytes(path, limit)
-    except FileNotFoundError:
-        raise SampleError(f"{path}: no such file") from None
-    except NotRegularFileError as exc:
-        raise SampleError(f"{path}: is {exc.what}, not a regular file") from None
-    except FileTooLargeError:
-        raise SampleError(f"{path}: larger than {limit:,} bytes") from None
-    except OSError as exc:
-        raise SampleError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except OSError as exc:  # missing, a FIFO or device, too large, unreadable
+        raise SampleError(read_failure(path, exc)) from None
 
 
 def read_json(path: Path) -> Any:
@@ -102,14 +96,7 @@ def _csv_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any] | str]]:
 def read_table(path: Path) -> list[tuple[int, dict[str, Any] | str]]:
     """Rows of a JSONL or CSV list as (line number, row); a row that does not parse is kept as
     its error message so that only that sample fails."""
-    try:
-        data = read_regular_bytes(path, MAX_LIST_BYTES)
-    except NotRegularFileError as exc:
-        raise SampleError(f"{path}: is {exc.what}, not a list file") from None
-    except FileTooLargeError:
-        raise SampleError(f"{path}: larger than {MAX_LIST_BYTES:,} bytes") from None
-    except OSError as exc:
-        raise SampleError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = read_small_file(path, MAX_LIST_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -32,11 +32,12 @@ from sdedit_desktop.eval.store import (
     RunStore,
     is_plain_name,
     parse_json_bytes,
+    read_failure,
     read_json,
     write_bytes_atomic,
     write_json,
 )
-from sdedit_desktop.fileopen import FileTooLargeError, NotRegularFileError, read_regular_bytes
+from sdedit_desktop.fileopen import read_regular_bytes
 from sdedit_desktop.textsafe import shown
 
 DEFAULT_QUESTION = "Which result is the better edit of the input?"
@@ -200,15 +201,8 @@ def _read_key(store: RunStore) -> dict[str, Any]:
 def _read_answers(path: Path) -> Any:
     try:
         data = read_regular_bytes(path, MAX_ANSWERS_BYTES)
-    except FileNotFoundError:
-        raise StudyError(f"{path}: no such file") from None
-    except NotRegularFileError as exc:
-        raise StudyError(f"{path}: is {exc.what}, not an answers file") from None
-    except FileTooLargeError:
-        raise StudyError(f"{path}: larger than {MAX_ANSWERS_BYTES:,} bytes: not an answers "
-                         "file") from None
-    except OSError as exc:
-        raise StudyError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except OSError as exc:  # missing, a FIFO or /dev/zero, too large, unreadable
+        raise StudyError(read_failure(path, exc)) from None
     try:
         return parse_json_bytes(data)
     except ValueError as exc:

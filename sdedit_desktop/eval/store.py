@@ -38,7 +38,8 @@ from sdedit_desktop.fileopen import FileTooLargeError, NotRegularFileError, read
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a record or run.json; a real one is a few KB to a few MB
 MAX_IMAGE_BYTES = 512 * 1024 * 1024  # a PNG the run wrote itself
 MAX_NAME_BYTES = 200  # sample ids and task names: leaves room for ".json" and temp suffixes
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# One path component that is neither hidden nor "." / ".." (no separator can occur in it).
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 class RunFolderError(ValueError):
@@ -132,10 +133,10 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 
 def is_plain_name(name: Any) -> bool:
-    """A file name this program writes: letters, digits, '.', '_', '-'; not '.' or '..'; short
-    enough for every file system with our suffixes."""
+    """A file name this program writes: letters, digits, '.', '_', '-', not starting with '.'
+    (so never '.' or '..'); short enough for every file system with our suffixes."""
     return (isinstance(name, str) and bool(_NAME.fullmatch(name))
-            and len(name.encode()) <= MAX_NAME_BYTES and ".." not in name)
+            and len(name.encode()) <= MAX_NAME_BYTES)
 
 
 def is_number(value: Any) -> bool:

@@ -25,8 +25,8 @@ def drag_instruction_image(image: np.ndarray, mask: np.ndarray | None,
     canvas = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     side = min(image.shape[:2])
-    radius = max(2, round(side / 90))
-    width = max(1, round(side / 200))
+    radius = max(3, round(side / 64))
+    width = max(2, round(side / 128))
     for (hx, hy), (tx, ty) in points:
         draw.line([(hx, hy), (tx, ty)], fill=(255, 255, 255), width=width + 2)
         draw.line([(hx, hy), (tx, ty)], fill=(255, 200, 40), width=width)

@@ -50,3 +50,23 @@ def open_regular_file(path: str | os.PathLike) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+class FileTooLargeError(OSError):
+    """A regular file larger than the reader's limit (nothing beyond the limit was read)."""
+
+    def __init__(self, path: Path, limit: int):
+        super().__init__(f"{path} is larger than {limit:,} bytes")
+        self.limit = limit
+
+
+def read_regular_bytes(path: str | os.PathLike, limit: int) -> bytes:
+    """The whole content of the regular file at `path`, at most `limit` bytes. Raises
+    NotRegularFileError for FIFOs, devices and folders, FileTooLargeError above the limit
+    (read no further than limit + 1 bytes: /proc files report a size of 0), other OSErrors
+    (missing, unreadable, EIO from /proc/self/mem) as `open`/`read` raise them."""
+    with open_regular_file(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(Path(path), limit)
+    return data

@@ -8,6 +8,9 @@ never drift apart); a few become comma-separated lists that the run sweeps. Unde
 from __future__ import annotations
 
 import argparse
+import copy
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,16 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def ensemble_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64 noise draws, got {value}")
+    return value
+
+
 def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
     from sdedit_desktop.cli import edit_commands
 
@@ -60,12 +73,13 @@ def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
 def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
             skip: set[str]) -> list[str]:
     """Add `source`'s options to `target` (same flags, types, defaults, help) except `skip`;
-    returns the request-field dests added."""
+    returns the request-field dests added. Each option is a copy: changing one here (its
+    default, its help) leaves the single-image command as it is."""
     dests = []
     for action in source._actions:
         if action.dest in skip or not action.option_strings:
             continue
-        target._add_action(action)
+        target._add_action(copy.copy(action))
         if action.dest not in NOT_REQUEST:
             dests.append(action.dest)
     return dests
@@ -84,33 +98,60 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="run folder (resumable: finished samples are skipped)")
         q.add_argument("--method", choices=("sde", "ode"), action="append", dest="methods",
                        help="run only this form (repeatable; default: both)")
+        q.add_argument("--replace", action="store_true",
+                       help="redo the run already in --out with these settings (without it, a "
+                            "folder holding a run of other settings is refused)")
         dests = _mirror(edit_parsers[kind], q, NOT_MIRRORED | FROM_DATA[kind])
         if kind == "inpaint":
             q.add_argument("--steps", type=int_list, default=[25, 50, 100], dest="steps_list",
                            help="comma-separated step counts to sweep (default 25,50,100)")
             q.add_argument("--order", type=int_list, default=[1, 2], dest="order_list",
                            help="solver orders to sweep (default 1,2)")
-            q.set_defaults(prompt=DEFAULT_INPAINT_PROMPT)
+            _set_option(q, "prompt", DEFAULT_INPAINT_PROMPT,
+                        f"prompt of every sample (default: the paper's fixed prompt "
+                        f"{DEFAULT_INPAINT_PROMPT!r})")
         if kind == "diffedit":
             q.add_argument("--encode-ratio", type=float_list, default=[0.7],
                            dest="encode_ratio_list", help="encode ratios to sweep (default 0.7)")
+            q.add_argument("--clip-model", default=None, metavar="HUB_ID",
+                           help="CLIP backbone of the CLIP score, from the local Hugging Face "
+                                "cache (default openai/clip-vit-large-patch14); reported as "
+                                "the cosine (0-1), not x100")
         if kind == "drag":
-            q.add_argument("--dift-ensemble", type=int, default=8,
+            q.add_argument("--dift-ensemble", type=ensemble_size, default=8,
                            help="noise draws averaged for the DIFT features (DragBench: 8)")
+            q.add_argument("--feature-model", default=None, metavar="SOURCE",
+                           help="model whose DIFT features give the drag distance: a hub id, "
+                                "folder or file, or 'loaded' for the edit model (default: "
+                                "DragBench's stabilityai/stable-diffusion-2-1 when it is in "
+                                "the local cache, else the edit model, marked not comparable)")
         q.set_defaults(handler=_run, eval_kind=kind, request_dests=dests)
 
     q = kinds.add_parser("report", help="rewrite a run folder's reports from its records")
     q.add_argument("run", type=Path)
     q.set_defaults(handler=_report)
-    q = kinds.add_parser("study", help="write the blind 2AFC user-study page of a run")
+    q = kinds.add_parser("study", help="write the blind 2AFC user-study pages of a run")
     q.add_argument("run", type=Path)
-    q.add_argument("--seed", type=int, default=0, help="draws left/right per question")
+    q.add_argument("--seed", type=int, default=0,
+                   help="draws which result gets which neutral name (per participant order "
+                        "and sides are drawn from the study and the participant id)")
     q.add_argument("--question", default=None, help="the question shown to participants")
+    q.add_argument("--participants", default="20", metavar="N|ID,ID,...",
+                   help="a number of participants (ids p01, p02, ...) or their ids; each gets "
+                        "a page with their own question order and sides (default 20)")
     q.set_defaults(handler=_study)
     q = kinds.add_parser("tally", help="count the answers of the user study")
     q.add_argument("run", type=Path)
     q.add_argument("answers", type=Path, nargs="+", help="answers files saved by the page")
     q.set_defaults(handler=_tally)
+
+
+def _set_option(parser: argparse.ArgumentParser, dest: str, default: Any, help_text: str
+                ) -> None:
+    """Give a mirrored option this command's own default and help."""
+    for action in parser._actions:
+        if action.dest == dest:
+            action.default, action.help = default, help_text
 
 
 def request_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,37 +174,59 @@ def sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [{}]
 
 
+def _check_out_folder(out: Path) -> None:
+    """--out must be a folder this process can create files in, before the model loads (a
+    read-only folder holding an earlier run included)."""
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write into the folder ({exc.strerror or exc})") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from sdedit_desktop.cli.edit_commands import cli_lora_provider, load_cli_model
     from sdedit_desktop.edits import ExecutionOptions
     from sdedit_desktop.eval.datasets import DatasetError
+    from sdedit_desktop.eval.metrics.base import MetricOptions
+    from sdedit_desktop.eval.metrics.dift_model import FeatureModelError
     from sdedit_desktop.eval.processes import accelerate_processes
+    from sdedit_desktop.eval.report.run_folder import ReportError
+    from sdedit_desktop.eval.run_settings import RunConflictError
     from sdedit_desktop.eval.runner import EvalConfig, run_evaluation
     from sdedit_desktop.eval.samples import SampleError
+    from sdedit_desktop.eval.store import RunFolderError
 
-    if args.out.exists() and not args.out.is_dir():
-        raise CliError(f"{args.out}: exists and is not a folder")
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"{args.out}: cannot create the folder ({exc.strerror})") from None
+    _check_out_folder(args.out)
     processes = accelerate_processes(args.device)
     model_args = argparse.Namespace(**vars(args))
     if args.device == "auto" and processes.device is not None:
         model_args.device = processes.device  # one accelerator per process
     batch = getattr(args, "trajectory_batch", None)
+    defaults = MetricOptions()
+    metrics = MetricOptions(
+        dift_ensemble=getattr(args, "dift_ensemble", defaults.dift_ensemble),
+        feature_model=getattr(args, "feature_model", None),
+        clip_model=getattr(args, "clip_model", None) or defaults.clip_model)
     config = EvalConfig(kind=args.eval_kind, dataset=args.dataset, out=args.out,
                         methods=tuple(dict.fromkeys(args.methods or ("sde", "ode"))),
                         settings=sweep(args), common=request_options(args),
                         options=None if batch is None else ExecutionOptions(
                             trajectory_batch=batch),
-                        dift_ensemble=getattr(args, "dift_ensemble", 8),
+                        metrics=metrics, model_source=args.model, replace=args.replace,
                         show_progress=not args.quiet)
     try:
         summary = run_evaluation(config, processes, lambda: load_cli_model(model_args),
                                  lora=cli_lora_provider(args))
-    except (DatasetError, SampleError) as exc:
+    except (DatasetError, SampleError, RunConflictError, FeatureModelError, ReportError,
+            RunFolderError) as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # a full disk, a folder made read-only during the run
+        raise CliError(f"{args.out}: cannot write the run ({exc.strerror or exc})") from None
     if summary is not None and not args.quiet:
         print(f"{summary['ok']}/{summary['tasks']} tasks ok, {summary['failed']} failed "
               f"({summary['this_run']['ran']} edited now); report: {args.out / 'results.md'}")
@@ -171,31 +234,41 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sdedit_desktop.eval.metrics.scoring import unavailable_metrics
-    from sdedit_desktop.eval.report.merge import ReportError, load_rows, merge_run
-    from sdedit_desktop.eval.store import RunStore
+    from sdedit_desktop.eval.report.merge import merge_run
+    from sdedit_desktop.eval.report.run_folder import ReportError
+    from sdedit_desktop.eval.store import RunFolderError, RunStore
 
     store = RunStore(args.run)
     try:
-        run, _rows = load_rows(store)
-        summary = merge_run(store, unavailable_metrics(run["kind"]))
-    except ReportError as exc:
+        summary = merge_run(store)
+    except (ReportError, RunFolderError) as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{args.run}: cannot write the reports ({exc.strerror or exc})") \
+            from None
     print(f"{summary['ok']}/{summary['tasks']} tasks ok, {summary['failed']} failed; "
           f"report: {args.run / 'results.md'}")
     return 0
 
 
 def _study(args: argparse.Namespace) -> int:
-    from sdedit_desktop.eval.report.merge import ReportError
-    from sdedit_desktop.eval.report.user_study import DEFAULT_QUESTION, StudyError, write_study
-    from sdedit_desktop.eval.store import RunStore
+    from sdedit_desktop.eval.report.run_folder import ReportError
+    from sdedit_desktop.eval.report.user_study import (
+        DEFAULT_QUESTION,
+        StudyError,
+        participant_ids,
+        write_study,
+    )
+    from sdedit_desktop.eval.store import RunFolderError, RunStore
 
     try:
-        page = write_study(RunStore(args.run), args.seed, args.question or DEFAULT_QUESTION)
-    except (ReportError, StudyError) as exc:
+        page = write_study(RunStore(args.run), args.seed, args.question or DEFAULT_QUESTION,
+                           participants=participant_ids(args.participants))
+    except (ReportError, StudyError, RunFolderError) as exc:
         raise CliError(str(exc)) from None
-    print(f"study page: {page} (answers are saved by the page as answers.json)")
+    except OSError as exc:
+        raise CliError(f"{args.run}: cannot write the study ({exc.strerror or exc})") from None
+    print(f"study pages: {page} (one page per participant; each saves answers-<id>.json)")
     return 0
 
 
@@ -207,9 +280,14 @@ def _tally(args: argparse.Namespace) -> int:
         result = tally(RunStore(args.run), args.answers)
     except StudyError as exc:
         raise CliError(str(exc)) from None
-    for key, value in sorted(result.items()):
-        if key.endswith("_preferred"):
-            low, high = value["ci95"]
-            print(f"{key[:-len('_preferred')].upper()} preferred in {value['share']:.1%} of "
-                  f"{result['answers']} answers (95% CI {low:.1%}-{high:.1%})")
+    except OSError as exc:
+        raise CliError(f"{args.run}: cannot write study/tally.json ({exc.strerror or exc})") \
+            from None
+    print(f"{result['answers']} answers from {result['participants']} participants")
+    for method, stat in result["methods"].items():
+        share = "-" if stat["share"] is None else f"{stat['share']:.1%}"
+        ci = "" if not stat["ci95"] else \
+            f" (95% CI {stat['ci95'][0]:.1%}-{stat['ci95'][1]:.1%}, bootstrap over " \
+            "participants and questions)"
+        print(f"{method.upper()} preferred in {share} of the answers, {stat['votes']} votes{ci}")
     return 0

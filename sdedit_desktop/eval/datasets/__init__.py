@@ -27,7 +27,10 @@ def list_samples(kind: str, path: Path) -> list[Sample]:
         from sdedit_desktop.eval.datasets.reconstruct import reconstruct_samples as lister
     else:
         raise DatasetError(f"unknown data set kind {kind!r}: expected one of {', '.join(KINDS)}")
-    samples = lister(path)
+    try:
+        samples = lister(path)
+    except OSError as exc:  # an unreadable folder under the data set
+        raise DatasetError(f"{path}: cannot list the data set ({exc.strerror or exc})") from None
     if not samples:
         raise DatasetError(f"{path}: no {kind} samples found (see `sdedit eval {kind} --help` "
                            "for the layout)")

@@ -27,6 +27,7 @@ class NoopRequest(EditRequest):
     """Returns its input: the identity edit (SDE and ODE alike)."""
 
     kind: ClassVar[str] = "noop"
+    prompt: str = param("", label="Prompt", tip="Describes the image (ignored).")
     strength: float = param(0.0, label="Strength", tip="How much nothing happens (ignored).",
                             lo=0.0, hi=1.0, step=0.1)
 
@@ -43,8 +44,13 @@ def _folder_samples(path):
     return reconstruct_samples(path)
 
 
-def _score(_scorer, original, edited, _params) -> dict[str, float]:
-    return {"changed_pixels": float((original != edited).any(axis=-1).sum())}
+def _metrics():
+    from sdedit_desktop.eval.metrics.base import KindMetrics, Scores
+
+    def score(_scorer, task) -> Scores:
+        changed = (task.source != task.edited).any(axis=-1).sum()
+        return Scores(values={"changed_pixels": float(changed)})
+    return KindMetrics(score=score)
 
 
 NOOP = EditKind(
@@ -57,7 +63,8 @@ NOOP = EditKind(
                         "does nothing, deterministically"),
     hint="Nothing to do on the canvas: Run returns the image.",
     cli=CliSpec(help="the identity edit (a test kind)"),
-    eval=EvalSpec(layout="a folder of images", samples=_folder_samples, score=_score),
+    eval=EvalSpec(layout="a folder of images with optional <stem>.txt captions",
+                  samples=_folder_samples, metrics=_metrics, from_data=frozenset({"prompt"})),
     bench_case=lambda image, mask, size: NoopRequest(image=image, max_side=None,
                                                      region=(0, 0, size, size)),
 )

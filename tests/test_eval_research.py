@@ -215,7 +215,7 @@ def test_tally_shows_every_method_and_refuses_two_different_answer_sets_of_one_p
 
 
 def test_inpaint_prompt_help_names_the_papers_fixed_prompt(capsys):
-    from sdedit_desktop.eval.datasets.inpaint import DEFAULT_INPAINT_PROMPT
+    from sdedit_desktop.edits.kinds.inpaint import PAPER_EVAL_PROMPT as DEFAULT_INPAINT_PROMPT
 
     with pytest.raises(SystemExit):
         main(["eval", "inpaint", "--help"])

@@ -1,7 +1,9 @@
-"""`sdedit eval drag|inpaint|diffedit|reconstruct DATASET --out DIR`, `eval report|study|tally`.
+"""`sdedit eval KIND DATASET --out DIR` for every edit kind with an eval spec, and
+`eval report|study|tally`.
 
 The edit options are those of the single-image commands (taken from their parsers, so the two
-never drift apart); a few become comma-separated lists that the run sweeps. Under
+never drift apart); the fields the kind sweeps become comma-separated lists, the fields its data
+supplies are left out, and its metric options are added (all from `EditKind.eval`). Under
 `accelerate launch` the same command runs one share per process.
 """
 
@@ -15,30 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from sdedit_desktop.cli.common import CliError, float_list
-
-KINDS = ("drag", "inpaint", "diffedit", "reconstruct")
+from sdedit_desktop.edits.kind import EditKind, EvalOption
+from sdedit_desktop.edits.kinds import all_kinds, kind_named
+from sdedit_desktop.edits.schema import schema_field
 
 # Options of the single-image commands that a batch run does not take from the command line:
 # files of one image, and what the data set supplies per sample.
 NOT_MIRRORED = {"help", "image", "out", "json_out", "save_trajectory", "save_mask", "mask",
                 "points", "method"}
-FROM_DATA = {"drag": {"prompt"}, "inpaint": {"steps", "order"},
-             "diffedit": {"source_prompt", "target_prompt", "encode_ratio"},
-             "reconstruct": {"prompt"}}
 # Mirrored options that choose the model or the execution, not request fields.
 NOT_REQUEST = {"model", "device", "dtype", "allow_pickle", "download", "trajectory_batch",
                "quiet"}
 
-LAYOUTS = {
-    "drag": "folders (at any depth) in SDE-Drag's DragBench layout (origin_image.png, "
-            "prompt.json, optional mask.png) or DragDiffusion's (original_image.png, "
-            "meta_data.pkl)",
-    "inpaint": "images/ + masks/ paired by stem, or a.png + a_mask.png in one folder",
-    "diffedit": "a JSONL/CSV list (or a folder with samples.jsonl/.csv) of image, "
-                "source_prompt, target_prompt[, mask]",
-    "reconstruct": "a folder of images with optional <stem>.txt captions, or a JSONL/CSV list "
-                   "of image, caption",
-}
+
+def eval_kinds() -> list[EditKind]:
+    return [kind for kind in all_kinds() if kind.eval is not None]
 
 
 def int_list(text: str) -> list[int]:
@@ -52,14 +45,20 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def ensemble_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"expected 1 to 64 noise draws, got {value}")
-    return value
+def bounded_whole_number(option: EvalOption):
+    """The argparse type of a whole-number metric option with bounds."""
+    lo, hi = option.bounds or (None, None)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r:.40}") \
+                from None
+        if lo is not None and not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected {lo} to {hi}, got {value}")
+        return value
+    return parse
 
 
 def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
@@ -67,7 +66,7 @@ def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
 
     commands = argparse.ArgumentParser(add_help=False).add_subparsers()
     edit_commands.register(commands)
-    return {name: parser for name, parser in commands.choices.items() if name in KINDS}
+    return dict(commands.choices)
 
 
 def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
@@ -86,14 +85,13 @@ def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sdedit_desktop.eval.datasets.inpaint import DEFAULT_INPAINT_PROMPT
-
     p = sub.add_parser("eval", help="batch runs over data sets, SDE vs ODE (accelerate-aware)")
     kinds = p.add_subparsers(dest="eval_command", required=True, parser_class=type(p))
     edit_parsers = _edit_parsers()
-    for kind in KINDS:
-        q = kinds.add_parser(kind, help=f"run {kind} over a data set: {LAYOUTS[kind]}")
-        q.add_argument("dataset", type=Path, help=LAYOUTS[kind])
+    for kind in eval_kinds():
+        spec = kind.eval
+        q = kinds.add_parser(kind.name, help=f"run {kind.name} over a data set: {spec.layout}")
+        q.add_argument("dataset", type=Path, help=spec.layout)
         q.add_argument("--out", type=Path, required=True,
                        help="run folder (resumable: finished samples are skipped)")
         q.add_argument("--method", choices=("sde", "ode"), action="append", dest="methods",
@@ -101,31 +99,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--replace", action="store_true",
                        help="redo the run already in --out with these settings (without it, a "
                             "folder holding a run of other settings is refused)")
-        dests = _mirror(edit_parsers[kind], q, NOT_MIRRORED | FROM_DATA[kind])
-        if kind == "inpaint":
-            q.add_argument("--steps", type=int_list, default=[25, 50, 100], dest="steps_list",
-                           help="comma-separated step counts to sweep (default 25,50,100)")
-            q.add_argument("--order", type=int_list, default=[1, 2], dest="order_list",
-                           help="solver orders to sweep (default 1,2)")
-            _set_option(q, "prompt", DEFAULT_INPAINT_PROMPT,
-                        f"prompt of every sample (default: the paper's fixed prompt "
-                        f"{DEFAULT_INPAINT_PROMPT!r})")
-        if kind == "diffedit":
-            q.add_argument("--encode-ratio", type=float_list, default=[0.7],
-                           dest="encode_ratio_list", help="encode ratios to sweep (default 0.7)")
-            q.add_argument("--clip-model", default=None, metavar="HUB_ID",
-                           help="CLIP backbone of the CLIP score, from the local Hugging Face "
-                                "cache (default openai/clip-vit-large-patch14); reported as "
-                                "the cosine (0-1), not x100")
-        if kind == "drag":
-            q.add_argument("--dift-ensemble", type=ensemble_size, default=8,
-                           help="noise draws averaged for the DIFT features (DragBench: 8)")
-            q.add_argument("--feature-model", default=None, metavar="SOURCE",
-                           help="model whose DIFT features give the drag distance: a hub id, "
-                                "folder or file, or 'loaded' for the edit model (default: "
-                                "DragBench's stabilityai/stable-diffusion-2-1 when it is in "
-                                "the local cache, else the edit model, marked not comparable)")
-        q.set_defaults(handler=_run, eval_kind=kind, request_dests=dests)
+        dests = _mirror(edit_parsers[kind.name], q,
+                        NOT_MIRRORED | spec.from_data | set(spec.sweeps))
+        for name, (values, what) in spec.sweeps.items():
+            whole = schema_field(kind.request_type, name).base_type is int
+            q.add_argument("--" + name.replace("_", "-"), type=int_list if whole else float_list,
+                           default=list(values), dest=f"{name}_list",
+                           help=f"comma-separated {what} to sweep (default "
+                                f"{','.join(map(str, values))})")
+        for name, (value, text) in spec.defaults.items():
+            _set_option(q, name, value, text)
+        for option in spec.options:
+            q.add_argument("--" + option.name.replace("_", "-"), default=option.default,
+                           type=bounded_whole_number(option) if option.type is int
+                           else option.type, metavar=option.metavar, help=option.help)
+        q.set_defaults(handler=_run, eval_kind=kind.name, request_dests=dests)
 
     q = kinds.add_parser("report", help="rewrite a run folder's reports from its records")
     q.add_argument("run", type=Path)
@@ -159,19 +147,23 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     common = {d: getattr(args, d) for d in args.request_dests if getattr(args, d) is not None}
     if "max_side" in common:
         common["max_side"] = args.max_side or None  # 0 = no limit, as in the single commands
-    if args.eval_kind == "reconstruct":
+    if "dtype" in schema_names(args.eval_kind):
+        # A request's latent precision follows the model's --dtype (float64 only on request).
         common["dtype"] = "float64" if args.dtype == "float64" else "float32"
     return common
+
+
+def schema_names(kind: str) -> set[str]:
+    from dataclasses import fields
+
+    return {f.name for f in fields(kind_named(kind).request_type)}
 
 
 def sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     from sdedit_desktop.eval.tasks import setting_grid
 
-    if args.eval_kind == "inpaint":
-        return setting_grid({"steps": args.steps_list, "order": args.order_list})
-    if args.eval_kind == "diffedit":
-        return setting_grid({"encode_ratio": args.encode_ratio_list})
-    return [{}]
+    sweeps = kind_named(args.eval_kind).eval.sweeps
+    return setting_grid({name: getattr(args, f"{name}_list") for name in sweeps})
 
 
 def _check_out_folder(out: Path) -> None:
@@ -207,11 +199,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.device == "auto" and processes.device is not None:
         model_args.device = processes.device  # one accelerator per process
     batch = getattr(args, "trajectory_batch", None)
-    defaults = MetricOptions()
-    metrics = MetricOptions(
-        dift_ensemble=getattr(args, "dift_ensemble", defaults.dift_ensemble),
-        feature_model=getattr(args, "feature_model", None),
-        clip_model=getattr(args, "clip_model", None) or defaults.clip_model)
+    # The kind's metric options, as given (unset ones keep MetricOptions' defaults).
+    chosen = {o.name: getattr(args, o.name) for o in kind_named(args.eval_kind).eval.options}
+    metrics = MetricOptions(**{k: v for k, v in chosen.items() if v is not None})
     config = EvalConfig(kind=args.eval_kind, dataset=args.dataset, out=args.out,
                         methods=tuple(dict.fromkeys(args.methods or ("sde", "ode"))),
                         settings=sweep(args), common=request_options(args),

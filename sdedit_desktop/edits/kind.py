@@ -73,23 +73,37 @@ class CliSpec:
 
 
 @dataclass(frozen=True)
+class EvalOption:
+    """An option of `sdedit eval KIND` that chooses how the kind is scored: `--NAME`, stored as
+    the `eval.metrics.base.MetricOptions` field `name`."""
+
+    name: str  # e.g. "dift_ensemble" -> --dift-ensemble
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] = str
+    bounds: tuple[int, int] | None = None  # whole numbers: the allowed range
+    metavar: str | None = None
+
+
+@dataclass(frozen=True)
 class EvalSpec:
     """How `sdedit eval KIND DATASET` reads its data set and scores its outputs."""
 
     layout: str  # what the data set looks like (CLI help)
     # (data set path) -> list of `eval.samples.Sample`, in a stable order.
     samples: Callable[[Any], list[Any]]
+    # () -> the kind's `eval.metrics.base.KindMetrics` (a lazy getter: metrics import torch).
+    metrics: Callable[[], Any]
     # Request fields each sample supplies (the CLI does not offer them as options).
     from_data: frozenset[str] = frozenset()
-    # Request fields the run sweeps: field -> (its default values, help for `--FIELD a,b,c`).
+    # Request fields the run sweeps: field -> (default values, what the sweep is for); the CLI
+    # takes `--FIELD a,b,c`.
     sweeps: Mapping[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
-    # Option defaults that differ from the single-image command's (e.g. a fixed prompt).
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    # (scorer, input image, edited image, request params) -> {metric: value}; the scorer
-    # (`eval.metrics.scoring.Scorer`) holds the loaded model and the learned metrics.
-    score: Callable[[Any, Any, Any, Mapping[str, Any]], dict[str, float]] | None = None
-    learned_metrics: tuple[str, ...] = ()  # torchmetrics metrics that need local weights
-    fid: bool = False  # FID over the run's outputs
+    # Request options whose default differs from the single-image command's: field ->
+    # (value, help), e.g. a fixed prompt for every sample.
+    defaults: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    options: tuple[EvalOption, ...] = ()  # how the metrics are computed
+    fid: bool = False  # FID of the edited images against the inputs, per group
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.core.types import PlacedPair
 from sdedit_desktop.diffusion.grids import GridError, edit_window
-from sdedit_desktop.edits.kind import CliSpec, EditKind, MethodTexts
+from sdedit_desktop.edits.kind import CliSpec, EditKind, EvalOption, EvalSpec, MethodTexts
 from sdedit_desktop.edits.masks import MaskUse, mask_when
 from sdedit_desktop.edits.requests import MAX_STEPS, STEPS_TIP, EditRequest, EditResult
 from sdedit_desktop.edits.schema import param
@@ -103,6 +103,18 @@ def bench_case(image: np.ndarray, _mask: np.ndarray, size: int) -> DiffEditReque
                            max_side=None, region=(0, 0, size, size))
 
 
+def eval_samples(path: Any) -> list[Any]:
+    from sdedit_desktop.eval.datasets.diffedit import diffedit_samples
+
+    return diffedit_samples(path)
+
+
+def eval_metrics() -> Any:
+    from sdedit_desktop.eval.metrics.diffedit import DIFFEDIT_METRICS
+
+    return DIFFEDIT_METRICS
+
+
 DIFFEDIT: EditKind[DiffEditRequest] = EditKind(
     name="diffedit",
     title="DiffEdit",
@@ -120,6 +132,16 @@ DIFFEDIT: EditKind[DiffEditRequest] = EditKind(
     cli=CliSpec(help="DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt",
                 required=frozenset({"target_prompt"}), saves_mask=True),
     canvas_check=canvas_check,
+    eval=EvalSpec(
+        layout="a JSONL/CSV list (or a folder with samples.jsonl/.csv) of image, source_prompt, "
+               "target_prompt[, mask]",
+        samples=eval_samples, metrics=eval_metrics,
+        from_data=frozenset({"source_prompt", "target_prompt"}),
+        sweeps={"encode_ratio": ((0.7,), "encode ratios")},
+        options=(EvalOption("clip_model", "CLIP backbone of the CLIP score, from the local "
+                            "Hugging Face cache (default openai/clip-vit-large-patch14); "
+                            "reported as the cosine (0-1), not x100", metavar="HUB_ID"),),
+        fid=True),
     presets={"draft": {"steps": 20}},
     bench_case=bench_case,
 )

@@ -22,7 +22,7 @@ from sdedit_desktop.edits.drag_steps import (
     too_many_steps_message,
 )
 from sdedit_desktop.edits.geometry import LATENT_FACTOR, validate_points, working_size
-from sdedit_desktop.edits.kind import CliSpec, EditKind, MethodTexts
+from sdedit_desktop.edits.kind import CliSpec, EditKind, EvalOption, EvalSpec, MethodTexts
 from sdedit_desktop.edits.masks import MASK_OPTIONAL
 from sdedit_desktop.edits.region import (
     CONTEXT,
@@ -212,6 +212,18 @@ def bench_case(image: np.ndarray, _mask: np.ndarray, size: int) -> DragRequest:
                        region=(0, 0, size, size))
 
 
+def eval_samples(path: Any) -> list[Any]:
+    from sdedit_desktop.eval.datasets.drag import drag_samples
+
+    return drag_samples(path)
+
+
+def eval_metrics() -> Any:
+    from sdedit_desktop.eval.metrics.drag import DRAG_METRICS
+
+    return DRAG_METRICS
+
+
 DRAG: EditKind[DragRequest] = EditKind(
     name="drag",
     title="Drag",
@@ -230,6 +242,19 @@ DRAG: EditKind[DragRequest] = EditKind(
     cli=CliSpec(help="SDE-Drag / ODE-Drag: move content with point pairs",
                 trajectory_batch=True, saves_trajectory=True),
     canvas_check=canvas_check,
+    eval=EvalSpec(
+        layout="folders (at any depth) in SDE-Drag's DragBench layout (origin_image.png, "
+               "prompt.json, optional mask.png) or DragDiffusion's (original_image.png, "
+               "meta_data.pkl)",
+        samples=eval_samples, metrics=eval_metrics, from_data=frozenset({"prompt"}),
+        options=(
+            EvalOption("dift_ensemble", "noise draws averaged for the DIFT features "
+                       "(DragBench: 8)", default=8, type=int, bounds=(1, 64)),
+            EvalOption("feature_model", "model whose DIFT features give the drag distance: a "
+                       "hub id, folder or file, or 'loaded' for the edit model (default: "
+                       "DragBench's stabilityai/stable-diffusion-2-1 when it is in the local "
+                       "cache, else the edit model, marked not comparable)", metavar="SOURCE"),
+        )),
     # N sets the grid the t0·N reverse steps per drag step come from: 200 -> 50 is 4x fewer
     # model calls.
     presets={"draft": {"steps": 50}},

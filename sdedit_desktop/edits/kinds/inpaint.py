@@ -13,7 +13,7 @@ from sdedit_desktop.core import phases
 from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.core.types import PlacedPair
 from sdedit_desktop.diffusion.grids import GridError, uniform_grid
-from sdedit_desktop.edits.kind import CliSpec, EditKind, MethodTexts
+from sdedit_desktop.edits.kind import CliSpec, EditKind, EvalSpec, MethodTexts
 from sdedit_desktop.edits.masks import MASK_REQUIRED, MaskUse
 from sdedit_desktop.edits.requests import MAX_STEPS, EditRequest, EditResult
 from sdedit_desktop.edits.schema import param
@@ -65,6 +65,22 @@ def bench_case(image: np.ndarray, mask: np.ndarray, size: int) -> InpaintRequest
                           region=(0, 0, size, size))
 
 
+# The paper's fixed prompt for its Places inpainting benchmark (every sample the same).
+PAPER_EVAL_PROMPT = "photograph of a beautiful empty scene, highest quality settings"
+
+
+def eval_samples(path: Any) -> list[Any]:
+    from sdedit_desktop.eval.datasets.inpaint import inpaint_samples
+
+    return inpaint_samples(path)
+
+
+def eval_metrics() -> Any:
+    from sdedit_desktop.eval.metrics.inpaint import INPAINT_METRICS
+
+    return INPAINT_METRICS
+
+
 INPAINT: EditKind[InpaintRequest] = EditKind(
     name="inpaint",
     title="Inpaint",
@@ -79,6 +95,13 @@ INPAINT: EditKind[InpaintRequest] = EditKind(
     hint="Mask brush (B): paint the region to fill; everything else is kept.",
     cli=CliSpec(help="Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++"),
     canvas_check=canvas_check,
+    eval=EvalSpec(
+        layout="images/ + masks/ paired by stem, or a.png + a_mask.png in one folder",
+        samples=eval_samples, metrics=eval_metrics,
+        sweeps={"steps": ((25, 50, 100), "step counts"), "order": ((1, 2), "solver orders")},
+        defaults={"prompt": (PAPER_EVAL_PROMPT, "prompt of every sample (default: the paper's "
+                                                f"fixed prompt {PAPER_EVAL_PROMPT!r})")},
+        fid=True),
     presets={"draft": {"steps": 20}},
     bench_case=bench_case,
 )

@@ -13,7 +13,7 @@ from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.core.types import GridKind
 from sdedit_desktop.diffusion.grids import GridError, edit_window
-from sdedit_desktop.edits.kind import CliSpec, EditKind, MethodTexts
+from sdedit_desktop.edits.kind import CliSpec, EditKind, EvalSpec, MethodTexts
 from sdedit_desktop.edits.requests import (
     GRID_CHOICES,
     GRID_TIP,
@@ -78,6 +78,18 @@ def bench_case(image: np.ndarray, _mask: np.ndarray, size: int) -> ReconstructRe
                               region=(0, 0, size, size))
 
 
+def eval_samples(path: Any) -> list[Any]:
+    from sdedit_desktop.eval.datasets.reconstruct import reconstruct_samples
+
+    return reconstruct_samples(path)
+
+
+def eval_metrics() -> Any:
+    from sdedit_desktop.eval.metrics.reconstruct import RECONSTRUCT_METRICS
+
+    return RECONSTRUCT_METRICS
+
+
 RECONSTRUCT: EditKind[ReconstructRequest] = EditKind(
     name="reconstruct",
     title="Reconstruct",
@@ -99,5 +111,9 @@ RECONSTRUCT: EditKind[ReconstructRequest] = EditKind(
     applies_result=False,
     presets={"draft": {"steps": 20}},
     latent_dtype=lambda request: request.dtype,
+    eval=EvalSpec(
+        layout="a folder of images with optional <stem>.txt captions, or a JSONL/CSV list of "
+               "image, caption",
+        samples=eval_samples, metrics=eval_metrics, from_data=frozenset({"prompt"})),
     bench_case=bench_case,
 )

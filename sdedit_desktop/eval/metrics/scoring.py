@@ -1,27 +1,24 @@
 """Per-task scores, computed by the process that ran the edit (it has the model loaded).
 
 Each kind's metrics are a `KindMetrics` in its own module (drag.py, diffedit.py, inpaint.py,
-reconstruct.py). A learned metric whose weights are not on this machine is left out of the
-task's scores and named with its reason in the run's summary; every computed metric carries a
-note saying how it was computed (protocol, backbone, scale) into the records and reports.
-"""
+reconstruct.py), which the kind's eval spec names (`EditKind.eval.metrics`). A learned metric
+whose weights are not on this machine is left out of the task's scores and named with its reason
+in the run's summary; every computed metric carries a note saying how it was computed (protocol,
+backbone, scale) into the records and reports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.eval.metrics import availability
 from sdedit_desktop.eval.metrics.base import KindMetrics, MetricOptions, Scores, TaskImages
-from sdedit_desktop.eval.metrics.diffedit import DIFFEDIT_METRICS
-from sdedit_desktop.eval.metrics.drag import DRAG_METRICS
-from sdedit_desktop.eval.metrics.inpaint import INPAINT_METRICS
 from sdedit_desktop.eval.metrics.learned import LearnedMetrics
-from sdedit_desktop.eval.metrics.reconstruct import RECONSTRUCT_METRICS
 
-METRICS: dict[str, KindMetrics] = {"drag": DRAG_METRICS, "diffedit": DIFFEDIT_METRICS,
-                                   "inpaint": INPAINT_METRICS,
-                                   "reconstruct": RECONSTRUCT_METRICS}
+
+def kind_metrics(kind: str) -> KindMetrics:
+    return kind_named(kind).eval.metrics()
 
 # learned metric -> why it cannot run here (None: it can)
 LEARNED_CHECKS: dict[str, Callable[[MetricOptions], str | None]] = {
@@ -35,7 +32,7 @@ LEARNED_CHECKS: dict[str, Callable[[MetricOptions], str | None]] = {
 def unavailable_metrics(kind: str, options: MetricOptions | None = None) -> dict[str, str]:
     """The learned per-task metrics of `kind` that cannot run here, with the reasons."""
     options = options or MetricOptions()
-    reasons = {name: LEARNED_CHECKS[name](options) for name in METRICS[kind].learned}
+    reasons = {name: LEARNED_CHECKS[name](options) for name in kind_metrics(kind).learned}
     return {name: why for name, why in reasons.items() if why}
 
 
@@ -46,7 +43,7 @@ class Scorer:
         self.kind = kind
         self.model = model
         self.options = options or MetricOptions()
-        self.metrics = METRICS[kind]
+        self.metrics = kind_metrics(kind)
         self.load_model = load_model
         self.learned = learned or LearnedMetrics(getattr(model, "device", "cpu"))
         self.unavailable = unavailable_metrics(kind, self.options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.eval.report.contact_sheet import write_contact_sheet
 from sdedit_desktop.eval.report.html_page import write_html
 from sdedit_desktop.eval.report.run_folder import ReportError, RunInfo, finite, load_rows
@@ -22,7 +23,6 @@ from sdedit_desktop.eval.store import RunStore, write_json
 __all__ = ["FID_MIN_SAMPLES", "ReportError", "load_rows", "merge_run", "setting_label",
            "summarise"]
 
-FID_KINDS = ("inpaint", "diffedit")  # FID of the edited images against the inputs
 # FID fits a 2048-dimensional Gaussian to each side's Inception features. With fewer images
 # than dimensions the covariance estimate is singular and FID is biased upward by an amount
 # that shrinks only like 1/N (Chong & Forsyth, CVPR 2020): such values compare groups of the
@@ -92,6 +92,15 @@ def _paired_metric(name: str, pairs: list[tuple[dict, dict]]) -> dict[str, Any]:
             "per": "sample"}
 
 
+def _has_fid(kind: str) -> bool:
+    """The kind's eval spec asks for FID of the edited images against the inputs."""
+    try:
+        spec = kind_named(kind).eval
+    except KeyError:  # a run of a kind this version does not know: no FID
+        return False
+    return spec is not None and spec.fid
+
+
 def summarise(run: RunInfo, rows: list[dict[str, Any]], store: RunStore,
               unavailable: dict[str, str] | None = None) -> dict[str, Any]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -103,7 +112,8 @@ def summarise(run: RunInfo, rows: list[dict[str, Any]], store: RunStore,
             recorded.get("unavailable"), dict) else {}
     unavailable = {str(k): str(v) for k, v in unavailable.items()}
     fid_reason = None
-    if run.kind in FID_KINDS:
+    with_fid = _has_fid(run.kind)
+    if with_fid:
         from sdedit_desktop.eval.metrics.availability import fid_unavailable
 
         fid_reason = fid_unavailable()
@@ -117,7 +127,7 @@ def summarise(run: RunInfo, rows: list[dict[str, Any]], store: RunStore,
                  "seconds": mean_ci([float(r["seconds"]) for r in ok if finite(r["seconds"])]),
                  "unet_calls": mean_ci([float(r["unet_calls"]) for r in ok
                                         if finite(r["unet_calls"])])}
-        if run.kind in FID_KINDS and not fid_reason:
+        if with_fid and not fid_reason:
             group["fid"] = _group_fid(store, ok)
         out_groups.append(group)
     notes: dict[str, str] = {}

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sdedit_desktop.eval.datasets import KINDS
+from sdedit_desktop.edits.kinds import all_kinds
 from sdedit_desktop.eval.store import (
     RunStore,
     is_number,
@@ -54,8 +54,9 @@ def read_run(store: RunStore) -> RunInfo:
 
     if not isinstance(run, dict):
         raise bad("not a JSON object")
-    if run.get("kind") not in KINDS:
-        raise bad(f"'kind' must be one of {', '.join(KINDS)}")
+    known = [k.name for k in all_kinds() if k.eval is not None]
+    if run.get("kind") not in known:
+        raise bad(f"'kind' must be one of {', '.join(known)}")
     tasks = run.get("tasks")
     if not isinstance(tasks, list):
         raise bad("'tasks' must be a list of tasks")

@@ -14,7 +14,14 @@ from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
+from sdedit_desktop.diffusion.schedule import (
+    GridError,
+    Step,
+    diffusers_ddim_window,
+    edit_window,
+    official_diffedit_sde_window,
+    sd15_schedule,
+)
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
@@ -53,9 +60,8 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
     try:
-        steps = edit_window("uniform", req.steps, req.encode_ratio)
-        # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
-        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
+        steps = diffedit_window(req)
+        mask_level = auto_mask_level(req) if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
@@ -92,9 +98,33 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                              hook=session.progress_hook(phases.INVERTING, len(steps)))
         eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
                                            negative_prompt=req.source_prompt)
+        if req.grid == "reference":
+            # diffusers' DiffEdit resets outside the mask after step i with the inversion's
+            # state *before* the step (one level too noisy), ending on the level-1 latent there.
+            states = [states[0], *states[:-1]]
         x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)
+
+
+def diffedit_window(req: DiffEditRequest) -> list[Step]:
+    """The edit's reverse steps. Uniform (the default): both forms from the highest level not
+    above the encode ratio (681 -> … -> 1 -> clean at 50 steps, 0.7). Reference: what the
+    official code runs, the SDE 701 -> … -> 1 on the DDIM timesteps, the ODE diffusers'
+    681 -> … -> 1 -> clean (docs/algorithms.md, "DiffEdit")."""
+    if req.grid == "uniform":
+        return edit_window("uniform", req.steps, req.encode_ratio)
+    if req.method == "sde":
+        return official_diffedit_sde_window(req.steps, req.encode_ratio)
+    return diffusers_ddim_window(req.steps, req.encode_ratio)
+
+
+def auto_mask_level(req: DiffEditRequest) -> int:
+    """The level the automatic mask noises to: 481 for strength 0.5 at 50 steps on either grid
+    (the reference: the first of diffusers' DDIM timesteps at that strength, `generate_mask`)."""
+    if req.grid == "uniform":
+        return edit_window("uniform", req.steps, req.mask_strength)[0].t
+    return diffusers_ddim_window(req.steps, req.mask_strength)[0].t
 
 
 def plan_diffedit(request: DiffEditRequest) -> JobPlan:

@@ -56,8 +56,9 @@ def region_choice(choice: str | tuple[int, int, int, int] | None, width: int, he
 
 
 def mask_bounds(mask: np.ndarray) -> Box | None:
-    """Bounding box of the mask's "may change" pixels (>= 128), or None when there are none."""
-    on = mask >= 128
+    """Bounding box of the mask's painted pixels (any value above 0: a soft edge counts), or
+    None when there are none."""
+    on = mask > 0
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     if rows.size == 0:
         return None
@@ -161,7 +162,7 @@ def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Regi
                     raise EditError(f"the edit region ({x}, {y}, {w}x{h}) does not contain the "
                                     f"{name} ({px}, {py}) of point pair {n}")
     if uses_user_mask(request) and request.mask is not None and \
-            not (request.mask[y:y + h, x:x + w] >= 128).any():
+            not request.mask[y:y + h, x:x + w].any():
         raise EditError(f"the mask lies entirely outside the edit region ({x}, {y}, {w}x{h}): "
                         "nothing could change")
     return region

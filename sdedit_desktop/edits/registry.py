@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sdedit_desktop.core.plan import JobPlan
+from sdedit_desktop.edits.composite import SeamSide
 from sdedit_desktop.edits.requests import (
     DiffEditRequest,
     DragRequest,
@@ -43,6 +44,9 @@ class EditKind:
     latent_dtype: Callable[[EditRequest], str | None] = lambda request: None
     # The run function also takes the ExecutionOptions and the LoRA provider (drag only).
     takes_execution: bool = False
+    # Which side of the mask the composite's seam lies on (edits/composite.py): OUTSIDE for
+    # a mask that marks what is replaced, so none of the removed content survives in the hole.
+    seam: SeamSide = SeamSide.INSIDE
 
     def _module(self) -> Any:
         return importlib.import_module(self.module)
@@ -69,10 +73,10 @@ KINDS: dict[str, EditKind] = {k.kind: k for k in (
              takes_execution=True),
     EditKind("inpaint", "Inpaint", InpaintRequest, "sdedit_desktop.edits.inpaint",
              "run_inpaint", "plan_inpaint", "required",
-             "Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++"),
+             "Inpaint-SDE / Inpaint-ODE with (SDE-)DPM-Solver++", seam=SeamSide.OUTSIDE),
     EditKind("diffedit", "DiffEdit", DiffEditRequest, "sdedit_desktop.edits.diffedit",
              "run_diffedit", "plan_diffedit", "by_mode",
-             "DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt"),
+             "DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt", seam=SeamSide.OUTSIDE),
     EditKind("reconstruct", "Reconstruct", ReconstructRequest,
              "sdedit_desktop.edits.reconstruct", "run_reconstruct", "plan_reconstruct",
              "unused", "invert and reconstruct without an edit (Table 3)",

@@ -58,20 +58,29 @@ def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
-            skip: set[str]) -> list[str]:
+            skip: set[str]) -> dict[str, Any]:
     """Add `source`'s options to `target` (same flags, types, defaults, help) except `skip`;
-    returns the request-field dests added."""
-    dests = []
+    returns the request-field dests added with their defaults."""
+    dests = {}
     for action in source._actions:
         if action.dest in skip or not action.option_strings:
             continue
         target._add_action(action)
         if action.dest not in NOT_REQUEST:
-            dests.append(action.dest)
+            dests[action.dest] = action.default
     return dests
 
 
+def _preset_help(kind: str) -> str:
+    from sdedit_desktop.edits.presets import PAPER_STUDY, preset_values
+
+    values = ", ".join(f"{k}={v}" for k, v in preset_values(PAPER_STUDY, kind).items())
+    return (f"paper: the settings of the paper's own evaluation as its official script ran it "
+            f"({values}); options you set to other values than their defaults override it")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from sdedit_desktop.edits.presets import study_kinds
     from sdedit_desktop.eval.datasets.inpaint import DEFAULT_INPAINT_PROMPT
 
     p = sub.add_parser("eval", help="batch runs over data sets, SDE vs ODE (accelerate-aware)")
@@ -97,6 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind == "drag":
             q.add_argument("--dift-ensemble", type=int, default=8,
                            help="noise draws averaged for the DIFT features (DragBench: 8)")
+        if kind in study_kinds():
+            q.add_argument("--preset", choices=("paper",), default=None, help=_preset_help(kind))
         q.set_defaults(handler=_run, eval_kind=kind, request_dests=dests)
 
     q = kinds.add_parser("report", help="rewrite a run folder's reports from its records")
@@ -114,10 +125,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def request_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The request keyword arguments from the command line (unset ones keep the defaults)."""
+    """The request keyword arguments from the command line (unset ones keep the defaults); with
+    `--preset paper`, the preset's values for every option left at its default."""
     common = {d: getattr(args, d) for d in args.request_dests if getattr(args, d) is not None}
+    if getattr(args, "preset", None) == "paper":
+        from sdedit_desktop.edits.presets import PAPER_STUDY, preset_values
+
+        for name, value in preset_values(PAPER_STUDY, args.eval_kind).items():
+            if common.get(name) == args.request_dests.get(name):
+                common[name] = value
     if "max_side" in common:
-        common["max_side"] = args.max_side or None  # 0 = no limit, as in the single commands
+        common["max_side"] = common["max_side"] or None  # 0 = no limit, as the single commands
     if args.eval_kind == "reconstruct":
         common["dtype"] = "float64" if args.dtype == "float64" else "float32"
     return common
@@ -161,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
                         show_progress=not args.quiet)
     try:
         summary = run_evaluation(config, processes, lambda: load_cli_model(model_args),
-                                 lora=cli_lora_provider(args))
+                                 lora=cli_lora_provider(config.common.get("lora", "off")))
     except (DatasetError, SampleError) as exc:
         raise CliError(str(exc)) from None
     if summary is not None and not args.quiet:

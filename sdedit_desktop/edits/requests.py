@@ -193,6 +193,11 @@ class DragRequest(EditRequest):
                       f"({LORA_TRAIN_STEPS} steps) or reuse the cached one; or the path of LoRA "
                       "weights "
                       "(.safetensors).", panel=False)
+    lora_rank: int = param(16, label="LoRA rank", tip="Rank of the per-image LoRA that 'auto' "
+                           "trains (part of its cache key; a LoRA file brings its own). 16 as "
+                           "DragDiffusion and the official interactive tool; the paper's "
+                           "DragBench study trained rank 4.", lo=1, hi=128, advanced=True,
+                           paper=4)
     lora_scale_min: float = param(0.5, label="LoRA scale at t0", tip="... to this value at t0.",
                                   lo=0.0, hi=2.0, step=0.05, advanced=True, paper=0.5)
     lora_scale_max: float = param(1.0, label="LoRA scale near t=0", tip="With a LoRA: its scale "

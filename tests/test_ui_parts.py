@@ -133,7 +133,7 @@ def test_other_panels_build_and_refuse(panels, tmp_path):
     with pytest.raises(InputError, match="needs a mask"):
         panels.build_request(IMG, empty, [], None)
     request = panels.build_request(IMG, mask, [], None)
-    assert isinstance(request, InpaintRequest) and request.order == 2 and request.steps == 50
+    assert isinstance(request, InpaintRequest) and request.order == 1 and request.steps == 50
     d = panels.select("diffedit")
     d.widgets["source_prompt"].setText("a dog")
     d.widgets["target_prompt"].setText("a dog")

@@ -6,8 +6,8 @@ to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, 
 true and predicted noise at a random timestep (docs/algorithms.md, "Per-image LoRA training").
 A trained LoRA is stored as safetensors + a small JSON file, keyed by a hash of the image
 content, the prompt, the base model identity and every setting (the rank too), so the same
-request is never trained twice; the cache is
-bounded in bytes and evicts the least recently used entries.
+request is never trained twice; the cache is bounded in bytes and evicts the least recently
+used entries.
 """
 
 from __future__ import annotations

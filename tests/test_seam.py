@@ -171,3 +171,46 @@ def test_drag_keeps_everything_outside_its_mask_and_inpaint_blends_its_soft_edge
     assert not np.array_equal(inpaint.image[band], image[band])  # the soft band took part
     change = np.abs(inpaint.image.astype(int) - image)
     assert change[band].mean() < change[mask == 255].mean()  # … at 60/255 of the edit
+
+
+def _cone_seam(weight, f, open_sides, side):
+    """The seam's definition, pixel by pixel: INSIDE = min over pixels q of weight(q) + d/f
+    (beyond a closed side the weight is 0, beyond an open one the edge continues); OUTSIDE =
+    max over q of weight(q) - d/f, capped by the INSIDE seam of an all-ones weight."""
+    h, w = weight.shape
+    left, top, right, bottom = open_sides
+    padded = np.pad(weight, f, mode="edge")
+    for is_open, where in ((left, np.s_[:, :f]), (top, np.s_[:f, :]), (right, np.s_[:, -f:]),
+                           (bottom, np.s_[-f:, :])):
+        if not is_open:
+            padded[where] = 0
+    out = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            if side is SeamSide.INSIDE:
+                out[y, x] = min(1.0, min(padded[y + f + dy, x + f + dx] + max(abs(dy), abs(dx)) / f
+                                         for dy in range(-f, f + 1) for dx in range(-f, f + 1)))
+                continue
+            spread = max(weight[y + dy, x + dx] - max(abs(dy), abs(dx)) / f
+                         for dy in range(-f + 1, f) for dx in range(-f + 1, f)
+                         if 0 <= y + dy < h and 0 <= x + dx < w)
+            frame = [f] + [d for d, is_open in ((x + 1, left), (y + 1, top), (w - x, right),
+                                                (h - y, bottom)) if not is_open]
+            out[y, x] = min(max(spread, 0.0), min(frame) / f)
+    return out
+
+
+@pytest.mark.parametrize("trial", range(24))
+def test_seam_alpha_is_its_definition(trial):
+    """Hard masks, soft masks and full weights take different (faster) paths: all equal the
+    definition."""
+    rng = np.random.default_rng(trial)
+    h, w = (int(v) for v in rng.integers(3, 13, 2))
+    weight = [(rng.random((h, w)) > 0.6).astype(np.float32),
+              np.where(rng.random((h, w)) > 0.5, rng.random((h, w)), 0).astype(np.float32),
+              np.ones((h, w), np.float32)][trial % 3]
+    feather = int(rng.integers(1, 5))
+    sides = tuple(bool(v) for v in rng.integers(0, 2, 4))
+    for side in SeamSide:
+        expect = _cone_seam(weight, feather, sides, side)
+        assert np.allclose(seam_alpha(weight, feather, sides, side), expect, atol=1e-6)

@@ -44,6 +44,10 @@ def _neighbourhood(values: np.ndarray, reduce: Callable, pad: str | float) -> np
     return reduce(reduce(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
 
 
+def _ramp(count: np.ndarray, feather: int) -> np.ndarray:
+    return count.astype(np.float32) / np.float32(feather)
+
+
 def _inner_seam(weight: np.ndarray, feather: int, open_sides: OpenSides) -> np.ndarray:
     """min over k of (weight eroded k times + k / feather): 0 where the weight is 0, rising by
     1/feather per pixel of (chessboard) distance from it, never above the weight. Beyond a
@@ -59,6 +63,12 @@ def _inner_seam(weight: np.ndarray, feather: int, open_sides: OpenSides) -> np.n
         level[:, -f:] = 0
     if not bottom:
         level[-f:, :] = 0
+    if level.dtype == bool:  # a hard mask: the distance to the nearest 0, counted, up to f
+        depth = np.zeros(level.shape, np.int32)
+        for _ in range(f):
+            depth += level
+            level = _neighbourhood(level, np.minimum, "edge")
+        return _ramp(depth[f:-f, f:-f], f)
     alpha = level.copy()
     for k in range(1, f + 1):
         level = _neighbourhood(level, np.minimum, "edge")
@@ -69,11 +79,35 @@ def _inner_seam(weight: np.ndarray, feather: int, open_sides: OpenSides) -> np.n
 def _outer_seam(weight: np.ndarray, feather: int) -> np.ndarray:
     """max over k < feather of (weight dilated k times - k / feather): the weight itself, then
     falling by 1/feather per pixel of distance outside it, 0 from `feather` pixels out."""
+    if weight.dtype == bool:  # a hard mask: f minus the distance to it, counted
+        count = np.zeros(weight.shape, np.int32)
+        level = weight
+        for _ in range(feather):
+            count += level
+            level = _neighbourhood(level, np.maximum, False)
+        return _ramp(count, feather)
     level, alpha = weight, weight.copy()
     for k in range(1, feather):
         level = _neighbourhood(level, np.maximum, 0.0)
         np.maximum(alpha, level - np.float32(k) / np.float32(feather), out=alpha)
     return alpha
+
+
+def _frame_seam(height: int, width: int, feather: int, open_sides: OpenSides) -> np.ndarray:
+    """The inner seam of a weight of 1 everywhere: rising from 1/feather at each closed side."""
+    left, top, right, bottom = open_sides
+
+    def distances(n: int, low_open: bool, high_open: bool) -> np.ndarray:
+        index = np.arange(n)
+        out = np.full(n, feather)
+        if not low_open:
+            out = np.minimum(out, index + 1)
+        if not high_open:
+            out = np.minimum(out, n - index)
+        return out
+
+    depth = np.minimum.outer(distances(height, top, bottom), distances(width, left, right))
+    return _ramp(depth, feather)
 
 
 def seam_alpha(weight: np.ndarray, feather: int, open_sides: OpenSides = (False,) * 4,
@@ -90,12 +124,31 @@ def seam_alpha(weight: np.ndarray, feather: int, open_sides: OpenSides = (False,
     if feather < 0:
         raise EditError(f"the feather width must be 0 or more pixels, got {feather}")
     weight = np.clip(np.asarray(weight, np.float32), 0, 1)
-    if feather == 0 or not weight.any():
+    rows, cols = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
+    if feather == 0 or rows.size == 0:
         return weight
+    # Only the painted box (and, outside, the seam's reach around it) can be non-zero: work on
+    # that part. Its sides inside the array border pixels of weight 0, i.e. closed sides.
+    height, width = weight.shape
+    reach = feather - 1 if side is SeamSide.OUTSIDE else 0
+    y0, y1 = max(rows[0] - reach, 0), min(rows[-1] + 1 + reach, height)
+    x0, x1 = max(cols[0] - reach, 0), min(cols[-1] + 1 + reach, width)
+    part = weight[y0:y1, x0:x1]
+    if np.isin(part, (0, 1)).all():
+        part = part > 0  # a hard mask (or none): counted in integers, exactly k / feather
+    full = part.dtype == bool and bool(part.all())  # no mask, or all of it painted
     if side is SeamSide.INSIDE:
-        return _inner_seam(weight, feather, open_sides)
-    frame = _inner_seam(np.ones_like(weight), feather, open_sides)
-    return np.minimum(_outer_seam(weight, feather), frame)
+        left, top, right, bottom = open_sides
+        sides = (left and x0 == 0, top and y0 == 0, right and x1 == width,
+                 bottom and y1 == height)
+        inner = _frame_seam(y1 - y0, x1 - x0, feather, sides) if full else \
+            _inner_seam(part, feather, sides)
+    else:
+        frame = _frame_seam(height, width, feather, open_sides)[y0:y1, x0:x1]
+        inner = frame if full else np.minimum(_outer_seam(part, feather), frame)
+    out = np.zeros((height, width), np.float32)
+    out[y0:y1, x0:x1] = inner
+    return out
 
 
 def region_alpha(region: Region, image_size: tuple[int, int], mask: np.ndarray | None,

@@ -85,8 +85,8 @@ def _diffusers_diffedit(model, x0, mask, steps, ratio, guidance):
     return inverted[0], out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("steps, ratio", [(50, 0.7), (20, 0.5)])
+@pytest.mark.parametrize("steps, ratio", [
+    pytest.param(50, 0.7, marks=pytest.mark.slow), (20, 0.5)])
 def test_reference_diffedit_ode_is_diffusers_pipeline(model, monkeypatch, steps, ratio):
     x0, mask, ours = _latents(model, monkeypatch, _request(grid="reference", steps=steps,
                                                            encode_ratio=ratio))

@@ -85,7 +85,6 @@ def test_removed_content_left_in_the_hole(side, leak):
         assert np.array_equal(out[outside], original[outside])
 
 
-@pytest.mark.slow
 def test_inpainting_on_the_tiny_model_leaves_nothing_of_the_hole():
     """Two photos that differ only inside the hole: what of that difference reaches the result
     ring by ring (before this change the rings kept 7/8 … 1/8 of it by construction)."""
@@ -155,7 +154,6 @@ def test_every_painted_pixel_is_in_the_auto_region_and_may_change():
     assert latent_mask(soft, (2, 2), torch.zeros(1)).eq(1).all()
 
 
-@pytest.mark.slow
 def test_drag_keeps_everything_outside_its_mask_and_inpaint_blends_its_soft_edge():
     model = build_tiny_model(0)
     image = (np.random.default_rng(2).random((SIZE, SIZE, 3)) * 255).astype(np.uint8)

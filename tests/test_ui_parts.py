@@ -143,7 +143,7 @@ def test_other_panels_build_and_refuse(panels, tmp_path):
     with pytest.raises(Refused, match="needs a mask"):
         _build(panels, IMG, empty, [], None)
     request = _build(panels, IMG, mask, [], None)
-    assert isinstance(request, InpaintRequest) and request.order == 2 and request.steps == 50
+    assert isinstance(request, InpaintRequest) and request.order == 1 and request.steps == 50
     d = panels.select("diffedit")
     d.widgets["source_prompt"].setText("a dog")
     d.widgets["target_prompt"].setText("a dog")

@@ -243,7 +243,8 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
     from sdedit_desktop.models.errors import ModelError, is_out_of_memory
 
     try:
-        result = run_edit(model, request, progress=progress, lora=cli_lora_provider(args),
+        result = run_edit(model, request, progress=progress,
+                          lora=cli_lora_provider(getattr(request, "lora", "off")),
                           options=options)
     except (EditError, ModelError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
@@ -282,8 +283,9 @@ def load_cli_model(args: argparse.Namespace):
         raise CliError(str(exc).splitlines()[0]) from None
 
 
-def cli_lora_provider(args: argparse.Namespace):
-    if getattr(args, "lora", "off") == "off":
+def cli_lora_provider(setting: str):
+    """The LoRA hook for a request whose `lora` is `setting` (None for "off")."""
+    if setting == "off":
         return None
     from sdedit_desktop.models.lora_provider import lora_provider
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sdedit_desktop.cli.common import CliError, float_list
-from sdedit_desktop.edits.kind import EditKind, EvalOption
+from sdedit_desktop.edits.kind import EditKind, EvalOption, EvalSpec
 from sdedit_desktop.edits.kinds import all_kinds, kind_named
 from sdedit_desktop.edits.schema import schema_field
 
@@ -70,18 +70,26 @@ def _edit_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def _mirror(source: argparse.ArgumentParser, target: argparse.ArgumentParser,
-            skip: set[str]) -> list[str]:
+            skip: set[str]) -> dict[str, Any]:
     """Add `source`'s options to `target` (same flags, types, defaults, help) except `skip`;
-    returns the request-field dests added. Each option is a copy: changing one here (its
-    default, its help) leaves the single-image command as it is."""
-    dests = []
+    returns the request-field dests added with their defaults. Each option is a copy: changing
+    one here (its default, its help) leaves the single-image command as it is."""
+    dests = {}
     for action in source._actions:
         if action.dest in skip or not action.option_strings:
             continue
         target._add_action(copy.copy(action))
         if action.dest not in NOT_REQUEST:
-            dests.append(action.dest)
+            dests[action.dest] = action.default
     return dests
+
+
+def _preset_help(spec: EvalSpec) -> str:
+    texts = [f"{name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+             for name, values in spec.presets.items()]
+    return ("the settings of a published evaluation as its official script ran it ("
+            + "; ".join(texts) + "); options you set to other values than their defaults "
+            "override it")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -113,6 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--" + option.name.replace("_", "-"), default=option.default,
                            type=bounded_whole_number(option) if option.type is int
                            else option.type, metavar=option.metavar, help=option.help)
+        if spec.presets:
+            q.add_argument("--preset", choices=tuple(spec.presets), default=None,
+                           help=_preset_help(spec))
         q.set_defaults(handler=_run, eval_kind=kind.name, request_dests=dests)
 
     q = kinds.add_parser("report", help="rewrite a run folder's reports from its records")
@@ -143,10 +154,16 @@ def _set_option(parser: argparse.ArgumentParser, dest: str, default: Any, help_t
 
 
 def request_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The request keyword arguments from the command line (unset ones keep the defaults)."""
+    """The request keyword arguments from the command line (unset ones keep the defaults); with
+    `--preset NAME`, the preset's values for every option left at its default."""
     common = {d: getattr(args, d) for d in args.request_dests if getattr(args, d) is not None}
+    preset = getattr(args, "preset", None)
+    if preset is not None:
+        for name, value in kind_named(args.eval_kind).eval.presets[preset].items():
+            if common.get(name) == args.request_dests.get(name):
+                common[name] = value
     if "max_side" in common:
-        common["max_side"] = args.max_side or None  # 0 = no limit, as in the single commands
+        common["max_side"] = common["max_side"] or None  # 0 = no limit, as the single commands
     if "dtype" in schema_names(args.eval_kind):
         # A request's latent precision follows the model's --dtype (float64 only on request).
         common["dtype"] = "float64" if args.dtype == "float64" else "float32"
@@ -211,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
                         show_progress=not args.quiet)
     try:
         summary = run_evaluation(config, processes, lambda: load_cli_model(model_args),
-                                 lora=cli_lora_provider(args))
+                                 lora=cli_lora_provider(config.common.get("lora", "off")))
     except (DatasetError, SampleError, RunConflictError, FeatureModelError, ReportError,
             RunFolderError) as exc:
         raise CliError(str(exc)) from None

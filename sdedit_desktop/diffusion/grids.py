@@ -1,6 +1,7 @@
 """Timestep grids (docs/algorithms.md, "Timestep grids"): which levels a sampler visits and the
-window of an edit that starts at t0. Pure integer arithmetic (numpy for the reference code's
-rounding), no torch, so the editor can plan a job without loading torch."""
+window of an edit that starts at t0, including the official code's tables. Pure integer
+arithmetic (numpy for the official rounding), no torch, so the editor can plan a job without
+loading torch."""
 
 from __future__ import annotations
 
@@ -50,24 +51,41 @@ def uniform_grid(num_steps: int, num_train_timesteps: int = 1000) -> list[Step]:
 
 
 def reference_timesteps(num_steps: int, num_train_timesteps: int = 1000) -> list[int]:
-    """The SDE-Drag reference code's timesteps (diffusers' "linspace" spacing):
-    round(linspace(0, T-1, N+1)) reversed without its last element (999, 994, …, 5 for N = 200)."""
+    """The SDE-Drag reference code's timesteps (diffusers' DPMSolverMultistepScheduler,
+    "linspace" spacing): round(linspace(0, T-1, N+1)) reversed without its last element (999,
+    994, …, 5 for N = 200). numpy's linspace and rounding, as diffusers: torch.linspace computes
+    the 499.5 of an even N as 499.4999… and rounds it to 499, numpy gets 500 (docs/algorithms.md,
+    "Timestep grids")."""
     _check_steps(num_steps, num_train_timesteps)
-    # numpy, as the reference code computes it (through diffusers): torch.linspace's values
-    # differ in the last bit, which at a .5 tie (499.5 for even N) moves one timestep by one.
-    values = [int(v) for v in np.round(np.linspace(0, num_train_timesteps - 1, num_steps + 1))]
-    return list(reversed(values))[:-1]
+    values = np.linspace(0, num_train_timesteps - 1, num_steps + 1).round().astype(np.int64)
+    return [int(v) for v in values[::-1][:-1]]
 
 
-def reference_grid(num_steps: int, num_train_timesteps: int = 1000) -> list[Step]:
+def ddim_timesteps(num_steps: int, num_train_timesteps: int = 1000) -> list[int]:
+    """diffusers' DDIMScheduler timesteps for SD 1.5's config ("leading" spacing, steps_offset
+    1): k·(T // N) + 1 for k = N-1 … 0 (981, 961, …, 1 for N = 50). The official DiffEdit code
+    runs on these."""
+    _check_steps(num_steps, num_train_timesteps)
+    spacing = num_train_timesteps // num_steps
+    values = [k * spacing + 1 for k in reversed(range(num_steps))]
+    if values[0] >= num_train_timesteps:
+        raise GridError(f"diffusers' DDIM timesteps for {num_steps} steps reach level "
+                        f"{values[0]}, beyond the {num_train_timesteps}-level table")
+    return values
+
+
+def reference_grid(num_steps: int, num_train_timesteps: int = 1000,
+                   timesteps: list[int] | None = None) -> list[Step]:
     """The reference code's reverse steps: every timestep but the last, each taken to
     t - T // N (not to the next timestep). It never steps from the last timestep: the clean
-    latent sits there (at N = 200: steps 999->994 … 10->5, clean latent at ab[5])."""
-    ts = reference_timesteps(num_steps, num_train_timesteps)
-    if len(ts) < 2:
+    latent sits there (at N = 200: steps 999->994 … 10->5, clean latent at ab[5]). `timesteps`:
+    the table it runs on (default: `reference_timesteps`, the drag code's)."""
+    if timesteps is None:
+        timesteps = reference_timesteps(num_steps, num_train_timesteps)
+    if len(timesteps) < 2:
         raise GridError("the reference grid needs at least 2 steps")
     spacing = num_train_timesteps // num_steps
-    return _checked([Step(t, t - spacing) for t in ts[:-1]])
+    return _checked([Step(t, t - spacing) for t in timesteps[:-1]])
 
 
 def make_grid(kind: GridKind, num_steps: int, num_train_timesteps: int = 1000) -> list[Step]:
@@ -87,15 +105,48 @@ def edit_window(kind: GridKind, num_steps: int, t0: float,
     reference: exactly the reference code's window timesteps[N - int(t0 N) - 1 : -1], i.e. the
     last int(t0 N) steps (at most the whole grid), float rounding of t0 N included.
     """
-    if not 0.0 < t0 <= 1.0:
-        raise GridError(f"t0 must be in (0, 1], got {t0}")
+    _check_t0(t0)
     grid = make_grid(kind, num_steps, num_train_timesteps)
     if kind == "reference":
-        count = min(max(int(t0 * num_steps), 1), len(grid))
-        return grid[len(grid) - count:]
+        return reference_window(grid, num_steps, t0)
     limit = t0 * num_train_timesteps + 1e-6  # a decimal t0 meant to hit a level exactly does
     start = next((i for i, step in enumerate(grid) if step.t <= limit), len(grid) - 1)
     return grid[start:]
+
+
+def reference_window(grid: list[Step], num_steps: int, t0: float) -> list[Step]:
+    """The official scripts' window on a reference grid: timesteps[t_begin - 1 : -1] with
+    t_begin = N - int(t0 N), i.e. the last int(t0 N) steps (at least 1, at most the grid)."""
+    _check_t0(t0)
+    count = min(max(int(t0 * num_steps), 1), len(grid))
+    return grid[len(grid) - count:]
+
+
+def official_diffedit_sde_window(num_steps: int, encode_ratio: float,
+                                 num_train_timesteps: int = 1000) -> list[Step]:
+    """The official DiffEdit-SDE's steps: its Cycle-SDE sampler on diffusers' DDIM timesteps,
+    window timesteps[t_begin - 1 : -1] with t_begin = N - int(ratio N), each step to t - T // N,
+    the clean latent at the last timestep: 701 -> 681 … 21 -> 1 for N = 50, ratio 0.7
+    (docs/algorithms.md, "DiffEdit")."""
+    grid = reference_grid(num_steps, num_train_timesteps,
+                          ddim_timesteps(num_steps, num_train_timesteps))
+    return reference_window(grid, num_steps, encode_ratio)
+
+
+def diffusers_ddim_window(num_steps: int, strength: float,
+                          num_train_timesteps: int = 1000) -> list[Step]:
+    """The steps of diffusers' DiffEdit pipeline (DDIMScheduler / DDIMInverseScheduler, SD 1.5's
+    config) at `inpaint_strength`: the lowest min(int(strength N), N) DDIM timesteps, each step
+    to t - T // N, below level 0 to the clean latent (ab[0], `set_alpha_to_one=False`): 681 ->
+    661 … 1 -> clean for N = 50, strength 0.7. Its `generate_mask` noises to the first of them."""
+    _check_t0(strength)
+    timesteps = ddim_timesteps(num_steps, num_train_timesteps)
+    count = min(int(num_steps * strength), num_steps)
+    if count < 1:
+        raise GridError(f"strength {strength:g} x {num_steps} steps leaves no DDIM step")
+    spacing = num_train_timesteps // num_steps
+    return _checked([Step(t, t - spacing if t - spacing >= 0 else CLEAN)
+                     for t in timesteps[num_steps - count:]])
 
 
 def lowest_steps(grid: list[Step], count: int) -> list[Step]:
@@ -111,6 +162,11 @@ def _checked(grid: list[Step]) -> list[Step]:
         if not (step.s < step.t and (step.s >= 0 or step.t > 0)):
             raise GridError(f"degenerate step {step.t} -> {step.s} in the timestep grid")
     return grid
+
+
+def _check_t0(t0: float) -> None:
+    if not 0.0 < t0 <= 1.0:
+        raise GridError(f"t0 must be in (0, 1], got {t0}")
 
 
 def _check_steps(num_steps: int, num_train_timesteps: int) -> None:

@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from sdedit_desktop.core import phases
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
-from sdedit_desktop.diffusion.grids import GridError, edit_window
+from sdedit_desktop.diffusion.grids import (
+    GridError,
+)
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
 from sdedit_desktop.diffusion.schedule import sd15_schedule
-from sdedit_desktop.edits.kinds.diffedit import DiffEditRequest
+from sdedit_desktop.edits.kinds.diffedit import DiffEditRequest, auto_mask_level, diffedit_window
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
@@ -54,9 +56,8 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
     # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
     try:
-        steps = edit_window("uniform", req.steps, req.encode_ratio)
-        # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
-        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
+        steps = diffedit_window(req)
+        mask_level = auto_mask_level(req) if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     schedule = sd15_schedule()
@@ -93,6 +94,10 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                              hook=session.progress_hook(phases.INVERTING, len(steps)))
         eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
                                            negative_prompt=req.source_prompt)
+        if req.grid == "reference":
+            # diffusers' DiffEdit resets outside the mask after step i with the inversion's
+            # state *before* the step (one level too noisy), ending on the level-1 latent there.
+            states = [states[0], *states[:-1]]
         x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)

@@ -104,7 +104,7 @@ def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     cfg, lora_scale = guidance_schedules(req, steps)
-    lora_id = session.attach_lora(lora, req.lora, req.prompt, reporter)
+    lora_id = session.attach_lora(lora, req.lora, req.prompt, reporter, req.lora_rank)
     if lora_id is None:
         lora_scale = {t: 1.0 for t in lora_scale}  # nothing attached: one group per call
     eps = session.calls.predictor(req.prompt, cfg.__getitem__, lora_scale.__getitem__)

@@ -31,9 +31,11 @@ class WorkingSize:
         return np.asarray(Image.fromarray(image).resize(self.work, Image.Resampling.LANCZOS))
 
     def mask_to_work(self, mask: np.ndarray) -> np.ndarray:
+        """The painted area (any value above 0) at the working size, as 0/255."""
         if self.identity:
             return mask
-        resized = Image.fromarray(mask).resize(self.work, Image.Resampling.BILINEAR)
+        painted = np.where(mask > 0, 255, 0).astype(np.uint8)
+        resized = Image.fromarray(painted).resize(self.work, Image.Resampling.BILINEAR)
         return np.where(np.asarray(resized) >= 128, 255, 0).astype(np.uint8)
 
     def point_to_work(self, point: tuple[int, int]) -> tuple[int, int]:
@@ -95,7 +97,7 @@ def validate_mask(mask: np.ndarray | None, image: np.ndarray, required: bool = F
     if mask.ndim != 2 or mask.shape != image.shape[:2]:
         raise EditError(f"the mask is {mask.shape[1::-1] if mask.ndim == 2 else mask.shape} but "
                         f"the image is {image.shape[1]}x{image.shape[0]}: they must match")
-    if required and not (mask >= 128).any():
+    if required and not mask.any():
         raise EditError("the mask is empty: paint the region that may change")
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sdedit_desktop.core.plan import JobPlan
 from sdedit_desktop.core.types import PlacedPair
+from sdedit_desktop.edits.composite import SeamSide
 from sdedit_desktop.edits.masks import MaskUse
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 
@@ -104,6 +105,9 @@ class EvalSpec:
     defaults: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     options: tuple[EvalOption, ...] = ()  # how the metrics are computed
     fid: bool = False  # FID of the edited images against the inputs, per group
+    # `--preset NAME`: request settings of a published evaluation (e.g. the paper's own study
+    # as its official script ran it); options set to other than their defaults override them.
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ class EditKind(Generic[R]):
     canvas_check: CanvasCheck = no_canvas_check
     # Its result becomes the working image (False: a measurement that only joins the history).
     applies_result: bool = True
+    # Which side of the mask the composite's seam lies on (edits/composite.py): OUTSIDE for a
+    # mask that marks what is replaced, so none of the removed content survives in the hole.
+    seam: SeamSide = SeamSide.INSIDE
     # Preset name -> the fields it changes (edits/presets.py); "paper" is every field's default.
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Latent precision the request asks for ("float32"/"float64"), or None for the model's.

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sdedit_desktop.edits.progress import StepReporter
 from sdedit_desktop.models.interface import LatentDiffusionModel
 
-# (model, request's lora setting "auto"/PATH, work image HxWx3 uint8, prompt, reporter) -> id
-# of the LoRA now attached to the model. Provided by models/lora.py through the engine/CLI.
-LoraProvider = Callable[[LatentDiffusionModel, str, object, str, StepReporter], str]
+# (model, request's lora setting "auto"/PATH, work image HxWx3 uint8, prompt, reporter, rank of
+# a LoRA that "auto" trains) -> id of the LoRA now attached to the model. Provided by
+# models/lora_provider.py through the engine/CLI.
+LoraProvider = Callable[[LatentDiffusionModel, str, object, str, StepReporter, int], str]
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ def region_choice(choice: str | tuple[int, int, int, int] | None, width: int, he
 
 
 def mask_bounds(mask: np.ndarray) -> Box | None:
-    """Bounding box of the mask's "may change" pixels (>= 128), or None when there are none."""
-    on = mask >= 128
+    """Bounding box of the mask's painted pixels (any value above 0: a soft edge counts), or
+    None when there are none."""
+    on = mask > 0
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     if rows.size == 0:
         return None

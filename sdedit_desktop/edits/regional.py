@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sdedit_desktop.edits.composite import Compositor
+from sdedit_desktop.edits.composite import Compositor, SeamSide
 from sdedit_desktop.edits.geometry import (
     working_size,
 )
@@ -19,17 +19,20 @@ from sdedit_desktop.edits.requests import EditRequest, EditResult
 
 def edit_in_region(request: EditRequest,
                    run: Callable[[EditRequest, ProgressFn | None], EditResult],
-                   progress: ProgressFn | None = None) -> EditResult:
+                   progress: ProgressFn | None = None,
+                   seam: SeamSide = SeamSide.INSIDE) -> EditResult:
     """`run(cropped, progress)` edits a whole (cropped) request; this returns the full-size
-    result of `request`: pixels outside the mask (or, without one, outside the region) are the
-    input's, bit for bit. Progress previews come back placed in the whole image."""
+    result of `request`: pixels outside the mask and its seam (or, without a mask, outside the
+    region) are the input's, bit for bit. `seam`: which side of the mask the seam lies on (the
+    edit kind's to say). Progress previews come back placed in the whole image."""
     region = plan_region(request)
     return put_back(request, region, run(request.in_region(region),
-                                         _placed_progress(request, region, progress)))
+                                         _placed_progress(request, region, progress, seam)),
+                    seam)
 
 
-def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None
-                     ) -> ProgressFn | None:
+def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None,
+                     seam: SeamSide = SeamSide.INSIDE) -> ProgressFn | None:
     """Progress with decoded previews pasted into the original and latents tagged with their
     region, so a preview never shows the crop as if it were the whole photo."""
     if progress is None:
@@ -42,7 +45,7 @@ def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn 
         if isinstance(image, np.ndarray):
             if not compositor:
                 compositor.append(Compositor(request.image, region, preview_mask,
-                                             request.feather))
+                                             request.feather, seam))
             image = compositor[0].apply(image)
         progress(replace(p, image=image, region=region))
     return report
@@ -56,13 +59,14 @@ def plan_region(request: EditRequest) -> Region:
     return resolve_region(request)
 
 
-def put_back(request: EditRequest, region: Region, result: EditResult) -> EditResult:
+def put_back(request: EditRequest, region: Region, result: EditResult,
+             seam: SeamSide = SeamSide.INSIDE) -> EditResult:
     height, width = request.image.shape[:2]
     # A method that reports the mask it used (DiffEdit's auto mask) is composited with that
     # mask; otherwise the request's own mask bounds what may change.
     used_mask = request.limiting_mask() if result.mask is None else \
         paste(np.zeros((height, width), np.uint8), result.mask, region)
-    compositor = Compositor(request.image, region, used_mask, request.feather)
+    compositor = Compositor(request.image, region, used_mask, request.feather, seam)
     w, h = region[2:]
     work = working_size(w, h, request.max_side).work
     return replace(

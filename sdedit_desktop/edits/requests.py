@@ -80,9 +80,10 @@ class EditRequest:
     # edits/region.py). A canvas value like the points, not a panel parameter.
     region: tuple[int, int, int, int] | None = None
     feather: int = param(8, label="Seam feather (px)", tip="Width of the seam that blends the "
-                         "edit into the untouched original, inside the mask (or, without one, "
-                         "inside the edit region). 0 = a hard edge.", lo=0, hi=256,
-                         advanced=True)
+                         "edit into the untouched original: outside the mask for inpainting "
+                         "and DiffEdit (nothing of what is replaced survives), inside it for "
+                         "drag; without a mask, inside the edit region. 0 = a hard edge.",
+                         lo=0, hi=256, advanced=True)
 
     def validate(self) -> None:
         """Raises EditError (naming the parameter) unless the image, the mask and every
@@ -153,7 +154,7 @@ class EditRequest:
         """Why `region` cannot serve this request ("" when it can)."""
         mask = self.limiting_mask()
         x, y, w, h = region
-        if mask is not None and not (mask[y:y + h, x:x + w] >= 128).any():
+        if mask is not None and not mask[y:y + h, x:x + w].any():
             return (f"the mask lies entirely outside the edit region ({x}, {y}, {w}x{h}): "
                     "nothing could change")
         return ""

@@ -33,7 +33,7 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
         raise EditError(f"unknown edit type {type(request).__name__}") from None
     # edit_in_region checks the request (plan_region -> request.validate()) before any work.
     return edit_in_region(request, lambda cropped, report: _run_on_image(
-        model, kind, cropped, report, cancel, lora, options), progress)
+        model, kind, cropped, report, cancel, lora, options), progress, kind.seam)
 
 
 def _run_on_image(model: LatentDiffusionModel, kind: EditKind, request: EditRequest,

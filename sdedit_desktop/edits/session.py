@@ -97,7 +97,7 @@ class EditSession:
 
     # --- LoRA -----------------------------------------------------------------------------
     def attach_lora(self, provider: LoraProvider | None, setting: str, prompt: str,
-                    reporter: StepReporter) -> str | None:
+                    reporter: StepReporter, rank: int) -> str | None:
         if setting == "off":
             if isinstance(self.model, LoraCapable):
                 self.model.detach_lora()
@@ -105,7 +105,7 @@ class EditSession:
         if provider is None:
             raise EditError("per-image LoRA is not available here (no LoRA cache configured)")
         self._lora_attached = True
-        return provider(self.model, setting, self.image, prompt, reporter)
+        return provider(self.model, setting, self.image, prompt, reporter, rank)
 
     def close(self) -> None:
         if self._lora_attached and isinstance(self.model, LoraCapable):

@@ -1,11 +1,13 @@
 """Per-image LoRA (the paper's SDE-Drag setting): train, cache on disk, attach, scale per step.
 
-Training follows the paper / DragDiffusion: rank 16 on the UNet attention projections (to_q,
-to_k, to_v, to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, MSE
-between the true and predicted noise at a random timestep. A trained LoRA is stored as
-safetensors + a small JSON file, keyed by a hash of the image content, the prompt, the base
-model identity and every setting, so the same request is never trained twice; the cache is
-bounded in bytes and evicts the least recently used entries.
+Training follows the paper / DragDiffusion: rank 16 by default (the request's `lora_rank`; the
+paper's DragBench script used 4) on the UNet attention projections (to_q, to_k, to_v,
+to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, MSE between the
+true and predicted noise at a random timestep (docs/algorithms.md, "Per-image LoRA training").
+A trained LoRA is stored as safetensors + a small JSON file, keyed by a hash of the image
+content, the prompt, the base model identity and every setting (the rank too), so the same
+request is never trained twice; the cache is bounded in bytes and evicts the least recently
+used entries.
 """
 
 from __future__ import annotations

@@ -12,12 +12,31 @@ import numpy as np
 from sdedit_desktop.core import phases
 from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.core.progress import EditError
-from sdedit_desktop.core.types import PlacedPair
-from sdedit_desktop.diffusion.grids import GridError, edit_window
+from sdedit_desktop.core.types import GridKind, PlacedPair
+from sdedit_desktop.diffusion.grids import (
+    GridError,
+    Step,
+    diffusers_ddim_window,
+    edit_window,
+    official_diffedit_sde_window,
+)
+from sdedit_desktop.edits.composite import SeamSide
 from sdedit_desktop.edits.kind import CliSpec, EditKind, EvalOption, EvalSpec, MethodTexts
 from sdedit_desktop.edits.masks import MaskUse, mask_when
-from sdedit_desktop.edits.requests import MAX_STEPS, STEPS_TIP, EditRequest, EditResult
+from sdedit_desktop.edits.requests import (
+    GRID_CHOICES,
+    MAX_STEPS,
+    STEPS_TIP,
+    EditRequest,
+    EditResult,
+)
 from sdedit_desktop.edits.schema import param
+
+_GRID_TIP = ("Uniform: SDE and ODE on the same 50-step grid, reset to the right level outside "
+             "the mask (the default). Reference: exactly the official code: DiffEdit-SDE on the "
+             "DDIM timesteps (701 -> 1 at 50 steps, ratio 0.7), DiffEdit-ODE as diffusers' "
+             "DiffEdit pipeline (outside the mask reset one level too high, the level-1 latent "
+             "kept there).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +72,9 @@ class DiffEditRequest(EditRequest):
                                   "above which a pixel joins the mask.", lo=0.0, hi=1.0,
                                   step=0.05, advanced=True, paper=0.5)
 
+    grid: GridKind = param("uniform", label="Timestep grid", tip=_GRID_TIP,
+                           choices=GRID_CHOICES, advanced=True)
+
     def validate(self) -> None:
         super().validate()
         if not self.target_prompt.strip():
@@ -60,6 +82,26 @@ class DiffEditRequest(EditRequest):
         if int(self.encode_ratio * self.steps) < 1:
             raise EditError(f"encode_ratio {self.encode_ratio:g} x steps {self.steps} gives no "
                             "sampling step: raise the encode ratio or the steps")
+
+
+def diffedit_window(req: DiffEditRequest) -> list[Step]:
+    """The edit's reverse steps. Uniform (the default): both forms from the highest level not
+    above the encode ratio (681 -> … -> 1 -> clean at 50 steps, 0.7). Reference: what the
+    official code runs, the SDE 701 -> … -> 1 on the DDIM timesteps, the ODE diffusers'
+    681 -> … -> 1 -> clean (docs/algorithms.md, "DiffEdit")."""
+    if req.grid == "uniform":
+        return edit_window("uniform", req.steps, req.encode_ratio)
+    if req.method == "sde":
+        return official_diffedit_sde_window(req.steps, req.encode_ratio)
+    return diffusers_ddim_window(req.steps, req.encode_ratio)
+
+
+def auto_mask_level(req: DiffEditRequest) -> int:
+    """The level the automatic mask noises to: 481 for strength 0.5 at 50 steps on either grid
+    (the reference: the first of diffusers' DDIM timesteps at that strength, `generate_mask`)."""
+    if req.grid == "uniform":
+        return edit_window("uniform", req.steps, req.mask_strength)[0].t
+    return diffusers_ddim_window(req.steps, req.mask_strength)[0].t
 
 
 def run(session: Any, request: DiffEditRequest, reporter: Any, _options: Any, _lora: Any
@@ -75,7 +117,7 @@ def plan(request: DiffEditRequest) -> JobPlan:
         # Reported as one step; it predicts under both prompts for every noise sample.
         out.append(PlannedPhase(phases.COMPUTING_MASK, 1, 2.0 * max(1, request.mask_samples)))
     try:
-        k = len(edit_window("uniform", request.steps, request.encode_ratio))
+        k = len(diffedit_window(request))
     except (GridError, TypeError):
         k = 1  # an invalid request fails before its first step
     guided = guided_cost(request.guidance)
@@ -132,6 +174,7 @@ DIFFEDIT: EditKind[DiffEditRequest] = EditKind(
     cli=CliSpec(help="DiffEdit-SDE / DiffEdit-ODE: rewrite with a prompt",
                 required=frozenset({"target_prompt"}), saves_mask=True),
     canvas_check=canvas_check,
+    seam=SeamSide.OUTSIDE,
     eval=EvalSpec(
         layout="a JSONL/CSV list (or a folder with samples.jsonl/.csv) of image, source_prompt, "
                "target_prompt[, mask]",

@@ -81,6 +81,11 @@ class DragRequest(EditRequest):
                       "of drags): off = base model; auto = train a LoRA on this image and prompt "
                       f"({LORA_TRAIN_STEPS} steps) or reuse the cached one; or the path of LoRA "
                       "weights (.safetensors).", panel=False)
+    lora_rank: int = param(16, label="LoRA rank", tip="Rank of the per-image LoRA that 'auto' "
+                           "trains (part of its cache key; a LoRA file brings its own). 16 as "
+                           "DragDiffusion and the official interactive tool; the paper's "
+                           "DragBench study trained rank 4.", lo=1, hi=128, advanced=True,
+                           paper=4)
     lora_scale_min: float = param(0.5, label="LoRA scale at t0", tip="... to this value at t0.",
                                   lo=0.0, hi=2.0, step=0.05, advanced=True, paper=0.5)
     lora_scale_max: float = param(1.0, label="LoRA scale near t=0", tip="With a LoRA: its scale "
@@ -212,6 +217,18 @@ def bench_case(image: np.ndarray, _mask: np.ndarray, size: int) -> DragRequest:
                        region=(0, 0, size, size))
 
 
+# Every field the official DragBench script (ML-GSAI/SDE-Drag sdedrag_dragbench.py) fixes, so a
+# later change of a default never changes what `sdedit eval drag --preset paper` reproduces: a
+# rank-4 LoRA trained on every image (100 steps, AdamW lr 2e-4: models/lora.LoraSettings), the
+# whole image at 512 px, t0 = 0.6 on the DPM-Solver "linspace" timesteps of N = 200, step size 2,
+# r = 5, beta 0.3, alpha 1.1, CFG 1 -> 3, LoRA scale 1 -> 0.5, seed 1234 (docs/algorithms.md).
+PAPER_STUDY: dict[str, Any] = {
+    "lora": "auto", "lora_rank": 4, "grid": "reference", "region": "whole", "max_side": 512,
+    "steps": 200, "t0": 0.6, "step_size": 2.0, "half_size": 5, "source_scale": 0.3,
+    "target_scale": 1.1, "cfg_min": 1.0, "cfg_max": 3.0, "lora_scale_min": 0.5,
+    "lora_scale_max": 1.0, "seed": 1234}
+
+
 def eval_samples(path: Any) -> list[Any]:
     from sdedit_desktop.eval.datasets.drag import drag_samples
 
@@ -254,7 +271,8 @@ DRAG: EditKind[DragRequest] = EditKind(
                        "hub id, folder or file, or 'loaded' for the edit model (default: "
                        "DragBench's stabilityai/stable-diffusion-2-1 when it is in the local "
                        "cache, else the edit model, marked not comparable)", metavar="SOURCE"),
-        )),
+        ),
+        presets={"paper": PAPER_STUDY}),
     # N sets the grid the t0·N reverse steps per drag step come from: 200 -> 50 is 4x fewer
     # model calls.
     presets={"draft": {"steps": 50}},

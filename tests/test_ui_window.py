@@ -504,7 +504,7 @@ def test_opening_an_image_cancels_edits_of_the_previous_one(qtbot, ready, errors
     w.start_project(_image(5), "other.png", None)
     qtbot.waitUntil(lambda: cancelled == [job], timeout=30000)
     # jobCancelled is the job's last signal, and the engine is idle: nothing can land later.
-    assert w.engine.running_job() is None and w.engine.waiting_jobs() == 0
+    assert w.engine.running_job is None and w.engine.waiting_jobs() == 0
     assert w.history.entries == [] and not errors
     assert not w.run_box.cancel_button.isEnabled()
     assert np.array_equal(w.doc.image, _image(5))

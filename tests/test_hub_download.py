@@ -53,13 +53,6 @@ def hub(hub_server, model_files):
     return hub_server
 
 
-@pytest.fixture
-def small_chunks(monkeypatch):
-    """huggingface_hub reads 10 MB per progress step; the tiny files need smaller steps for a
-    cancel or a cut to land inside a file."""
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
-
-
 def _fetched(server) -> list[str]:
     return sorted({r.file for r in server.log if r.file is not None})
 
@@ -120,7 +113,7 @@ def _bytes_reported_per_file(seen: list[DownloadProgress]) -> dict[str, int]:
     return per_file
 
 
-def test_progress_counts_each_served_byte_once(hub, model_files, small_chunks):
+def test_progress_counts_each_served_byte_once(hub, model_files):
     snapshot, seen = _download()
     total = sum(len(b) for b in model_files.values())
     done = [p.done_bytes for p in seen]
@@ -132,23 +125,21 @@ def test_progress_counts_each_served_byte_once(hub, model_files, small_chunks):
     assert _snapshot_files(snapshot.path) == model_files
 
 
-def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files, small_chunks):
+def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files):
     hub.faults.cut_after[UNET] = [300_000]
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
-    # The client keeps the whole chunks it received (a chunk cut short is lost) and asks for
-    # the rest: not the whole file again.
+    # The client keeps every byte it received and asks for the rest: not the whole file again.
     kept = _range_start(gets[1])
     assert gets[0].range is None and gets[0].body_bytes == 300_000
-    assert 0 < kept <= 300_000 and kept % (64 * 1024) == 0
+    assert kept == 300_000
     assert gets[1].body_bytes == len(model_files[UNET]) - kept and len(gets) == 2
     assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
     assert seen[-1].done_bytes == seen[-1].total_bytes
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
 
 
-def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_files,
-                                                                    small_chunks):
+def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_files):
     # The connection drops, and the CDN fails the retry: the download stops with one line.
     hub.faults.cut_after[UNET] = [300_000]
     hub.faults.cdn_status[UNET] = [None, 503]
@@ -162,7 +153,7 @@ def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_f
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     kept = _range_start(gets[0])
-    assert len(gets) == 1 and 0 < kept <= 300_000
+    assert len(gets) == 1 and kept == 300_000
     assert gets[0].body_bytes == len(model_files[UNET]) - kept
     # The bytes kept from the first run count once, as done, when the file starts.
     assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
@@ -170,7 +161,7 @@ def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_f
     assert _snapshot_files(snapshot.path) == model_files
 
 
-def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files, small_chunks,
+def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
                                                                capsys):
     from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model
@@ -216,7 +207,8 @@ def test_served_bytes_that_do_not_match_the_hub_are_refused(hub, model_files, se
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and UNET in err
     assert ("do not match its hash" if served == "one byte changed"
-            else f"{len(good) + 4:,} bytes") in err
+            else f"announced {len(good) + 4:,} bytes for {UNET} where it lists {len(good):,}") \
+        in err
     storage = repo_folder(REPO)
     assert not (storage / "snapshots" / hub.repos[REPO].commit / UNET).exists()
     assert not list((storage / "blobs").glob("*.incomplete"))  # bad bytes are not kept
@@ -228,18 +220,26 @@ def test_served_bytes_that_do_not_match_the_hub_are_refused(hub, model_files, se
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-def test_a_full_disk_stops_with_one_line_and_nothing_complete(hub, model_files, capsys):
-    import hashlib
+def test_a_full_disk_stops_with_one_line_and_nothing_complete(hub, model_files, monkeypatch,
+                                                              capsys):
+    from sdedit_desktop.models import hub_transfer
 
-    # The unet's partial file is /dev/full: every write to it fails with ENOSPC, as on a full
-    # disk (the other files are written normally).
-    blobs = repo_folder(REPO) / "blobs"
-    blobs.mkdir(parents=True)
-    sha = hashlib.sha256(model_files[UNET]).hexdigest()
-    (blobs / f"{sha}.incomplete").symlink_to("/dev/full")
+    # The unet's bytes go to /dev/full: every write fails with ENOSPC, as on a full disk (the
+    # other files are written normally).
+    sha = hub.repos[REPO].sha256(UNET)
+    real_open = hub_transfer._open_partial
+
+    def full_disk(path: Path):
+        if path.name != f"{sha}.incomplete":
+            return real_open(path)
+        real_open(path).close()
+        return open("/dev/full", "r+b", buffering=0)
+
+    monkeypatch.setattr(hub_transfer, "_open_partial", full_disk)
     assert main(["models", "download", REPO]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "is full" in err and "free some space" in err
+    blobs = repo_folder(REPO) / "blobs"
     assert not (blobs / sha).exists()
     assert not (repo_folder(REPO) / "snapshots" / hub.repos[REPO].commit / UNET).exists()
     with pytest.raises(ModelNotFoundError):
@@ -344,20 +344,41 @@ def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hu
         download_model(REPO, cancel=lambda: True)
 
 
-def _wait_for_held_bytes(qtbot) -> int:
-    """While the server holds the unet's body after 200,000 bytes, the client writes the whole
-    64 KiB chunks among them and waits for the next: stop it then, mid-file."""
-    held = 3 * 64 * 1024
+def _unet_partial(hub) -> Path:
+    return repo_folder(REPO) / "blobs" / f"{hub.repos[REPO].sha256(UNET)}.incomplete"
+
+
+def _wait_for_held_bytes(qtbot, hub, hold) -> int:
+    """While the server holds the unet's body after `hold.after` bytes, the client has written
+    every one of them to the unet's partial file and waits for more: stop it then, mid-file.
+    The file is watched by name: the text encoder's partial passes through the same sizes."""
+    partial = _unet_partial(hub)
 
     def written() -> bool:
-        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
         try:
-            return len(partials) == 1 and partials[0].stat().st_size == held
-        except FileNotFoundError:  # a small file's partial, renamed to its blob meanwhile
+            return hold.reached.is_set() and partial.stat().st_size == hold.after
+        except FileNotFoundError:
             return False
 
     qtbot.waitUntil(written, timeout=60_000)
-    return held
+    return hold.after
+
+
+def _kept_after_stop(hub, held: int) -> int:
+    """The unet's partial file after a stop: every byte that arrived, the held ones and at most
+    the one chunk read after the server let go (the stop is seen after a chunk is written)."""
+    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    assert partials == [_unet_partial(hub)]
+    kept = partials[0].stat().st_size
+    assert held <= kept <= held + 64 * 1024
+    return kept
+
+
+def _wait_for_label(qtbot, dialog, word: str) -> None:
+    def shows() -> None:  # an assertion: a timeout says what the dialog showed instead
+        assert word in dialog.download_label.text(), dialog.download_label.text()
+
+    qtbot.waitUntil(shows, timeout=60_000)
 
 
 def _dialog(qtbot):
@@ -370,15 +391,14 @@ def _dialog(qtbot):
     return dialog
 
 
-def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_files, qtbot,
-                                                                  small_chunks):
+def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_files, qtbot):
     from PySide6.QtCore import Qt
 
     dialog = _dialog(qtbot)
     seen: list[DownloadProgress] = []
     dialog.bridge.progress.connect(seen.append)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    _wait_for_label(qtbot, dialog, "Downloaded")
     total = sum(len(b) for b in model_files.values())
     done = [p.done_bytes for p in seen]
     assert done == sorted(done) and done[-1] == total == hub.bytes_served()
@@ -388,27 +408,24 @@ def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_fil
     assert dialog.download_button.isEnabled() and not dialog.stop_button.isEnabled()
 
 
-def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_files, qtbot,
-                                                                     small_chunks):
+def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_files, qtbot):
     from hub_server import Hold
     from PySide6.QtCore import Qt
 
     hold = hub.faults.hold[UNET] = Hold(after=200_000)
     dialog = _dialog(qtbot)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    held = _wait_for_held_bytes(qtbot)
+    held = _wait_for_held_bytes(qtbot, hub, hold)
     assert "to fetch" in dialog.download_label.text()  # the plan: size and free space
     qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
     hold.release.set()
-    qtbot.waitUntil(lambda: "stopped" in dialog.download_label.text(), timeout=60_000)
-    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-    assert len(partials) == 1 and partials[0].stat().st_size == held
-    kept = held
+    _wait_for_label(qtbot, dialog, "stopped")
+    kept = _kept_after_stop(hub, held)
     with pytest.raises(ModelNotFoundError):
         find_snapshot(REPO)
     hub.log.clear()
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    _wait_for_label(qtbot, dialog, "Downloaded")
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
     assert _snapshot_files(find_snapshot(REPO).path) == model_files
@@ -432,7 +449,7 @@ def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
 
 
 def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline(
-        hub, model_files, qtbot, small_chunks, tmp_path):
+        hub, model_files, qtbot, tmp_path):
     from hub_server import Hold
 
     from sdedit_desktop.engine import Engine
@@ -443,13 +460,12 @@ def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline
     engine = Engine(lora_cache_factory=lambda: LoraCache(tmp_path / "lora"))
     try:
         engine.load_model(ModelSpec(REPO, device="cpu", allow_download=True))
-        kept = _wait_for_held_bytes(qtbot)
+        held = _wait_for_held_bytes(qtbot, hub, hold)
         assert engine.cancel_model_load() is True
         hold.release.set()
         qtbot.waitUntil(lambda: engine.model_state.status == "none", timeout=60_000)
         assert "stopped" in engine.model_state.message
-        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-        assert len(partials) == 1 and partials[0].stat().st_size == kept
+        kept = _kept_after_stop(hub, held)
         with pytest.raises(ModelNotFoundError):
             find_snapshot(REPO)
         hub.log.clear()
@@ -488,7 +504,7 @@ def test_a_manifest_model_fetches_the_manifests_files_for_the_chosen_variant(hub
     assert find_snapshot(sd15.hub_id).path == snapshot.path
 
 
-def test_models_list_tells_a_stopped_download_from_none(hub_server, small_chunks, capsys):
+def test_models_list_tells_a_stopped_download_from_none(hub_server, capsys):
     from sdedit_desktop.models.manifest import default_model, required_files
 
     sd15 = default_model()
@@ -519,8 +535,7 @@ def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_file
     assert link.is_symlink() and link.read_bytes() == model_files[vae]
 
 
-def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub, model_files,
-                                                                          small_chunks):
+def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub, model_files):
     seen: list[DownloadProgress] = []
 
     def cancel_mid_unet() -> bool:

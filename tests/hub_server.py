@@ -372,8 +372,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         if length != -1:
             self.send_header("Content-Length", str(len(body) if length is None else length))
+        listed_repo = self._path.removeprefix("/api/models/").partition("/revision/")[0]
         if self._file in self.server.hub.faults.big_headers or \
-                self._path.removeprefix("/api/models/") in self.server.hub.faults.big_headers:
+                listed_repo in self.server.hub.faults.big_headers:
             for i in range(30):
                 self.send_header(f"X-Padding-{i}", "x" * 10_000)
         self.end_headers()

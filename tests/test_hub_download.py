@@ -7,6 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hub_helpers import (
+    EXTRAS,
+    REPO,
+    UNET,
+    bytes_reported_per_file,
+    fetched,
+    partial_file,
+    range_start,
+    snapshot_files,
+    tiny_model_files,
+)
 from hub_server import HubRepo
 from huggingface_hub import constants
 
@@ -19,21 +30,7 @@ from sdedit_desktop.models.hub import (
     find_snapshot,
     repo_folder,
 )
-from sdedit_desktop.models.tiny import save_tiny_model
 
-REPO = "tests/tiny-sd"
-UNET = "unet/diffusion_pytorch_model.safetensors"
-# What a diffusers SD repo holds besides the model: none of it may be fetched.
-EXTRAS = {
-    "README.md": b"# tiny\n",
-    ".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
-    "v1-5-pruned.ckpt": b"PK\x03\x04 pickle" * 300,
-    "v1-5-pruned-emaonly.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " * 200,
-    "unet/diffusion_pytorch_model.bin": b"PK\x03\x04 unet pickle" * 300,
-    "safety_checker/config.json": b"{}",
-    "safety_checker/model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " * 300,
-    "feature_extractor/preprocessor_config.json": b"{}",
-}
 FP16 = {f"{c}/{stem}.fp16.safetensors": b"fp16 weights of " + c.encode() * 2000
         for c, stem in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
                         ("text_encoder", "model"))}
@@ -41,25 +38,13 @@ FP16 = {f"{c}/{stem}.fp16.safetensors": b"fp16 weights of " + c.encode() * 2000
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory) -> dict[str, bytes]:
-    """The tiny diffusers model, file by file (what a download must bring back)."""
-    folder = save_tiny_model(tmp_path_factory.mktemp("served") / "tiny")
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return tiny_model_files(tmp_path_factory.mktemp("served"))
 
 
 @pytest.fixture
 def hub(hub_server, model_files):
     hub_server.add_repo(HubRepo(REPO, {**model_files, **EXTRAS, **FP16}))
     return hub_server
-
-
-def _fetched(server) -> list[str]:
-    return sorted({r.file for r in server.log if r.file is not None})
-
-
-def _snapshot_files(snapshot: Path) -> dict[str, bytes]:
-    return {p.relative_to(snapshot).as_posix(): p.read_bytes()
-            for p in sorted(snapshot.rglob("*")) if p.is_file()}
 
 
 def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, capsys):
@@ -71,9 +56,9 @@ def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, 
                           f"{total / 1e6:.1f} MB; {total / 1e6:.1f} MB to fetch into ")
     snapshot = find_snapshot(REPO)
     assert snapshot.revision == hub.repos[REPO].commit and str(snapshot.path) in out
-    assert _snapshot_files(snapshot.path) == model_files
+    assert snapshot_files(snapshot.path) == model_files
     # Only what the default (fp32) variant needs: no pickle, no other variant, no extras.
-    assert _fetched(hub) == sorted(model_files)
+    assert fetched(hub) == sorted(model_files)
     assert hub.bytes_served() == sum(len(b) for b in model_files.values())
     # Offline now: the loader finds the snapshot and asks the server nothing.
     from sdedit_desktop.models.interface import ModelSpec
@@ -97,22 +82,6 @@ def _download(progress=None, cancel=None, **kwargs):
     return download_model(REPO, progress=record, cancel=cancel, **kwargs), seen
 
 
-def _range_start(request) -> int:
-    assert request.range and request.range.startswith("bytes=") and request.range.endswith("-")
-    return int(request.range[len("bytes="):-1])
-
-
-def _bytes_reported_per_file(seen: list[DownloadProgress]) -> dict[str, int]:
-    """Bytes the progress reports added while each file was current."""
-    per_file: dict[str, int] = {}
-    last = 0
-    for p in seen:
-        if p.file:
-            per_file[p.file] = per_file.get(p.file, 0) + p.done_bytes - last
-        last = p.done_bytes
-    return per_file
-
-
 def test_progress_counts_each_served_byte_once(hub, model_files):
     snapshot, seen = _download()
     total = sum(len(b) for b in model_files.values())
@@ -121,8 +90,8 @@ def test_progress_counts_each_served_byte_once(hub, model_files):
     assert all(p.total_bytes == total for p in seen)
     assert seen[-1].files_done == seen[-1].files_total == len(model_files)
     assert len([p for p in seen if p.file == UNET]) > 2  # reported as it arrives, not at the end
-    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
-    assert _snapshot_files(snapshot.path) == model_files
+    assert bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert snapshot_files(snapshot.path) == model_files
 
 
 def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files):
@@ -130,11 +99,11 @@ def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     # The client keeps every byte it received and asks for the rest: not the whole file again.
-    kept = _range_start(gets[1])
+    kept = range_start(gets[1])
     assert gets[0].range is None and gets[0].body_bytes == 300_000
     assert kept == 300_000
     assert gets[1].body_bytes == len(model_files[UNET]) - kept and len(gets) == 2
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
     assert seen[-1].done_bytes == seen[-1].total_bytes
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
 
@@ -152,13 +121,13 @@ def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_f
     hub.log.clear()
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
-    kept = _range_start(gets[0])
+    kept = range_start(gets[0])
     assert len(gets) == 1 and kept == 300_000
     assert gets[0].body_bytes == len(model_files[UNET]) - kept
     # The bytes kept from the first run count once, as done, when the file starts.
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
     assert seen[-1].done_bytes == seen[-1].total_bytes
-    assert _snapshot_files(snapshot.path) == model_files
+    assert snapshot_files(snapshot.path) == model_files
 
 
 def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
@@ -194,7 +163,7 @@ def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
     assert gets[0].body_bytes == len(model_files[UNET]) - kept
-    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+    assert snapshot_files(find_snapshot(REPO).path) == model_files
     assert not list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
 
 
@@ -268,7 +237,10 @@ def test_not_enough_free_space_is_refused_before_any_transfer(hub, model_files, 
     ("file server error", "server error (500) while downloading"),
     ("missing revision", "has no such revision"),
 ])
-def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
+def test_hub_errors_give_one_clear_line(hub, fault, expected, monkeypatch, capsys):
+    from sdedit_desktop.models import hub_errors
+
+    monkeypatch.setattr(hub_errors, "REQUEST_RETRY_WAITS_S", (0.0, 0.0))
     repo, args = REPO, []
     if fault == "gated":
         hub.repos[REPO].gated = True
@@ -285,20 +257,23 @@ def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
     assert expected in err and repo in err and "\n" not in err and "Traceback" not in err
     statuses = {r.status for r in hub.log}
     assert statuses & {401, 404, 500}
+    # A server error of a small request is tried three times; a clear refusal once.
+    asked = [r for r in hub.log if r.server == "hub" and r.status >= 400]
+    assert len(asked) == (3 if "server error" in fault else 1)
 
 
 def test_the_fp32_variant_of_a_repo_is_its_unsuffixed_weights(hub, model_files, capsys):
     assert main(["models", "download", REPO, "--variant", "fp32"]) == 0
     assert capsys.readouterr().out.startswith(f"{REPO} (variant fp32): ")
-    assert _fetched(hub) == sorted(model_files)
+    assert fetched(hub) == sorted(model_files)
 
 
 def test_only_the_chosen_variants_files_are_fetched(hub, model_files):
     snapshot, _ = _download(variant="fp16")
     configs = sorted(f for f in model_files if not f.endswith(".safetensors"))
-    assert _fetched(hub) == sorted(configs + list(FP16))
-    assert not [f for f in _fetched(hub) if f.endswith((".ckpt", ".bin"))]
-    assert _snapshot_files(snapshot.path) == {**{f: model_files[f] for f in configs}, **FP16}
+    assert fetched(hub) == sorted(configs + list(FP16))
+    assert not [f for f in fetched(hub) if f.endswith((".ckpt", ".bin"))]
+    assert snapshot_files(snapshot.path) == {**{f: model_files[f] for f in configs}, **FP16}
 
 
 def test_downloads_are_refused_while_the_hub_is_switched_off(hub, monkeypatch, capsys):
@@ -344,15 +319,11 @@ def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hu
         download_model(REPO, cancel=lambda: True)
 
 
-def _unet_partial(hub) -> Path:
-    return repo_folder(REPO) / "blobs" / f"{hub.repos[REPO].sha256(UNET)}.incomplete"
-
-
 def _wait_for_held_bytes(qtbot, hub, hold) -> int:
     """While the server holds the unet's body after `hold.after` bytes, the client has written
     every one of them to the unet's partial file and waits for more: stop it then, mid-file.
     The file is watched by name: the text encoder's partial passes through the same sizes."""
-    partial = _unet_partial(hub)
+    partial = partial_file(hub, UNET)
 
     def written() -> bool:
         try:
@@ -368,7 +339,7 @@ def _kept_after_stop(hub, held: int) -> int:
     """The unet's partial file after a stop: every byte that arrived, the held ones and at most
     the one chunk read after the server let go (the stop is seen after a chunk is written)."""
     partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-    assert partials == [_unet_partial(hub)]
+    assert partials == [partial_file(hub, UNET)]
     kept = partials[0].stat().st_size
     assert held <= kept <= held + 64 * 1024
     return kept
@@ -402,7 +373,7 @@ def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_fil
     total = sum(len(b) for b in model_files.values())
     done = [p.done_bytes for p in seen]
     assert done == sorted(done) and done[-1] == total == hub.bytes_served()
-    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
     assert dialog.download_bar.value() == dialog.download_bar.maximum()
     assert str(find_snapshot(REPO).path) in dialog.download_label.text()
     assert dialog.download_button.isEnabled() and not dialog.stop_button.isEnabled()
@@ -428,7 +399,7 @@ def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_
     _wait_for_label(qtbot, dialog, "Downloaded")
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
-    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+    assert snapshot_files(find_snapshot(REPO).path) == model_files
 
 
 def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
@@ -496,11 +467,11 @@ def test_a_manifest_model_fetches_the_manifests_files_for_the_chosen_variant(hub
     files = {name: f"bytes of {name}".encode() * 50 for name in set(fp32) | set(fp16)}
     hub_server.add_repo(HubRepo(sd15.hub_id, {**files, **EXTRAS}))
     snapshot = download_model(sd15.hub_id, variant="fp16")
-    assert _fetched(hub_server) == sorted(fp16)
-    assert _snapshot_files(snapshot.path) == {f: files[f] for f in fp16}
+    assert fetched(hub_server) == sorted(fp16)
+    assert snapshot_files(snapshot.path) == {f: files[f] for f in fp16}
     hub_server.log.clear()
     download_model(sd15.hub_id)  # the default variant: its weights only, configs are cached
-    assert _fetched(hub_server) == sorted(set(fp32) - set(fp16))
+    assert fetched(hub_server) == sorted(set(fp32) - set(fp16))
     assert find_snapshot(sd15.hub_id).path == snapshot.path
 
 
@@ -531,7 +502,7 @@ def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_file
     link.resolve().unlink()  # a cache cleaner removed the blob, the link dangles
     hub.log.clear()
     _download()
-    assert _fetched(hub) == [vae]
+    assert fetched(hub) == [vae]
     assert link.is_symlink() and link.read_bytes() == model_files[vae]
 
 
@@ -551,7 +522,7 @@ def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub,
     assert len(gets) == 1 and gets[0].range and gets[0].status == 200
     # The kept bytes are dropped (the answer starts at byte 0), not written twice.
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
     assert seen[-1].done_bytes == seen[-1].total_bytes
 
 

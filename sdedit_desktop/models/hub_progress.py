@@ -74,8 +74,9 @@ class ProgressReporter:
 
     # -- what happens --------------------------------------------------------------------
     def planned(self, total_bytes: int, files_total: int, needed_bytes: int) -> None:
+        """The sizes, known once the file list is in (reported with the first file)."""
         self._remaining = needed_bytes
-        self._update(total_bytes=total_bytes, files_total=files_total)
+        self._state = replace(self._state, total_bytes=total_bytes, files_total=files_total)
 
     def start_file(self, name: str) -> None:
         self._file_start = self._state.done_bytes
@@ -200,10 +201,11 @@ def format_eta(seconds: float) -> str:
 
 
 def describe_progress(p: DownloadProgress, *, with_bytes: bool = True,
-                      width: int | None = None) -> str:
+                      width: int | None = None, two_lines: bool = False) -> str:
     """One line: the file (its number of all), bytes, rate and time left; while kept bytes are
-    checked, how far that is. `width`: fit that many characters by shortening the file name,
-    so the time left always shows."""
+    checked, how far that is. `width`: fit that many characters by shortening the file name
+    (to 8 at least), so the time left always shows. `two_lines`: the file on a line of its own
+    (a dialog's narrow label)."""
     if p.finished:
         return f"all {p.files_total} files ({format_bytes(p.total_bytes)})"
     if not p.file:
@@ -220,7 +222,7 @@ def describe_progress(p: DownloadProgress, *, with_bytes: bool = True,
         tail.append(f"{format_bytes(p.rate)}/s" if p.rate is not None else "measuring speed")
         if p.eta_s is not None:
             tail.append(f"{format_eta(p.eta_s)} left")
-    rest = where + " · " + " · ".join(tail)
+    rest = where + ("\n" if two_lines else " · ") + " · ".join(tail)
     if width is not None and len(name) + len(rest) > width:
         room, half = max(8, width - len(rest)), max(8, width - len(rest)) // 2
         if len(name) > room:

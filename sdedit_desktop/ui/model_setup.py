@@ -173,6 +173,16 @@ class ModelSetupDialog(QDialog):
     def _say(self, text: str) -> None:
         self.download_label.setText(text)
         self.download_label.setVisible(bool(text))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow the dialog when the wrapped download text needs more lines: a word-wrapped
+        label's height does not raise a window's minimum size, so its lines would be cut."""
+        layout = self.layout()
+        layout.activate()
+        need = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def _load(self, s: AppSettings) -> None:
         source = s.model_source
@@ -293,9 +303,11 @@ class ModelSetupDialog(QDialog):
             self._say("Stopping…")
 
     def _download_planned(self, plan: Any) -> None:
-        self._plan_text = (f"{plan.total_bytes / 1e9:.2f} GB in {len(plan.files)} files, "
-                           f"{plan.needed_bytes / 1e9:.2f} GB to fetch "
-                           f"({plan.free_bytes / 1e9:.1f} GB free in {plan.cache})")
+        from sdedit_desktop.models.hub_progress import format_bytes
+
+        self._plan_text = (f"{format_bytes(plan.total_bytes)} in {len(plan.files)} files, "
+                           f"{format_bytes(plan.needed_bytes)} to fetch "
+                           f"({format_bytes(plan.free_bytes)} free in {plan.cache})")
         self._say(self._plan_text)
 
     def _download_progress(self, p: Any) -> None:
@@ -307,7 +319,7 @@ class ModelSetupDialog(QDialog):
             self.download_bar.setValue(int(1000 * min(done / total, 1.0)))
         if p.note:  # a dropped connection resumed, a retry: stays until the next one
             self._note = p.note
-        lines = [describe_progress(p), self._note, self._plan_text]
+        lines = [describe_progress(p, two_lines=True), self._note, self._plan_text]
         self._say("\n".join(line for line in lines if line))
 
     def _download_done(self, where: str) -> None:
@@ -321,8 +333,8 @@ class ModelSetupDialog(QDialog):
         from sdedit_desktop.models.hub_progress import format_bytes
 
         self._download_ended()
-        held = f"{format_bytes(kept)} kept in the cache; " if kept else ""
-        self._say(f"Download stopped; {held}Download resumes where it stopped.")
+        held = f" {format_bytes(kept)} kept in the cache:" if kept else ""
+        self._say(f"Download stopped.{held} Download resumes where it stopped.")
 
     def _download_failed(self, message: str, detail: str) -> None:
         self._download_ended()

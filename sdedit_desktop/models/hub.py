@@ -202,9 +202,9 @@ def _download(repo_id: str, revision: str, variant: str | None, reporter: Progre
     reporter.planned(total, len(wanted), needed)
     for name in wanted:
         reporter.start_file(name)
-        fetch_file(storage, cache / ".locks", repo_id, name, commit, endpoint=endpoint,
-                   listed_size=sizes[name], report=reporter)
-        reporter.finish_file(sizes[name] or 0)
+        present = fetch_file(storage, cache / ".locks", repo_id, name, commit,
+                             endpoint=endpoint, listed_size=sizes[name], report=reporter)
+        reporter.finish_file(present.stat().st_size)  # checked against the hub's size
     # Mark the download complete: refs/<branch or tag> names the commit, as snapshot_download
     # writes it. A commit asked for by its hash gets refs/<hash>, which no HF tool writes but
     # every one reads: the offline loader then knows the snapshot is whole (see find_snapshot).

@@ -26,7 +26,12 @@ from hub_helpers import (
 from hub_server import HubRepo
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.models.hub import DownloadCancelled, DownloadProgress, download_model
+from sdedit_desktop.models.hub import (
+    DownloadCancelled,
+    DownloadProgress,
+    download_model,
+    repo_folder,
+)
 from sdedit_desktop.models.hub_progress import (
     ProgressReporter,
     describe_progress,
@@ -80,16 +85,20 @@ def test_the_rate_counts_received_bytes_only_and_gives_the_time_left():
     reporter = ProgressReporter(seen.append, None, what="x", clock=clock)
     reporter.planned(total_bytes=10_000, files_total=2, needed_bytes=6_000)
     reporter.start_file("a")
-    reporter.kept(4_000)  # bytes of an earlier run: done, not transfer
-    for _ in range(3):
+    clock.now += 1.0
+    reporter.arrived(500)
+    reporter.finish_file(500)
+    reporter.start_file("b")
+    reporter.kept(3_500)  # bytes of an earlier run: done, not transfer
+    for _ in range(2):
         clock.now += 1.0
         reporter.arrived(500)
     last = seen[-1]
-    assert last.done_bytes == 5_500 and last.file == "a" and last.file_number == 1
+    assert last.done_bytes == 5_000 and last.file == "b" and last.file_number == 2
     # 1,000 bytes in the two seconds since the first chunk: 500 B/s, 4,500 bytes to go.
     assert last.rate == pytest.approx(500.0) and last.eta_s == pytest.approx(9.0)
     reporter.dropped(1_000)  # a server that ignored Range sends them again: more to go
-    assert seen[-1].done_bytes == 4_500 and seen[-1].eta_s == pytest.approx(11.0)
+    assert seen[-1].done_bytes == 4_000 and seen[-1].eta_s == pytest.approx(11.0)
 
 
 def test_no_rate_before_a_second_of_transfer_and_file_numbers_stay_in_range():
@@ -183,7 +192,7 @@ def test_a_slow_link_reports_every_second_of_transfer_with_rate_and_time_left(sl
     steps = [b.done_bytes - a.done_bytes for a, b in itertools.pairwise(seen)]
     assert max(steps) <= READ < RATE and len(seen) >= transferred / RATE
     measured = [p for p in seen if p.rate is not None]
-    assert measured and all(p.rate <= 1.5 * RATE and p.eta_s is not None for p in measured)
+    assert measured and all(p.rate <= 2 * RATE and p.eta_s is not None for p in measured)
     numbers = [p.file_number for p in seen if p.file]
     assert numbers == sorted(numbers) and numbers[-1] == len(SLOW_FILES)
     assert seen[-1].finished and seen[-1].done_bytes == seen[-1].total_bytes == transferred
@@ -195,7 +204,7 @@ def test_stop_keeps_every_byte_that_arrived_then_resume_checks_them_and_counts_n
     from sdedit_desktop.models import hub_transfer
 
     seen: list[DownloadProgress] = []
-    stop_at = 300_000
+    stop_at = 600_000
     with pytest.raises(DownloadCancelled):
         download_model(SLOW, progress=seen.append, cancel=lambda: _unet_bytes(seen) >= stop_at)
     kept = partial_file(slow_hub, UNET, SLOW).stat().st_size
@@ -203,12 +212,18 @@ def test_stop_keeps_every_byte_that_arrived_then_resume_checks_them_and_counts_n
     assert kept == _unet_bytes(seen) and stop_at <= kept < stop_at + READ
     assert SLOW_FILES[UNET].startswith(partial_file(slow_hub, UNET, SLOW).read_bytes())
 
+    # The text encoder (before the unet) is fetched again: the kept bytes then come in the
+    # middle of a measured transfer, where counting them would show.
+    link = repo_folder(SLOW) / "snapshots" / slow_hub.repos[SLOW].commit / TEXT_ENCODER
+    link.resolve().unlink()
+    link.unlink()
     monkeypatch.setattr(hub_transfer, "HASH_BLOCK", 64 * 1024)
     slow_hub.log.clear()
     seen = []
     snapshot = download_model(SLOW, progress=seen.append)
     assert (snapshot.path / UNET).read_bytes() == SLOW_FILES[UNET]
     assert [range_start(r) for r in cdn_gets(slow_hub, UNET)] == [kept]
+    assert [r.range for r in cdn_gets(slow_hub, TEXT_ENCODER)] == [None]
     # The kept bytes were hashed, with progress, before the rest was asked for.
     checks = [p for p in seen if p.check_total]
     assert {p.check_total for p in checks} == {kept} and checks[-1].check_done == kept
@@ -218,10 +233,10 @@ def test_stop_keeps_every_byte_that_arrived_then_resume_checks_them_and_counts_n
                      and p.done_bytes > seen[i - 1].done_bytes and seen[i - 1].file == UNET
                      and not seen[i - 1].check_total)
     assert seen.index(checks[-1]) < first_new
-    # The 300 kB kept count as done, never as transfer: no report shows more than the link's
-    # rate (counted, they would make the first measured second at least 500 kB/s).
+    # The 600 kB kept count as done, never as transfer: no report shows much more than the
+    # link's rate (counted, they would make the first measured second at least 800 kB/s).
     rates = [p.rate for p in seen if p.rate is not None]
-    assert rates and max(rates) <= 1.5 * RATE
+    assert rates and max(rates) <= 2 * RATE
     assert bytes_reported_per_file(seen)[UNET] == len(SLOW_FILES[UNET])
 
 
@@ -321,3 +336,21 @@ def test_the_setup_dialog_shows_rate_and_time_left_and_its_stop_keeps_what_arriv
     assert "kept in the cache" in dialog.download_label.text()
     assert any(f"{UNET} (5/7)\n" in t and "KB/s" in t and " left" in t for t in texts)
     assert clipped == []
+
+
+def test_without_a_terminal_the_download_logs_notes_and_a_line_every_half_minute():
+    from sdedit_desktop.cli.download_display import DownloadDisplay
+
+    clock, terminal, log = _Clock(), io.StringIO(), io.StringIO()
+    display = DownloadDisplay(terminal=terminal, log=log, clock=clock)
+    for second in range(65):
+        clock.now += 1.0
+        note = "Connection lost (ReadTimeout) while downloading x" if second == 40 else ""
+        display(DownloadProgress(UNET, second * 1000, 100_000, 0, 3, 1, note=note))
+    display(DownloadProgress("", 100_000, 100_000, 3, 3))
+    display.close()
+    lines = log.getvalue().splitlines()
+    assert terminal.getvalue() == ""  # nothing drawn in place where nothing is redrawn
+    assert lines[1] == "note: Connection lost (ReadTimeout) while downloading x"
+    assert [line.split(" · ")[1] for line in lines if not line.startswith("note:")] \
+        == ["29.0 KB of 100.0 KB", "59.0 KB of 100.0 KB"]

@@ -222,3 +222,10 @@ def test_a_repo_whose_model_index_lists_a_safety_checker_loads_offline_without_i
 
     image = torch.zeros(1, 3, 64, 64)
     assert model.decode_latent(model.encode_image(image)).shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("revision", ["../../outside", "/abs/ref", "a\\b"])
+def test_a_revision_that_would_leave_refs_is_refused_before_asking(hub, revision, capsys):
+    assert "Bad revision" in _one_line_failure(capsys, "--revision", revision)
+    assert hub.log == []
+    assert not repo_folder(REPO).exists()

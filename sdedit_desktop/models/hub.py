@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdedit_desktop.models.errors import DownloadError, ModelNotFoundError
+from sdedit_desktop.models.errors import DownloadError, ModelError, ModelNotFoundError
 from sdedit_desktop.models.hub_progress import (
     DownloadCancelled,
     DownloadProgress,
@@ -65,9 +65,7 @@ def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
     any revision: a download of a tag or a commit hash writes its own ref, not main's."""
     repo = repo_folder(repo_id)
     commit = revision
-    if ".." in Path(revision).parts or Path(revision).is_absolute():
-        raise ModelNotFoundError(f"Bad revision {shown(revision, 60)!r}: a branch, tag or "
-                                 "commit hash.", detail=revision)
+    _check_revision(revision, ModelNotFoundError)
     ref = repo / "refs" / revision
     if ref.is_file():
         commit = _read_ref(ref)
@@ -87,6 +85,14 @@ def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
             f"`sdedit models download {repo_id}` or from the model setup dialog, or pick a local "
             "folder or .safetensors file.", detail=f"no snapshot folder {path}", path=path)
     return Snapshot(repo_id, commit, path)
+
+
+def _check_revision(revision: str, error: type[ModelError]) -> None:
+    """A revision names a file under refs/: it must stay there."""
+    if not revision or ".." in Path(revision).parts or Path(revision).is_absolute() \
+            or "\\" in revision or "\0" in revision:
+        raise error(f"Bad revision {shown(revision, 60)!r}: a branch, tag or commit hash.",
+                    detail=shown(revision, 200))
 
 
 def _read_ref(ref: Path) -> str:
@@ -149,6 +155,7 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
 
     if constants.is_offline_mode():
         raise offline_mode_error(repo_id)
+    _check_revision(revision, DownloadError)
     cache, endpoint = hub_cache_dir(), hub_endpoint()
     reporter = ProgressReporter(progress, cancel, what=repo_id)
     try:

@@ -296,6 +296,13 @@ def test_the_loader_downloads_only_when_allowed_then_loads_offline(hub, model_fi
     assert model.identity.kind == "hub" and model.identity.revision == hub.repos[REPO].commit
     downloads = [s for s in stages if s.stage.startswith("Downloading")]
     assert downloads[-1].done == downloads[-1].total == hub.bytes_served()
+    # The status names the file and its number of all (the engine adds the bytes).
+    count = len(model_files)
+    assert downloads[0].stage.startswith(f"Downloading model_index.json (1/{count})")
+    number = sorted(model_files).index(UNET) + 1
+    assert any(s.stage.startswith(f"Downloading {UNET} ({number}/{count})") for s in downloads)
+    assert f"Downloaded all {count} files ({hub.bytes_served() / 1e6:.1f} MB)" in \
+        [s.stage for s in stages]
     assert stages[-1].stage == "Model ready"
     hub.log.clear()
     constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch

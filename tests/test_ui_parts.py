@@ -303,6 +303,7 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
     import threading
     from types import SimpleNamespace
 
+    from sdedit_desktop.models.hub_progress import DownloadProgress
     from sdedit_desktop.ui import model_setup
 
     threads, shown = [], []
@@ -311,9 +312,9 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
         # Stands in for models.hub.download_model (no network in tests): same call shape.
         threads.append(threading.current_thread())
         for done in (0, 2_000_000_000, 4_000_000_000):
-            progress(SimpleNamespace(file="unet.safetensors" if done < 4e9 else "",
-                                     done_bytes=done, total_bytes=4_000_000_000,
-                                     files_done=0 if done < 4e9 else 5, files_total=5))
+            progress(DownloadProgress(file="unet.safetensors" if done < 4e9 else "",
+                                      done_bytes=done, total_bytes=4_000_000_000,
+                                      files_done=0 if done < 4e9 else 5, files_total=5))
         if repo_id == "bad/id":
             raise RuntimeError("404 not found")
         return SimpleNamespace(path=tmp_path / "snap")

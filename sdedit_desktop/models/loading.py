@@ -24,6 +24,7 @@ from sdedit_desktop.models.errors import (
 )
 from sdedit_desktop.models.hashing import file_sha256, files_sha256
 from sdedit_desktop.models.hub import DownloadProgress, download_model, find_snapshot, is_hub_id
+from sdedit_desktop.models.hub_progress import describe_progress
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 from sdedit_desktop.models.sd_model import StableDiffusionModel
 from sdedit_desktop.models.weights import (
@@ -164,10 +165,7 @@ def _load_hub(repo_id: str, spec: ModelSpec, device: torch.device, dtype: torch.
             raise
         folder_ok = False
     if not folder_ok:
-        def on_bytes(p: DownloadProgress) -> None:
-            report(LoadProgress(f"Downloading {p.file or repo_id}", p.done_bytes, p.total_bytes))
-
-        snapshot = download_model(repo_id, progress=on_bytes)
+        snapshot = download_model(repo_id, progress=_download_stages(report))
     try:
         return _load_folder(snapshot.path, spec, device, dtype, report,
                             lambda files: ModelIdentity("hub", repo_id, snapshot.revision,
@@ -179,11 +177,24 @@ def _load_hub(repo_id: str, spec: ModelSpec, device: torch.device, dtype: torch.
                                 f"download {repo_id}` to finish it.")
             raise
     # An incomplete snapshot and downloads allowed: complete it (resumes), then load.
-    snapshot = download_model(repo_id, progress=lambda p: report(
-        LoadProgress(f"Downloading {p.file or repo_id}", p.done_bytes, p.total_bytes)))
+    snapshot = download_model(repo_id, progress=_download_stages(report))
     return _load_folder(snapshot.path, spec, device, dtype, report,
                         lambda files: ModelIdentity("hub", repo_id, snapshot.revision,
                                                     files_sha256(snapshot.path, files)))
+
+
+def _download_stages(report: ProgressCallback) -> Callable[[DownloadProgress], None]:
+    """A download's progress as loading stages: the file, rate and time left as text; the
+    bytes (or, while bytes kept from before are checked, those) as done and total."""
+    def stage(p: DownloadProgress) -> None:
+        text = f"{'Downloaded' if p.finished else 'Downloading'} " \
+               f"{describe_progress(p, with_bytes=False)}"
+        if p.check_total:
+            report(LoadProgress(text, p.check_done, p.check_total))
+        else:
+            report(LoadProgress(text, p.done_bytes, p.total_bytes))
+
+    return stage
 
 
 def _is_incomplete(exc: ModelError) -> bool:

@@ -49,12 +49,23 @@ def find_downloader() -> Any | None:
     return download_model
 
 
+def kept_bytes(hub_id: str) -> int | None:
+    """What a stopped download of `hub_id` left in the cache (None: unknown)."""
+    try:
+        from sdedit_desktop.models.hub import partial_download_bytes
+
+        return partial_download_bytes(hub_id)
+    except (ImportError, OSError):
+        return None
+
+
 class DownloadBridge(QObject):
     """Carries progress from the download thread to the dialog (queued signals)."""
 
     planned = Signal(object)  # models.hub.DownloadPlan
     progress = Signal(object)  # models.hub.DownloadProgress
     finished = Signal(str)  # where the model is
+    stopped = Signal(object)  # bytes kept in the cache (int), or None
     failed = Signal(str, str)  # message, detail
 
 
@@ -150,16 +161,28 @@ class ModelSetupDialog(QDialog):
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
         self._plan_text = ""  # what the download needs, once the hub has said
+        self._note = ""  # the latest note of the download (a retry, a resumed connection)
         self.bridge = DownloadBridge(self)
         self.bridge.planned.connect(self._download_planned)
         self.bridge.progress.connect(self._download_progress)
         self.bridge.finished.connect(self._download_done)
+        self.bridge.stopped.connect(self._download_stopped)
         self.bridge.failed.connect(self._download_failed)
         self._load(settings)
 
     def _say(self, text: str) -> None:
         self.download_label.setText(text)
         self.download_label.setVisible(bool(text))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow the dialog when the wrapped download text needs more lines: a word-wrapped
+        label's height does not raise a window's minimum size, so its lines would be cut."""
+        layout = self.layout()
+        layout.activate()
+        need = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def _load(self, s: AppSettings) -> None:
         source = s.model_source
@@ -247,18 +270,20 @@ class ModelSetupDialog(QDialog):
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, 0)
         self._say(f"Connecting to the Hugging Face hub for {hub_id}…")
-        self._plan_text = ""
+        self._plan_text = self._note = ""
         bridge, stop = self.bridge, threading.Event()
         self._stop = stop
 
         def work() -> None:
+            from sdedit_desktop.models.hub_progress import throttled
+
             try:
-                snapshot = fn(hub_id, progress=bridge.progress.emit, cancel=stop.is_set,
-                              plan=bridge.planned.emit)
+                snapshot = fn(hub_id, progress=throttled(bridge.progress.emit, 0.1),
+                              cancel=stop.is_set, plan=bridge.planned.emit)
                 bridge.finished.emit(str(getattr(snapshot, "path", snapshot)))
             except Exception as exc:  # shown in the dialog, the app keeps running
                 if stop.is_set():
-                    bridge.failed.emit("", "")
+                    bridge.stopped.emit(kept_bytes(hub_id))
                     return
                 # models.errors.ModelError: str() is the user message, .detail the technical
                 detail = getattr(exc, "detail", "") or ""
@@ -278,19 +303,24 @@ class ModelSetupDialog(QDialog):
             self._say("Stopping…")
 
     def _download_planned(self, plan: Any) -> None:
-        self._plan_text = (f"{plan.total_bytes / 1e9:.2f} GB in {len(plan.files)} files, "
-                           f"{plan.needed_bytes / 1e9:.2f} GB to fetch "
-                           f"({plan.free_bytes / 1e9:.1f} GB free in {plan.cache})")
+        from sdedit_desktop.models.hub_progress import format_bytes
+
+        self._plan_text = (f"{format_bytes(plan.total_bytes)} in {len(plan.files)} files, "
+                           f"{format_bytes(plan.needed_bytes)} to fetch "
+                           f"({format_bytes(plan.free_bytes)} free in {plan.cache})")
         self._say(self._plan_text)
 
     def _download_progress(self, p: Any) -> None:
+        from sdedit_desktop.models.hub_progress import describe_progress
+
         done, total = int(p.done_bytes), int(p.total_bytes)
         if total:
             self.download_bar.setRange(0, 1000)
             self.download_bar.setValue(int(1000 * min(done / total, 1.0)))
-        current = p.files_done + 1 if p.file else p.files_done
-        self._say(f"{done / 1e9:.2f} of {total / 1e9:.2f} GB — file "
-                  f"{current}/{p.files_total} {p.file}\n{self._plan_text}".strip())
+        if p.note:  # a dropped connection resumed, a retry: stays until the next one
+            self._note = p.note
+        lines = [describe_progress(p, two_lines=True), self._note, self._plan_text]
+        self._say("\n".join(line for line in lines if line))
 
     def _download_done(self, where: str) -> None:
         self.download_bar.setRange(0, 1000)
@@ -299,16 +329,23 @@ class ModelSetupDialog(QDialog):
         self.download_button.setEnabled(True)
         self.stop_button.setEnabled(False)
 
+    def _download_stopped(self, kept: int | None) -> None:
+        from sdedit_desktop.models.hub_progress import format_bytes
+
+        self._download_ended()
+        held = f" {format_bytes(kept)} kept in the cache:" if kept else ""
+        self._say(f"Download stopped.{held} Download resumes where it stopped.")
+
     def _download_failed(self, message: str, detail: str) -> None:
+        self._download_ended()
+        self._say("Download failed; what was fetched is kept (it resumes "
+                  "when you try again).")
+        show_error(self, "Download failed", message, detail)
+
+    def _download_ended(self) -> None:
         self.download_bar.setVisible(False)
         self.download_button.setEnabled(True)
         self.stop_button.setEnabled(False)
-        if not message:  # stopped by the user
-            self._say("Download stopped; it resumes where it stopped.")
-            return
-        self._say("Download failed; what was fetched is kept (it resumes "
-                                    "when you try again).")
-        show_error(self, "Download failed", message, detail)
 
     def reject(self) -> None:
         self.stop_download()

@@ -8,7 +8,14 @@ import json
 from pathlib import Path
 
 from sdedit_desktop.bench.methods import METHODS
-from sdedit_desktop.cli.common import CliError, check_range
+from sdedit_desktop.cli.common import (
+    CliError,
+    Output,
+    check_outputs,
+    check_range,
+    trajectory_batch,
+)
+from sdedit_desktop.filesave import write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=200, help="drag grid steps (N)")
     p.add_argument("--inpaint-steps", type=int, default=50)
     p.add_argument("--diffedit-steps", type=int, default=50)
-    p.add_argument("--trajectory-batch", type=int, default=16)
+    p.add_argument("--trajectory-batch", type=trajectory_batch, default=16)
     p.add_argument("--lora-steps", type=int, default=100)
     p.add_argument("--no-lora", action="store_true")
     p.add_argument("--no-reference", action="store_true",
@@ -63,13 +70,13 @@ def _check_numbers(args: argparse.Namespace) -> None:
     check_range("--steps", args.steps, 1, 1000)
     check_range("--inpaint-steps", args.inpaint_steps, 1, 1000)
     check_range("--diffedit-steps", args.diffedit_steps, 1, 1000)
-    check_range("--trajectory-batch", args.trajectory_batch, 0, 256)
     check_range("--lora-steps", args.lora_steps, 1, 10_000)
     check_range("--repeats", args.repeats, 1, 100)
 
 
 def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
+    check_outputs(Output(args.json_out, "--json"))
 
     import torch
 
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report))
     if args.json_out is not None:
         try:
-            args.json_out.write_text(json.dumps(report, indent=2))
+            write_text(args.json_out, json.dumps(report, indent=2))
         except OSError as exc:
-            raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+            raise CliError(str(exc)) from None
     return 0

@@ -75,9 +75,9 @@ def put_back(request: EditRequest, region: Region, result: EditResult) -> EditRe
             paste(np.zeros((height, width), np.uint8), result.mask, region)
     compositor = Compositor(request.image, region, used_mask, request.feather)
     w, h = region[2:]
-    work = working_size(w, h, request.max_side).work
+    scale = working_size(w, h, request.max_side).scale
     return replace(
         result, request=request, image=compositor.apply(result.image),
         trajectory=[compositor.apply(image) for image in result.trajectory],
         mask=used_mask if isinstance(request, DiffEditRequest) else result.mask,
-        region=region, work_scale=work[0] / w)
+        region=region, work_scale=scale)

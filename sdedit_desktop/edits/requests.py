@@ -31,6 +31,7 @@ from sdedit_desktop.edits.drag_steps import (
 )
 from sdedit_desktop.edits.geometry import (
     LATENT_FACTOR,
+    MAX_SIDE_LIMIT,
     MIN_SIDE,
     validate_image,
     validate_mask,
@@ -47,7 +48,6 @@ __all__ = ["REQUEST_TYPES", "DiffEditRequest", "DragRequest", "EditRequest", "Ed
 Method = Literal["sde", "ode"]
 MAX_SEED = 2**32 - 1  # seeds are 32-bit unsigned: what spin boxes, numpy and torch all accept
 MAX_STEPS = 1000  # sampling grid sizes: SD 1.5 has 1000 training timesteps
-MAX_SIDE_LIMIT = 4096  # the largest working size (px) one may ask for
 
 # Fields a request gets from the canvas or the engine, not from the parameter panels.
 NOT_PARAMS = frozenset({"image", "mask", "model", "points", "region"})

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from sdedit_desktop.filesave import write_file
 
 
 def json_ready(value: Any) -> Any:
@@ -39,15 +39,10 @@ def json_ready(value: Any) -> Any:
 
 
 def write_bytes_atomic(path: Path, write) -> None:
+    """`write(handle)` into `path` through the app's one safe writer (filesave): a new, exclusive
+    temporary file, renamed over the destination; umask permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file(path, write, durable=False)
 
 
 def write_json(path: Path, data: Any) -> None:

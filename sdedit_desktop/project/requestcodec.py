@@ -61,9 +61,15 @@ def check_params(params: Any, where: str) -> tuple[type[EditRequest], dict[str, 
     jsonio.string(params["image_sha256"], f"{where}.image_sha256")
     jsonio.opt_string(params["mask_sha256"], f"{where}.mask_sha256")
     clean: dict[str, Any] = {"kind": cls.kind}
+    declared = {entry.name: entry for entry in schema(cls)}
     for name, hint in hints.items():
         if name in params:
             clean[name] = convert(params[name], hint, f"{where}.{name}")
+            if name in declared:  # in range, by the same check as the CLI, panels and engine
+                try:
+                    check_value(declared[name], clean[name])
+                except EditError as exc:
+                    raise ProjectError(f"{where}.{name}: {exc}") from None
     return cls, clean
 
 

@@ -82,11 +82,14 @@ def scale_text(region: Region | None, max_side: int | None, used_scale: float | 
     if region is None:
         return "Region: auto"
     _, _, w, h = region
-    size = working_size(w, h, max_side)
-    ww, wh = size.work
-    if size.identity and used_scale in (None, 1.0):
+    try:
+        size = working_size(w, h, max_side)
+    except EditError:  # too narrow for the cap: the frame and Run say why
+        return f"Region {w}x{h}: too narrow to edit"
+    ww, wh = size.content  # what the model sees (padding to multiples of 8 aside)
+    if not size.resampled and used_scale in (None, 1.0):
         return f"Region {w}x{h} at 1:1"
-    scale = used_scale if used_scale is not None else ww / w
+    scale = used_scale if used_scale is not None else size.scale
     return f"Region {w}x{h} → {ww}x{wh} ({scale:.2f}x)"
 
 

@@ -88,10 +88,9 @@ def read_regular_bytes(path: str | os.PathLike, limit: int) -> bytes:
     (missing, no permission); never blocks, never reads more than limit + 1 bytes."""
     path = Path(path)
     with open_regular_file(path) as handle:
+        if os.fstat(handle.fileno()).st_size > limit:
+            raise FileTooLargeError(path, limit)
         try:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                raise FileTooLargeError(path, limit)
             data = _read_at_most(handle, limit + 1)
         except OSError as exc:
             raise FileReadError(path, exc.strerror or str(exc)) from None

@@ -76,10 +76,11 @@ def _name_problem(path: Path) -> str | None:
     name = path.name
     if not name or name in (".", ".."):
         return "names a folder, not a file"
-    size = len(os.fsencode(name))
-    if size > NAME_MAX:
-        return (f"the file name is {size} bytes long; file systems take at most {NAME_MAX} "
-                "bytes")
+    for part in path.parts:  # the file's name and every folder's on the way to it
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            what = "the file name" if part == name else f"the folder name {shown(part, 40)}"
+            return f"{what} is {size} bytes long; file systems take at most {NAME_MAX} bytes"
     return None
 
 
@@ -115,17 +116,12 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     create (its missing parts have names that fit, the nearest existing one takes new
     entries)."""
     path = Path(path)
-    missing: list[Path] = []
+    problem = _name_problem(path / "x")
+    if problem:
+        raise OutputFileError(path, problem)
     probe_in = path
-    while not probe_in.exists() and not probe_in.is_symlink():
-        missing.append(probe_in)
-        if probe_in.parent == probe_in:
-            break
-        probe_in = probe_in.parent
-    for part in missing:
-        problem = _name_problem(part)
-        if problem:
-            raise OutputFileError(part, problem)
+    while not probe_in.exists() and not probe_in.is_symlink() and probe_in.parent != probe_in:
+        probe_in = probe_in.parent  # the nearest folder that exists: the new ones go there
     if not probe_in.is_dir():
         raise OutputFileError(path, f"{shown(os.fspath(probe_in), 300)} is "
                                     f"{_kind_of(probe_in)}, not a folder")

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import IO
 
 from sdedit_desktop.fileopen import open_regular_file
-from sdedit_desktop.filesave import OutputFileError, fitted_name, temp_path, write_file
+from sdedit_desktop.filesave import (
+    OutputFileError,
+    fitted_name,
+    temp_path,
+    write_bytes,
+    write_file,
+)
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.limits import DEFAULT_LIMITS, LoadLimits
@@ -170,8 +176,12 @@ def write_atomic(path: Path, members: list[tuple[str, bytes, int]], *, backup: b
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """A small file (autosave index, exported JSON) written with the same atomic replace."""
-    _replace_atomically(path, lambda handle: handle.write(data), backup=False)
+    """A file beside the projects (an export, the autosave index, LoRA files) written by the
+    app's one safe writer; unlike a project, a link at `path` is replaced, not followed."""
+    try:
+        write_bytes(path, data)
+    except OutputFileError as exc:
+        raise ProjectError(str(exc)) from exc
 
 
 def write_archive(handle: IO[bytes], members: list[tuple[str, bytes, int]]) -> None:

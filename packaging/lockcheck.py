@@ -90,7 +90,7 @@ def _package_files(dist: str) -> Iterable[tuple[str, tuple[str, ...]]]:
     site-packages itself (not its metadata, scripts or .pth files)."""
     for file in metadata.distribution(dist).files or []:
         parts = file.parts
-        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
+        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".egg-info", ".data")):
             continue
         yield parts[0], parts[1:]
 

@@ -124,8 +124,8 @@ def data_files(dist: str) -> dict[str, list[str]]:
 def hooked_modules() -> set[str]:
     """Top-level modules that an installed PyInstaller hook looks after (PyInstaller's own
     hooks and pyinstaller-hooks-contrib's)."""
-    import PyInstaller
     import _pyinstaller_hooks_contrib
+    import PyInstaller
 
     folders = [Path(PyInstaller.__file__).parent / "hooks"]
     folders += [Path(d) for d in _pyinstaller_hooks_contrib.get_hook_dirs()]

@@ -43,7 +43,7 @@ def finishes(fn, seconds: float = 20.0, unblock: Path | None = None):
     def target():
         try:
             box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+        except BaseException as exc:  # re-raised in the test's thread
             box["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)

@@ -166,7 +166,7 @@ def test_trajectory_batch_in_range_and_in_the_engine():
     [True, 0, 8, 8], [0, 0, 8.0, 8], [float("inf"), 0, 8, 8], [0, 0, 8], "0,0,8,8",
     [10**5000, 0, 8, 8], None])
 def test_a_region_must_be_four_whole_numbers(region):
-    with pytest.raises(EditError, match="four whole numbers|outside") as info:
+    with pytest.raises(EditError, match=r"four whole numbers|outside") as info:
         check_region(region, 24, 16)
     assert len(str(info.value)) < 300
     assert check_region([np.int64(0), 0, 8, 8], 24, 16) == (0, 0, 8, 8)

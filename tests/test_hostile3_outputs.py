@@ -388,3 +388,20 @@ def test_a_default_output_name_fits_the_name_limit(tmp_path):
     out = default_output(image, "reconstruct")
     assert len(os.fsencode(out.name)) <= NAME_MAX and out.name.endswith(".sdereconstruct.png")
     check_output_path(out)
+
+
+def test_caches_and_autosave_never_hang_on_a_planted_fifo(tmp_path):
+    from sdedit_desktop.models.lora import LoraCache
+    from sdedit_desktop.project.autosave import list_recoverable
+
+    cache = LoraCache(tmp_path / "lora")
+    cache.dir.mkdir()
+    key = "a" * 64
+    os.mkfifo(cache.metadata_path(key))
+    assert finishes(lambda: cache.read_metadata(key), unblock=cache.metadata_path(key)) is None
+    autosave = tmp_path / "autosave"
+    autosave.mkdir()
+    (autosave / "slot.sdeproj").write_bytes(b"PK")
+    os.mkfifo(autosave / "slot.json")  # the index beside it
+    found = finishes(lambda: list_recoverable(autosave), unblock=autosave / "slot.json")
+    assert [item.autosave_path.name for item in found] == ["slot.sdeproj"]  # offered, as untitled

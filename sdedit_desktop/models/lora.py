@@ -30,7 +30,7 @@ from sdedit_desktop.core import tensors as core_tensors
 from sdedit_desktop.core.hashing import image_sha256
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import StepReporter
-from sdedit_desktop.fileopen import open_regular_file
+from sdedit_desktop.fileopen import open_regular_file, read_regular_bytes
 from sdedit_desktop.filesave import write_bytes, write_file, write_text
 from sdedit_desktop.models.errors import (
     LoraError,
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 _TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+# A cache entry's JSON: settings, identity and a loss curve of a few thousand numbers.
+_MAX_METADATA_BYTES = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ class LoraCache:
         if key in self._unsaved:
             return self._unsaved[key][1]
         try:
-            data = json.loads(self.metadata_path(key).read_text(encoding="utf-8"))
+            data = json.loads(read_regular_bytes(self.metadata_path(key), _MAX_METADATA_BYTES))
         except (OSError, ValueError, RecursionError):
             return None
         return data if valid_metadata(data) else None

@@ -41,6 +41,9 @@ class OutputFileError(OSError):
         self.reason = reason
         self.strerror = reason  # what callers that show `strerror` after the path print
 
+    def __reduce__(self):  # pickled as it was made (an eval worker reports it to its parent)
+        return type(self), (self.path, self.reason)
+
 
 def fitted_name(prefix: str, name: str, suffix: str) -> str:
     """prefix + name + suffix, `name` shortened at its end so the whole fits NAME_MAX bytes:

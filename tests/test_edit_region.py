@@ -112,8 +112,11 @@ def test_a_region_must_contain_every_point_and_some_of_the_mask():
                                       region=(1000, 1000, 64, 64)))
     with pytest.raises(EditError, match="feather"):
         resolve_region(InpaintRequest(image=blank(), mask=box_mask(0, 0, 50, 50), feather=-1))
-    ok = DragRequest(image=blank(), points=pts, region=(96, 96, 608, 8))
-    assert resolve_region(ok) == (96, 96, 608, 8)
+    ok = DragRequest(image=blank(), points=pts, region=(96, 96, 608, 64))
+    assert resolve_region(ok) == (96, 96, 608, 64)
+    # 608x8 would need 4864x64 px to give the model its 64 px short side: past max_side
+    with pytest.raises(EditError, match="too narrow to edit"):
+        resolve_region(DragRequest(image=blank(), points=pts, region=(96, 96, 608, 8)))
 
 
 def test_points_and_masks_map_into_the_crop_and_back():

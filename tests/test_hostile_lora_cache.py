@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +57,12 @@ def test_cache_path_that_is_a_file_warns_once_and_keeps_the_lora(tmp_path, caplo
 
 
 def test_safetensors_write_failure_keeps_the_edit(tmp_path):
-    """safetensors' own writer fails (here: a folder sits where its temp file must go)."""
+    """The weights cannot be written (here: a folder sits where the file must go; a file
+    planted at a temporary name no longer can: those are random and created exclusively)."""
     model = build_tiny_model(0)
     cache = LoraCache(tmp_path / "lora")
     key = cache.key(model.identity, _image(), "a cat", FAST)
-    cache.weights_path(key).with_suffix(f".{os.getpid()}.tmp").mkdir(parents=True)
+    cache.weights_path(key).mkdir(parents=True)
     assert ensure_lora(model, _image(), "a cat", FAST, cache) == key
     assert model.has_lora and not cache.has(key)
     assert "could not be written" in cache.take_warnings()[0]

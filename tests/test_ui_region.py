@@ -288,13 +288,13 @@ def test_auto_and_whole_actions(editor, framed):
     assert editor.doc.region is None and not framed.region_item.explicit
     editor.undo.undo()
     assert editor.doc.region == (0, 0, W, H)
-    assert presenter.label.text() == "Region 1000x700 → 768x536 (0.77x)"
-    editor.params.set("drag", "max_side", None)  # 700 is no multiple of 8: slightly resized
-    assert presenter.label.text() == "Region 1000x700 → 1000x704 (1.00x)"
+    assert presenter.label.text() == "Region 1000x700 → 768x538 (0.77x)"  # aspect kept
+    editor.params.set("drag", "max_side", None)  # 700 is no multiple of 8: padded, not resized
+    assert presenter.label.text() == "Region 1000x700 at 1:1"
     editor.set_region((0, 0, 512, 384))
     assert presenter.label.text() == "Region 512x384 at 1:1"
     editor.set_region(None)
-    assert presenter.label.text() == "Region 1000x700 → 1000x704 (1.00x) (auto)"
+    assert presenter.label.text() == "Region 1000x700 at 1:1 (auto)"
 
 
 def test_points_win_over_frame_handles_and_hidden_points_are_not_deleted(qtbot, editor,

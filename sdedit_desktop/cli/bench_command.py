@@ -8,7 +8,14 @@ import json
 from pathlib import Path
 
 from sdedit_desktop.bench.kinds import bench_kinds
-from sdedit_desktop.cli.common import CliError, check_range
+from sdedit_desktop.cli.common import (
+    CliError,
+    Output,
+    check_outputs,
+    check_range,
+    trajectory_batch,
+)
+from sdedit_desktop.filesave import write_text
 
 
 def parse_steps(text: str) -> tuple[str, int]:
@@ -36,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=parse_steps, action="append", default=[], metavar="[KIND=]N",
                    help="steps instead of the paper's: N for every kind, KIND=N for one "
                         "(repeatable; e.g. --steps drag=50)")
-    p.add_argument("--trajectory-batch", type=int, default=16)
+    p.add_argument("--trajectory-batch", type=trajectory_batch, default=16)
     p.add_argument("--lora-steps", type=int, default=100)
     p.add_argument("--no-lora", action="store_true")
     p.add_argument("--no-reference", action="store_true",
@@ -75,13 +82,13 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise CliError(f"--size must be a multiple of 8 between 64 and 4096, got {args.size}")
     for _kind, steps in args.steps:
         check_range("--steps", steps, 1, 1000)
-    check_range("--trajectory-batch", args.trajectory_batch, 0, 256)
     check_range("--lora-steps", args.lora_steps, 1, 10_000)
     check_range("--repeats", args.repeats, 1, 100)
 
 
 def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
+    check_outputs(Output(args.json_out, "--json"))
 
     import torch
 
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report))
     if args.json_out is not None:
         try:
-            args.json_out.write_text(json.dumps(report, indent=2))
+            write_text(args.json_out, json.dumps(report, indent=2))
         except OSError as exc:
-            raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+            raise CliError(str(exc)) from None
     return 0

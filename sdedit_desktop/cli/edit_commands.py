@@ -7,14 +7,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.cli.common import CliError
+from sdedit_desktop.cli.common import (
+    CliError,
+    Output,
+    check_outputs,
+    shown_value,
+    trajectory_batch,
+)
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.kind import EditKind
@@ -23,7 +28,14 @@ from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.edits.regional import plan_region
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.schema import SchemaField, schema, schema_field
-from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
+from sdedit_desktop.filesave import fitted_name, write_text
+from sdedit_desktop.imaging import (
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    load_image,
+    load_mask,
+    save_image,
+)
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
@@ -55,7 +67,8 @@ def _whole_number(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {shown_value(text)}") from None
 
 
 def _number(text: str) -> float:
@@ -64,7 +77,8 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number, got {shown_value(text)}") from None
 
 
 def _help(entry: SchemaField, default_text: str | None = None) -> str:
@@ -136,7 +150,7 @@ def parse_region(text: str) -> str | tuple[int, int, int, int]:
         values = ()
     if len(values) != 4:
         raise argparse.ArgumentTypeError(
-            f"expected auto, whole or X,Y,W,H in whole pixels, got {text!r}")
+            f"expected auto, whole or X,Y,W,H in whole pixels, got {shown_value(text)}")
     return values  # type: ignore[return-value]
 
 
@@ -177,7 +191,7 @@ def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
                             "mask), whole, or X,Y,W,H in image pixels; the rest stays untouched "
                             "(default auto)")
     if cli.trajectory_batch:
-        p.add_argument("--trajectory-batch", type=int, default=None,
+        p.add_argument("--trajectory-batch", type=trajectory_batch, default=None,
                        help="predict trajectory noise this many steps per UNet call (speed only; "
                             "default 16 on CUDA, off on the CPU)")
     if cli.saves_trajectory:
@@ -224,13 +238,11 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
     if args.out is None:
         args.out = default_output(args.image, kind.name)
         print(f"no --out given: the result will be written to {args.out}", flush=True)
-    for path in (args.out, args.json_out, getattr(args, "save_mask", None)):
-        if path is not None and not path.parent.exists():
-            raise CliError(f"{path}: the folder {path.parent} does not exist")
-        # Checked before minutes of computing, not after.
-        if path is not None and not os.access(path.parent, os.W_OK):
-            raise CliError(f"{path}: the folder {path.parent} is not writable; give --out "
-                           "(or --json) in a folder you can write to")
+    # Every output checked before minutes of computing, not after.
+    check_outputs(Output(args.out, "--out", IMAGE_SUFFIXES), Output(args.json_out, "--json"),
+                  Output(getattr(args, "save_mask", None), "--save-mask", IMAGE_SUFFIXES),
+                  Output(getattr(args, "save_trajectory", None), "--save-trajectory",
+                         folder=True))
     # torch is imported only here, when an edit runs: `sdedit --help` stays instant.
     from sdedit_desktop.edits.options import ExecutionOptions
     from sdedit_desktop.edits.run import run_edit
@@ -262,10 +274,12 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
 def default_output(image: Path, kind: str) -> Path:
     """Where an edit without --out writes: next to its input, named after the input and the
     edit (photo.png -> photo.sdedrag.png), never over an existing file (-2, -3, ...)."""
-    base = image.with_name(f"{image.stem}.sde{kind}")
-    candidate, n = base.with_name(base.name + ".png"), 2
-    while candidate.exists():
-        candidate, n = base.with_name(f"{base.name}-{n}.png"), n + 1
+    def named(tail: str) -> Path:  # a long input name is shortened so the output's fits
+        return image.with_name(fitted_name("", image.stem, f".sde{kind}{tail}.png"))
+
+    candidate, n = named(""), 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate, n = named(f"-{n}"), n + 1
     return candidate
 
 
@@ -326,9 +340,9 @@ def write_outputs(args: argparse.Namespace, result: EditResult) -> None:
     summary = {**result.metrics, "seconds": result.timings.get("total"), **result.summary()}
     if args.json_out is not None:
         try:
-            args.json_out.write_text(json.dumps(json_safe(summary), indent=2))
+            write_text(args.json_out, json.dumps(json_safe(summary), indent=2))
         except OSError as exc:
-            raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+            raise CliError(str(exc)) from None
     if args.out is not None:
         print(f"wrote {args.out}")
     if not args.quiet:

@@ -6,7 +6,7 @@ import argparse
 import datetime
 from pathlib import Path
 
-from sdedit_desktop.cli import CliError
+from sdedit_desktop.cli.common import CliError, Output, check_outputs
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true", help="download the model if missing")
     p.add_argument("--export", type=Path, default=None,
-                   help="also copy the LoRA .safetensors here (usable with --lora PATH)")
+                   help="also copy the LoRA here, a .safetensors file (usable with --lora PATH); "
+                        "its metadata goes beside it as NAME.json")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="LoRA cache folder (default: the user cache dir)")
     p.set_defaults(handler=cmd_train)
@@ -73,6 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size, seed=args.seed)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.export is not None:  # both files it writes, before the model loads
+        check_outputs(Output(args.export, "--export", (".safetensors",)),
+                      Output(args.export.with_suffix(".json"), "--export (its metadata)"))
     try:
         image = load_image(args.image)
         height, width = image.shape[:2]

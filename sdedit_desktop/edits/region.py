@@ -16,6 +16,9 @@ import numpy as np
 
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.core.types import PointPair
+from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.schema import check_value, schema_field
+from sdedit_desktop.textsafe import shown
 
 if TYPE_CHECKING:  # requests.py builds on this module
     from sdedit_desktop.edits.requests import EditRequest
@@ -112,22 +115,25 @@ def auto_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
     return expand_to_region(box, width, height, pad, native_side)
 
 
+def _whole(value: object) -> bool:
+    # true/false are numbers to Python, not to a user; 8.0 and Infinity are not whole pixels.
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def check_region(region: object, width: int, height: int) -> Region:
-    """A user's region as four whole numbers inside the image, or EditError."""
-    try:
-        values = [int(v) for v in region]  # type: ignore[union-attr]
-        if len(values) != 4 or values != list(region):  # type: ignore[call-overload]
-            raise ValueError
-    except (TypeError, ValueError):
+    """A region (the user's, a request's, a project's) as four whole numbers inside the image,
+    or EditError: the one check of a region value, for every reader."""
+    if not isinstance(region, tuple | list) or len(region) != 4 \
+            or not all(_whole(v) for v in region):
         raise EditError(f"the edit region must be four whole numbers x, y, width, height; got "
-                        f"{region!r:.80}") from None
-    x, y, w, h = values
+                        f"{shown(region, 80)}")
+    x, y, w, h = (int(v) for v in region)
     if w < 1 or h < 1:
-        raise EditError(f"the edit region {w}x{h} is empty: it needs a width and height of at "
-                        "least 1 pixel")
+        raise EditError(f"the edit region {shown(w, 20)}x{shown(h, 20)} is empty: it needs a "
+                        "width and height of at least 1 pixel")
     if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise EditError(f"the edit region ({x}, {y}, {w}x{h}) reaches outside the "
-                        f"{width}x{height} image")
+        where = ", ".join(shown(v, 20) for v in (x, y)) + f", {shown(w, 20)}x{shown(h, 20)}"
+        raise EditError(f"the edit region ({where}) reaches outside the {width}x{height} image")
     return (x, y, w, h)
 
 
@@ -135,9 +141,7 @@ def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Regi
     """The region the edit will use: the request's own (validated) or the auto region. Expects a
     valid image, mask and points (the session's checks)."""
     height, width = request.image.shape[:2]
-    if type(request.feather) is not int or request.feather < 0:
-        raise EditError(f"the feather width must be a whole number of pixels, 0 or more; got "
-                        f"{request.feather!r:.40}")
+    check_value(schema_field(type(request), "feather"), request.feather)
     if request.region is None:
         region = auto_region(request, native_side)
     else:
@@ -145,6 +149,7 @@ def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Regi
     problem = request.region_problem(region)
     if problem:
         raise EditError(problem)
+    working_size(region[2], region[3], request.max_side)  # refuses what the size cap cannot hold
     return region
 
 

@@ -68,9 +68,9 @@ def put_back(request: EditRequest, region: Region, result: EditResult,
         paste(np.zeros((height, width), np.uint8), result.mask, region)
     compositor = Compositor(request.image, region, used_mask, request.feather, seam)
     w, h = region[2:]
-    work = working_size(w, h, request.max_side).work
+    scale = working_size(w, h, request.max_side).scale
     return replace(
         result, request=request, image=compositor.apply(result.image),
         trajectory=[compositor.apply(image) for image in result.trajectory],
         mask=None if result.mask is None else used_mask,
-        region=region, work_scale=work[0] / w)
+        region=region, work_scale=scale)

@@ -25,6 +25,7 @@ from sdedit_desktop.core.hashing import image_sha256
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.types import GridKind, Point, PointPair
 from sdedit_desktop.edits.geometry import (
+    MAX_SIDE_LIMIT,
     MIN_SIDE,
     validate_image,
     validate_mask,
@@ -44,7 +45,6 @@ __all__ = ["EditRequest", "EditResult", "GridKind", "Point", "PointPair", "image
 Method = Literal["sde", "ode"]
 MAX_SEED = 2**32 - 1  # seeds are 32-bit unsigned: what spin boxes, numpy and torch all accept
 MAX_STEPS = 1000  # sampling grid sizes: SD 1.5 has 1000 training timesteps
-MAX_SIDE_LIMIT = 4096  # the largest working size (px) one may ask for
 
 STEPS_TIP = "Sampling grid size over the full diffusion time."
 GRID_CHOICES = (("uniform", "Uniform (default)"), ("reference", "Reference code grid"))

@@ -22,6 +22,7 @@ from typing import Any
 
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.textsafe import shown
 
 # Request fields the editor gets from the canvas or the engine, not from the parameter panels.
 NOT_PARAMS = frozenset({"image", "mask", "model", "points", "region"})
@@ -57,6 +58,11 @@ class ParamInfo:
         low = "" if self.lo is None else f"{_num(self.lo)} {'<' if self.lo_open else '<='} "
         high = "" if self.hi is None else f" <= {_num(self.hi)}"
         return f"{low}value{high}"
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: repr, on one line, cut (a 5000-digit number is not echoed)."""
+    return shown(repr(value), 60)
 
 
 def _num(value: float) -> str:
@@ -142,7 +148,7 @@ def check_value(entry: SchemaField, value: Any) -> None:
     choices = entry.literal_values or tuple(v for v, _ in info.choices)
     if choices:
         if not any(type(value) is type(c) and value == c for c in choices):
-            raise EditError(f"unknown {name} {value!r}: expected "
+            raise EditError(f"unknown {name} {_shown(value)}: expected "
                             f"{' or '.join(repr(c) for c in choices)}")
         return
     if base is str:
@@ -151,19 +157,19 @@ def check_value(entry: SchemaField, value: Any) -> None:
         return
     if base is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise EditError(f"{name} must be a whole number, got {value!r}")
+            raise EditError(f"{name} must be a whole number, got {_shown(value)}")
     elif base is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EditError(f"{name} must be a number, got {value!r}")
+            raise EditError(f"{name} must be a number, got {_shown(value)}")
         if not math.isfinite(value):
-            raise EditError(f"{name} must be a finite number, got {value}")
+            raise EditError(f"{name} must be a finite number, got {_shown(value)}")
     else:
         return
     if info.lo is not None and (value <= info.lo if info.lo_open else value < info.lo):
         bound = "greater than" if info.lo_open else "at least"
-        raise EditError(f"{name} must be {bound} {_num(info.lo)}, got {value}")
+        raise EditError(f"{name} must be {bound} {_num(info.lo)}, got {_shown(value)}")
     if info.hi is not None and value > info.hi:
-        raise EditError(f"{name} must be at most {_num(info.hi)}, got {value}")
+        raise EditError(f"{name} must be at most {_num(info.hi)}, got {_shown(value)}")
 
 
 def validate_fields(request: Any) -> None:

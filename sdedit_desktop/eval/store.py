@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from sdedit_desktop.fileopen import FileTooLargeError, NotRegularFileError, read_regular_bytes
+from sdedit_desktop.filesave import write_file
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a record or run.json; a real one is a few KB to a few MB
 MAX_IMAGE_BYTES = 512 * 1024 * 1024  # a PNG the run wrote itself
@@ -59,31 +58,11 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def _umask() -> int:
-    """The process's umask, without changing it where /proc tells (Linux)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_bytes_atomic(path: Path, write) -> None:
+    """`write(handle)` into `path` through the app's one safe writer (filesave): a new, exclusive
+    temporary file, renamed over the destination; umask permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            # mkstemp creates 0600; outputs get what a plain open() would have given them.
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file(path, write, durable=False)
 
 
 def write_json(path: Path, data: Any) -> None:

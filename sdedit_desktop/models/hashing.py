@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from sdedit_desktop.fileopen import read_regular_bytes
+from sdedit_desktop.filesave import write_text
 from sdedit_desktop.models.paths import hash_cache_file
 
 _CHUNK = 8 * 1024 * 1024
+_MAX_CACHE_BYTES = 64_000_000  # ~200 bytes per hashed file
 _LOCK = threading.Lock()
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _load_cache(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(path, _MAX_CACHE_BYTES))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -29,9 +31,7 @@ def _load_cache(path: Path) -> dict:
 def _store_cache(path: Path, data: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(data, indent=0, sort_keys=True), durable=False)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import time
 import warnings
@@ -33,6 +32,8 @@ from sdedit_desktop.core import tensors as core_tensors
 from sdedit_desktop.core.hashing import image_sha256
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import StepReporter
+from sdedit_desktop.fileopen import open_regular_file, read_regular_bytes
+from sdedit_desktop.filesave import write_bytes, write_file, write_text
 from sdedit_desktop.models.errors import (
     LoraError,
     ModelError,
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 _TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+# A cache entry's JSON: settings, identity and a loss curve of a few thousand numbers.
+_MAX_METADATA_BYTES = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ class LoraCache:
         if key in self._unsaved:
             return self._unsaved[key][1]
         try:
-            data = json.loads(self.metadata_path(key).read_text(encoding="utf-8"))
+            data = json.loads(read_regular_bytes(self.metadata_path(key), _MAX_METADATA_BYTES))
         except (OSError, ValueError, RecursionError):
             return None
         return data if valid_metadata(data) else None
@@ -203,16 +207,12 @@ class LoraCache:
         """Store an entry; when the folder cannot be written the entry stays in memory."""
         now = time.time()
         metadata = {**metadata, "key": key, "created": now, "last_used": now}
-        tmp = self.weights_path(key).with_suffix(f".{os.getpid()}.tmp")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            write_lora_file(tmp, state, metadata)
-            os.replace(tmp, self.weights_path(key))
+            write_lora_file(self.weights_path(key), state, metadata)
             self._write_metadata(key, metadata)
         except (OSError, SafetensorError) as exc:
             self._fault("written", exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             self._unsaved[key] = ({k: v.detach().clone() for k, v in state.items()}, metadata)
             while len(self._unsaved) > self._MEMORY_ENTRIES:
                 self._unsaved.pop(next(iter(self._unsaved)))
@@ -225,15 +225,13 @@ class LoraCache:
             state, metadata = self._unsaved[key]
             write_lora_file(path, state, metadata)
         else:
-            shutil.copyfile(self.weights_path(key), path)
+            with open_regular_file(self.weights_path(key)) as source:
+                write_file(path, lambda handle: shutil.copyfileobj(source, handle))
             metadata = self.read_metadata(key) or {}
-        path.with_suffix(".json").write_text(json.dumps(metadata, indent=1, sort_keys=True),
-                                             encoding="utf-8")
+        write_text(path.with_suffix(".json"), json.dumps(metadata, indent=1, sort_keys=True))
 
     def _write_metadata(self, key: str, metadata: dict) -> None:
-        tmp = self.metadata_path(key).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(metadata, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.metadata_path(key))
+        write_text(self.metadata_path(key), json.dumps(metadata, indent=1, sort_keys=True))
 
     def touch(self, key: str, metadata: dict | None = None) -> None:
         """Mark an entry as just used (LRU order)."""
@@ -350,11 +348,12 @@ def valid_metadata(data: object) -> bool:
 
 def write_lora_file(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> None:
     """A LoRA .safetensors in this app's format (readable by `load_lora_file`)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path),
-              metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
-                        "alpha": str(metadata["lora_alpha"])})
+    data = save({k: v.contiguous() for k, v in state.items()},
+                metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
+                          "alpha": str(metadata["lora_alpha"])})
+    write_bytes(path, data)
 
 
 # -- training ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.kinds import request_types
 from sdedit_desktop.edits.requests import EditRequest
-from sdedit_desktop.edits.schema import RECORD_KEYS, convert, field_hints
+from sdedit_desktop.edits.schema import RECORD_KEYS, check_value, convert, field_hints, schema
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 
@@ -48,12 +48,17 @@ def check_params(params: Any, where: str) -> tuple[type[EditRequest], dict[str, 
     jsonio.string(params["image_sha256"], f"{where}.image_sha256")
     jsonio.opt_string(params["mask_sha256"], f"{where}.mask_sha256")
     clean: dict[str, Any] = {"kind": cls.kind}
+    declared = {entry.name: entry for entry in schema(cls)}
     try:
         for name, hint in hints.items():
             if name in params:
                 clean[name] = convert(params[name], hint, f"{where}.{name}")
+                if name in declared:  # in range, by the same check as the CLI, panels, engine
+                    check_value(declared[name], clean[name])
     except EditError as exc:
-        raise ProjectError(str(exc)) from None
+        text = str(exc)
+        raise ProjectError(text if text.startswith(where) else f"{where}.{name}: {text}") \
+            from None
     return cls, clean
 
 

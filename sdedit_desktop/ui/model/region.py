@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
+from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.geometry import working_size
 from sdedit_desktop.edits.region import ALIGN, Region
 from sdedit_desktop.ui.model.document import EditorDocument
@@ -25,11 +26,14 @@ def scale_text(region: Region | None, max_side: int | None, used_scale: float | 
     if region is None:
         return "Region: auto"
     _, _, w, h = region
-    size = working_size(w, h, max_side)
-    ww, wh = size.work
-    if size.identity and used_scale in (None, 1.0):
+    try:
+        size = working_size(w, h, max_side)
+    except EditError:  # too narrow for the cap: the frame and Run say why
+        return f"Region {w}x{h}: too narrow to edit"
+    ww, wh = size.content  # what the model sees (padding to multiples of 8 aside)
+    if not size.resampled and used_scale in (None, 1.0):
         return f"Region {w}x{h} at 1:1"
-    scale = used_scale if used_scale is not None else ww / w
+    scale = used_scale if used_scale is not None else size.scale
     return f"Region {w}x{h} → {ww}x{wh} ({scale:.2f}x)"
 
 

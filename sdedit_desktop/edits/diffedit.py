@@ -14,7 +14,7 @@ from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
+from sdedit_desktop.diffusion.schedule import GridError, edit_window
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
@@ -52,13 +52,15 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                  ) -> EditResult:
     # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
+    schedule = session.schedule
+    levels = schedule.num_train_timesteps
     try:
-        steps = edit_window("uniform", req.steps, req.encode_ratio)
+        steps = edit_window("uniform", req.steps, req.encode_ratio, levels)
         # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
-        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
+        mask_level = edit_window("uniform", req.steps, req.mask_strength, levels)[0].t \
+            if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
 

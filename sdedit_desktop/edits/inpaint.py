@@ -18,7 +18,6 @@ from sdedit_desktop.diffusion.schedule import (
     GridError,
     NoiseSchedule,
     Step,
-    sd15_schedule,
     uniform_grid,
 )
 from sdedit_desktop.edits.progress import EditError, StepReporter
@@ -51,11 +50,12 @@ def composite(original: np.ndarray, edited: np.ndarray, mask: np.ndarray,
 
 
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
+    schedule = session.schedule
     try:
-        grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
+        # from noise: the top level is within a spacing of T-1
+        grid = uniform_grid(req.steps, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
     mask = session.latent_mask(x0)

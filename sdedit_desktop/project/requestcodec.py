@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sdedit_desktop.core.families import FAMILIES, PREDICTION_LABELS
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.requests import NOT_PARAMS, REQUEST_TYPES, EditRequest
@@ -117,11 +118,26 @@ def convert(value: Any, hint: Any, where: str) -> Any:
         return jsonio.string(value, where)
     if hint is ModelIdentity:
         # Validated here, kept as a dict: `from_params` builds the ModelIdentity itself.
-        data = jsonio.obj(value, where, {"kind", "source"}, {"revision", "sha256"})
-        return {"kind": jsonio.string(data["kind"], f"{where}.kind"),
-                "source": jsonio.string(data["source"], f"{where}.source"),
-                "revision": jsonio.opt_string(data.get("revision"), f"{where}.revision"),
-                "sha256": jsonio.opt_string(data.get("sha256"), f"{where}.sha256")}
+        data = jsonio.obj(value, where, {"kind", "source"},
+                          {"revision", "sha256", "family", "prediction_type"})
+        out = {"kind": jsonio.string(data["kind"], f"{where}.kind"),
+               "source": jsonio.string(data["source"], f"{where}.source"),
+               "revision": jsonio.opt_string(data.get("revision"), f"{where}.revision"),
+               "sha256": jsonio.opt_string(data.get("sha256"), f"{where}.sha256")}
+        # Files written before model families have neither key: SD 1.x, ε-prediction.
+        if "family" in data:
+            family = jsonio.string(data["family"], f"{where}.family")
+            if family not in FAMILIES:
+                raise ProjectError(f"{where}.family {family!r:.40} is a model family this "
+                                   f"version does not know ({', '.join(FAMILIES)})")
+            out["family"] = family
+        if "prediction_type" in data:
+            prediction = jsonio.string(data["prediction_type"], f"{where}.prediction_type")
+            if prediction not in PREDICTION_LABELS:
+                raise ProjectError(f"{where}.prediction_type should be one of "
+                                   f"{', '.join(PREDICTION_LABELS)}, found {prediction!r:.40}")
+            out["prediction_type"] = prediction
+        return out
     # A programming error, not a bad file: a request field of a type this reader lacks.
     raise TypeError(f"no JSON reader for request field type {hint!r} ({where})")
 

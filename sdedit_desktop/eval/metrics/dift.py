@@ -1,4 +1,4 @@
-"""DragBench's drag accuracy: DIFT features from the loaded SD UNet itself.
+"""DragBench's drag accuracy: DIFT features from the loaded UNet itself (any family).
 
 The features of an image are the output of one UNet up-block (index 1, as DIFT and DragBench
 use) when the UNet denoises the image's latent noised to t=261, averaged over an ensemble of
@@ -37,7 +37,7 @@ def dift_features(model, image: np.ndarray, prompt: str, *, t: int = DIFT_T,
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
     x = F.interpolate(x, size=size, mode="bilinear", align_corners=False) / 127.5 - 1.0
     latent = model.encode_image(x).float()
-    alpha = float(model.alphas_cumprod[t])
+    alpha = model.schedule.alpha_bar(t)  # the model's own training schedule
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn((ensemble, *latent.shape[1:]), generator=generator)
     noisy = math.sqrt(alpha) * latent.cpu() + math.sqrt(1.0 - alpha) * noise

@@ -1,5 +1,6 @@
-"""`sdedit bench`: timings of every method on the SD 1.5 architecture (random weights by
-default: speed does not depend on weight values), against the reference code's execution."""
+"""`sdedit bench`: timings of every method on a real architecture (SD 1.5's by default, SD 2.1's
+or SDXL's on request; random weights: speed does not depend on weight values), against the
+reference code's execution."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from sdedit_desktop.cli.common import CliError, check_range
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark every method (SD 1.5 shape, random weights)")
+    p = sub.add_parser("bench", help="benchmark every method (real architectures, random "
+                       "weights)")
     p.add_argument("--model", default="random-sd15",
-                   help="random-sd15 (default, no download), tiny, or any --model of the edits")
+                   help="random-sd15 (default), random-sd21, random-sd21v, random-sdxl (the "
+                        "real architectures with random weights, no download), tiny, or any "
+                        "--model of the edits")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", help="our precision (auto: float16 on CUDA)")
     p.add_argument("--method", action="append", choices=METHODS, dest="methods",
                    help="repeatable; default: all")
-    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--size", type=int, default=None,
+                   help="image side in pixels (default: the model's native side, 512 for SD "
+                        "1.5, 768 for SD 2.1-v, 1024 for SDXL)")
     p.add_argument("--steps", type=int, default=200, help="drag grid steps (N)")
     p.add_argument("--inpaint-steps", type=int, default=50)
     p.add_argument("--diffedit-steps", type=int, default=50)
@@ -43,10 +49,10 @@ def _load(source: str, device: str, dtype: str):
     from sdedit_desktop.models.errors import ModelError
 
     try:
-        if source == "random-sd15":
-            from sdedit_desktop.models.sd15 import build_random_sd15
+        from sdedit_desktop.models.random_model import RANDOM_MODELS, build_random_model
 
-            return build_random_sd15(device, dtype)
+        if source in RANDOM_MODELS:
+            return build_random_model(source, device, dtype)
         from sdedit_desktop.models.interface import ModelSpec
         from sdedit_desktop.models.loading import load_model
 
@@ -58,7 +64,7 @@ def _load(source: str, device: str, dtype: str):
 def _check_numbers(args: argparse.Namespace) -> None:
     """Every number in range before anything loads (0 steps would divide by zero, a huge
     count would run for days)."""
-    if args.size % 8 or not 64 <= args.size <= 4096:
+    if args.size is not None and (args.size % 8 or not 64 <= args.size <= 4096):
         raise CliError(f"--size must be a multiple of 8 between 64 and 4096, got {args.size}")
     check_range("--steps", args.steps, 1, 1000)
     check_range("--inpaint-steps", args.inpaint_steps, 1, 1000)
@@ -75,19 +81,20 @@ def run(args: argparse.Namespace) -> int:
 
     from sdedit_desktop.bench.runner import BenchSettings, format_table, run_benchmark
 
+    model = _load(args.model, args.device, args.dtype)
+    size = args.size or model.native_side
     settings = BenchSettings(
-        size=args.size, drag_steps=args.steps, inpaint_steps=args.inpaint_steps,
+        size=size, drag_steps=args.steps, inpaint_steps=args.inpaint_steps,
         diffedit_steps=args.diffedit_steps, trajectory_batch=args.trajectory_batch,
         methods=tuple(args.methods or METHODS), repeats=max(1, args.repeats),
         lora=not args.no_lora, lora_steps=args.lora_steps, reference=not args.no_reference)
-    model = _load(args.model, args.device, args.dtype)
     compile_seconds = None
     if args.compile:
         from sdedit_desktop.models.acceleration import compile_unet, warm_up
 
         compile_unet(model)
         f = model.vae_scale_factor
-        compile_seconds = warm_up(model, (args.size // f, args.size // f),
+        compile_seconds = warm_up(model, (size // f, size // f),
                                   (1, 2, 4, args.trajectory_batch * 2))
     reference = None
     if settings.reference:
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
         print("drag through the engine, UI heartbeat ...", flush=True)
         # Last: the engine releases the model when it shuts down.
-        report["ui"] = measure_ui_during_edit(model, bench_requests(args.size, settings)["drag"])
+        report["ui"] = measure_ui_during_edit(model, bench_requests(size, settings)["drag"])
     print(format_table(report))
     if args.json_out is not None:
         try:

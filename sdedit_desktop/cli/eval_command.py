@@ -24,7 +24,7 @@ FROM_DATA = {"drag": {"prompt"}, "inpaint": {"steps", "order"},
              "reconstruct": {"prompt"}}
 # Mirrored options that choose the model or the execution, not request fields.
 NOT_REQUEST = {"model", "device", "dtype", "allow_pickle", "download", "trajectory_batch",
-               "quiet"}
+               "quiet", "prediction_type"}
 
 LAYOUTS = {
     "drag": "folders (at any depth) in SDE-Drag's DragBench layout (origin_image.png, "

@@ -115,3 +115,29 @@ def test_bench_knows_the_random_architectures(capsys):
         main(["bench", "--help"])
     help_text = capsys.readouterr().out
     assert "random-sdxl" in help_text and "random-sd21v" in help_text
+
+
+def test_eval_takes_dift_features_from_a_named_model_of_another_family(folders, tmp_path,
+                                                                       monkeypatch):
+    from eval_data import sde_drag_sample
+
+    import sdedit_desktop.eval.metrics.scoring as scoring
+
+    used = []
+    real = scoring.drag_distance
+
+    def spy(model, *args, **kwargs):
+        used.append(model.identity.family)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "drag_distance", spy)
+    data = tmp_path / "DragBench"
+    sde_drag_sample(data / "s0", seed=0)
+    out = tmp_path / "run"
+    assert main(["eval", "drag", str(data), "--out", str(out), "--model", "tiny", "--steps",
+                 "4", "--dift-ensemble", "2", "--method", "sde", "--quiet",
+                 "--dift-model", str(folders["sdxl"])]) == 0
+    assert json.loads((out / "run.json").read_text())["dift_model"] == str(folders["sdxl"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ok"] == 1 and summary["groups"][0]["metrics"]["dift_distance"]["n"] == 1
+    assert used == ["sdxl"]  # the edit ran on the tiny SD 1.x model, DIFT on the SDXL one

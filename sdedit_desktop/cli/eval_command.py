@@ -97,6 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind == "drag":
             q.add_argument("--dift-ensemble", type=int, default=8,
                            help="noise draws averaged for the DIFT features (DragBench: 8)")
+            q.add_argument("--dift-model", default=None,
+                           help="take the DIFT features from this model (any --model: e.g. "
+                                "SD 2.1, as DIFT's paper, to compare models of different "
+                                "families on one scale; default: the edited model)")
         q.set_defaults(handler=_run, eval_kind=kind, request_dests=dests)
 
     q = kinds.add_parser("report", help="rewrite a run folder's reports from its records")
@@ -158,10 +162,17 @@ def _run(args: argparse.Namespace) -> int:
                         options=None if batch is None else ExecutionOptions(
                             trajectory_batch=batch),
                         dift_ensemble=getattr(args, "dift_ensemble", 8),
-                        show_progress=not args.quiet)
+                        show_progress=not args.quiet,
+                        dift_model=getattr(args, "dift_model", None))
+    feature_args = None
+    if config.dift_model is not None:
+        feature_args = argparse.Namespace(**{**vars(model_args), "model": config.dift_model,
+                                             "prediction_type": None})
     try:
-        summary = run_evaluation(config, processes, lambda: load_cli_model(model_args),
-                                 lora=cli_lora_provider(args))
+        summary = run_evaluation(
+            config, processes, lambda: load_cli_model(model_args), lora=cli_lora_provider(args),
+            load_feature_model=None if feature_args is None else
+            (lambda: load_cli_model(feature_args)))
     except (DatasetError, SampleError) as exc:
         raise CliError(str(exc)) from None
     if summary is not None and not args.quiet:

@@ -49,12 +49,15 @@ class EvalConfig:
     options: ExecutionOptions | None = None
     dift_ensemble: int = 8
     show_progress: bool = True
+    dift_model: str | None = None  # DIFT features from this model (None: the edited one)
 
 
 def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Callable[[], Any],
-                   lora: Any = None, poll_seconds: float = 0.5) -> dict[str, Any] | None:
+                   lora: Any = None, poll_seconds: float = 0.5,
+                   load_feature_model: Callable[[], Any] | None = None) -> dict[str, Any] | None:
     """Run this process's share; on the main process, wait for all and return the summary of
-    the merged report (None on the others)."""
+    the merged report (None on the others). `load_feature_model` loads the model DIFT takes
+    its features from (default: the edited model itself, whatever its family)."""
     store = RunStore(config.out)
     samples = list_samples(config.kind, config.dataset)
     tasks = expand_tasks(samples, config.methods, config.settings)
@@ -69,7 +72,9 @@ def run_evaluation(config: EvalConfig, processes: ProcessGroup, load_model: Call
         if processes.is_main else None
 
     model = load_model()
-    scorer = Scorer(config.kind, model, config.dift_ensemble)
+    features = load_feature_model() if load_feature_model is not None and \
+        config.kind == "drag" else None
+    scorer = Scorer(config.kind, model, config.dift_ensemble, features)
 
     def after_task() -> None:
         write_counters(store, processes.index, counters)
@@ -111,6 +116,7 @@ def _run_description(config: EvalConfig, samples: list[Sample], tasks: list[Task
     return {"kind": config.kind, "dataset": str(config.dataset),
             "methods": list(config.methods), "settings": config.settings,
             "common": jsonable(config.common), "processes": processes.count,
+            "dift_model": config.dift_model,
             "samples": [s.id for s in samples],
             "tasks": [{"sample": t.sample.id, "task": t.name, "method": t.method,
                        "setting": t.setting} for t in tasks]}

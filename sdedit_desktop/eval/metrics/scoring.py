@@ -34,12 +34,14 @@ def unavailable_metrics(kind: str) -> dict[str, str]:
 
 
 class Scorer:
-    def __init__(self, kind: str, model, dift_ensemble: int = 8):
+    def __init__(self, kind: str, model, dift_ensemble: int = 8, feature_model=None):
         self.kind = kind
-        self.model = model
+        # DIFT's features: from a named feature model, else from the edited model itself
+        # (its own schedule and conditioning, whatever its family).
+        self.model = feature_model if feature_model is not None else model
         self.dift_ensemble = dift_ensemble
         self.unavailable = unavailable_metrics(kind)
-        if kind == "drag" and not hasattr(getattr(model, "unet", None), "up_blocks"):
+        if kind == "drag" and not hasattr(getattr(self.model, "unet", None), "up_blocks"):
             self.unavailable["dift_distance"] = "the model has no diffusers UNet for DIFT"
         self._lpips = self._clip = None
 

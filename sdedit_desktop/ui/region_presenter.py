@@ -37,7 +37,8 @@ class RegionPresenter(QObject):
         self._timer.timeout.connect(self.refresh)
         doc = editor.doc
         for signal in (doc.regionChanged, doc.pointsChanged, doc.imageChanged,
-                       editor.params.changed, editor.editKindChanged, editor.shownChanged):
+                       editor.params.changed, editor.editKindChanged, editor.shownChanged,
+                       editor.modelStateChanged):
             signal.connect(self.refresh)
         doc.maskChanged.connect(self._mask_changed)  # a method: gone with this object
         self.refresh()
@@ -74,7 +75,9 @@ class RegionPresenter(QObject):
         if not (isValid(self.label) and isValid(self.canvas)):  # the window is being torn down
             return
         editor = self.editor
-        self.state = state = next_region(editor.doc, editor.params, editor.edit_kind)
+        # The loaded model's family sizes the auto region (its native side).
+        self.state = state = next_region(editor.doc, editor.params, editor.edit_kind,
+                                         editor.model_state.identity)
         self.canvas.set_region_frame(state.region, state.explicit, state.shown, state.error)
         entry = editor.shown_entry()
         if entry is not None and entry.result.region is not None:

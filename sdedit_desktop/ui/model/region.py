@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.edits.geometry import working_size
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.edits.region import ALIGN, Region, resolve_region, whole_image
@@ -56,9 +57,11 @@ class NextRegion:
     max_side: int | None = None
 
 
-def next_region(doc: EditorDocument, params: EditParams, kind: str) -> NextRegion:
-    """The region the next edit of `kind` would use, as `edits.region.resolve_region` computes
-    it from a request built from the parameters and the canvas (cheap: nothing is copied)."""
+def next_region(doc: EditorDocument, params: EditParams, kind: str,
+                model: ModelIdentity | None = None) -> NextRegion:
+    """The region the next edit of `kind` would use on `model` (its family's native side sizes
+    the auto region), as `edits.region.resolve_region` computes it from a request built from
+    the parameters and the canvas (cheap: nothing is copied)."""
     max_side = params.value(kind, "max_side")
     shown = uses_region(kind)
     if doc.image is None:
@@ -69,7 +72,7 @@ def next_region(doc: EditorDocument, params: EditParams, kind: str) -> NextRegio
         return NextRegion(whole_image(w, h), False, False, max_side=max_side)
     values = params.get(kind)
     request = params.build_request(kind, doc.image, request_mask(kind, values, doc.mask),
-                                   doc.points, region=choice)
+                                   doc.points, region=choice, model=model)
     try:
         return NextRegion(resolve_region(request), choice is not None, True, max_side=max_side)
     except EditError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from family_helpers import FAMILIES, save_tiny_families
 from safetensors.torch import save_file
 
 from sdedit_desktop.core.families import default_max_side, native_side
@@ -31,9 +32,7 @@ from sdedit_desktop.models.errors import LoraError, PredictionTypeNeededError
 from sdedit_desktop.models.interface import LatentDiffusionModel, ModelSpec
 from sdedit_desktop.models.loading import load_model
 from sdedit_desktop.models.sd_model import StableDiffusionModel
-from sdedit_desktop.models.tiny import build_tiny_model, save_tiny_model, tiny_ldm_state_dict
-
-FAMILIES = ("sd1", "sd2", "sdxl")
+from sdedit_desktop.models.tiny import build_tiny_model, tiny_ldm_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +42,7 @@ def _isolated_caches(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """family -> (diffusers folder, original-layout single file) of its tiny model."""
-    root = tmp_path_factory.mktemp("families")
-    out = {}
-    for family in FAMILIES:
-        single = root / f"{family}.safetensors"
-        save_file(tiny_ldm_state_dict(family=family), str(single))
-        out[family] = (save_tiny_model(root / family, family=family), single)
-    return out
+    return save_tiny_families(tmp_path_factory.mktemp("families"))
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ import shutil
 
 import numpy as np
 import pytest
+from family_helpers import save_tiny_families
 from PIL import Image
 from safetensors.torch import save_file
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.models.tiny import save_tiny_model, tiny_ldm_state_dict
+from sdedit_desktop.models.tiny import tiny_ldm_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,8 @@ def _isolated_caches(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli-families")
-    return {family: save_tiny_model(root / family, family=family)
-            for family in ("sd1", "sd2", "sdxl")}
+    saved = save_tiny_families(tmp_path_factory.mktemp("cli-families"))
+    return {family: folder for family, (folder, _) in saved.items()}
 
 
 @pytest.fixture()

@@ -78,9 +78,9 @@ class EditRequest:
     # then the result is scaled back; None keeps the size (rounded to multiples of 8).
     max_side: int | None = param(768, label="Max side (px)", tip="The image is scaled down so "
                                  "its longer side is at most this many pixels for the edit, then "
-                                 "the result is scaled back. The default follows the model "
-                                 "(1.5x its native side: 768 for SD 1.x, 1536 for SDXL). 0 "
-                                 "keeps the size (rounded to multiples of 8).",
+                                 "the result is scaled back. The default follows the loaded "
+                                 "model: 1.5x its native side (768 for a 512 px model). 0 keeps "
+                                 "the size (rounded to multiples of 8).",
                                  lo=MIN_SIDE, hi=MAX_SIDE_LIMIT, step=64, panel=False, cli=False)
     # Edit region x, y, w, h in image pixels (None = "auto", resolved when the edit runs;
     # edits/region.py). A canvas value like the points, not a panel parameter.

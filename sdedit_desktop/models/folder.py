@@ -203,8 +203,8 @@ def _scheduler_config(folder: Path, family: ModelFamily, prediction_type: str | 
         raise PredictionTypeNeededError(
             f"{folder.name} is a Stable Diffusion 2.x model without a scheduler config, so "
             "whether its UNet predicts the noise (ε, 512 px) or v (768 px) is unknown. Say "
-            "which: --prediction-type epsilon or v_prediction (in the editor, the setup "
-            "dialog asks).", path=folder)
+            "which: --prediction-type epsilon or v_prediction (in the editor: Model > Model "
+            "setup…, Prediction).", path=folder)
     else:
         scheduler = read_json(family.config_dir() / "scheduler" / "scheduler_config.json",
                               "scheduler config")

@@ -148,10 +148,11 @@ def verify_folder(folder: Path, model: KnownModel | None = None,
     checks: list[FileCheck] = []
     for name in required_files(model, variant):
         path = folder / name
-        if not path.is_file() and name.startswith("tokenizer/"):
+        top = name.split("/")[0]
+        if not path.is_file() and top in ("tokenizer", "tokenizer_2"):
             # The loader needs no tokenizer files: tokenizer.json replaces vocab/merges, and
-            # without either the bundled CLIP tokenizer (the one SD 1.x uses) stands in.
-            has_json = (folder / "tokenizer" / "tokenizer.json").is_file()
+            # without either the bundled CLIP tokenizer (every family's) stands in.
+            has_json = (folder / top / "tokenizer.json").is_file()
             spare = ("tokenizer.json present" if has_json
                      else "the bundled CLIP tokenizer is used instead")
             checks.append(FileCheck(name, True, f"not present ({spare})"))

@@ -97,8 +97,8 @@ def prediction_type_of(family: ModelFamily, keys: list[str] | set[str], requeste
         raise PredictionTypeNeededError(
             f"{file.name} is a Stable Diffusion 2.x checkpoint, and whether its UNet predicts "
             "the noise (ε: the 512 px SD 2.x models) or v (the 768 px ones) cannot be told from "
-            "the weights. Say which: --prediction-type epsilon or v_prediction (in the editor, "
-            "the model setup dialog asks). The choice is remembered for this file.",
+            "the weights. Say which: --prediction-type epsilon or v_prediction (in the editor: "
+            "Model > Model setup…, Prediction). The choice is remembered for this file.",
             detail=f"{file}: SD 2.x single file without a prediction type", path=file)
     return "epsilon"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.core.families import FAMILIES, PREDICTION_LABELS
+from sdedit_desktop.core.families import FAMILIES, PREDICTION_TYPES
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.requests import NOT_PARAMS, REQUEST_TYPES, EditRequest
@@ -125,18 +125,13 @@ def convert(value: Any, hint: Any, where: str) -> Any:
                "revision": jsonio.opt_string(data.get("revision"), f"{where}.revision"),
                "sha256": jsonio.opt_string(data.get("sha256"), f"{where}.sha256")}
         # Files written before model families have neither key: SD 1.x, ε-prediction.
-        if "family" in data:
-            family = jsonio.string(data["family"], f"{where}.family")
-            if family not in FAMILIES:
-                raise ProjectError(f"{where}.family {family!r:.40} is a model family this "
-                                   f"version does not know ({', '.join(FAMILIES)})")
-            out["family"] = family
-        if "prediction_type" in data:
-            prediction = jsonio.string(data["prediction_type"], f"{where}.prediction_type")
-            if prediction not in PREDICTION_LABELS:
-                raise ProjectError(f"{where}.prediction_type should be one of "
-                                   f"{', '.join(PREDICTION_LABELS)}, found {prediction!r:.40}")
-            out["prediction_type"] = prediction
+        for key, known in (("family", FAMILIES), ("prediction_type", PREDICTION_TYPES)):
+            if key in data:
+                text = jsonio.string(data[key], f"{where}.{key}")
+                if text not in known:
+                    raise ProjectError(f"{where}.{key} {text!r:.40} is not one this version "
+                                       f"knows ({', '.join(known)})")
+                out[key] = text
         return out
     # A programming error, not a bad file: a request field of a type this reader lacks.
     raise TypeError(f"no JSON reader for request field type {hint!r} ({where})")

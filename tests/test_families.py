@@ -453,6 +453,23 @@ def test_a_lora_of_another_family_is_refused_in_one_message(tmp_path):
     assert not sd1.has_lora and exported.is_file() and cache.has(key)  # nothing lost
 
 
+def test_a_community_lora_of_another_width_is_refused(tmp_path):
+    """A community LoRA's family shows in its cross-attention width (768 SD 1.x, 1024 SD 2.x,
+    2048 SDXL); one that does not fit the model is refused before anything is attached."""
+    from sdedit_desktop.models.lora import load_lora_file
+
+    sd1 = build_tiny_model(0)
+    key = "lora_unet_down_blocks_3_attentions_0_transformer_blocks_0_attn2_to_k"
+    for width, said in ((2048, "SDXL"), (64, "64-wide")):
+        path = tmp_path / f"community-{width}.safetensors"
+        save_file({f"{key}.lora_down.weight": torch.zeros(4, width),
+                   f"{key}.lora_up.weight": torch.zeros(32, 4),
+                   f"{key}.alpha": torch.tensor(4.0)}, str(path))
+        with pytest.raises(LoraError, match=said):
+            load_lora_file(sd1, path)
+        assert not sd1.has_lora
+
+
 def test_an_edit_made_with_another_family_says_so():
     from sdedit_desktop.engine.worker import model_mismatch_message
 

@@ -654,7 +654,9 @@ def _attach_community_lora_quietly(model: StableDiffusionModel, state: dict[str,
     from diffusers.loaders import StableDiffusionLoraLoaderMixin
 
     try:
-        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
+        # The UNet's config maps LoRAs named by the original (SGM) layout, as SDXL ones are.
+        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(
+            state, unet_config=model.unet.config)
         unet_part = {k: v for k, v in converted.items() if k.startswith("unet.")}
         if not unet_part:
             raise LoraError(f"{path.name} is not a LoRA for a UNet (no UNet weights).",

@@ -119,16 +119,6 @@ class StableDiffusionModel:
             self._identity_done = True
         return self._identity  # type: ignore[return-value]
 
-    @property
-    def text_encoder(self) -> torch.nn.Module:
-        """The first text encoder (the only one of SD 1.x / 2.x)."""
-        return self.text_encoders[0]
-
-    @property
-    def alphas_cumprod(self) -> torch.Tensor:
-        """The training noise schedule (float64, CPU)."""
-        return self.schedule.alphas_cumprod
-
     # -- the protocol -------------------------------------------------------------------------
     @torch.no_grad()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:

@@ -68,16 +68,33 @@ def test_region_and_working_size_follow_the_loaded_family(window):
     assert w.region_presenter.state.region[2:] == (768, 768)
 
 
-def test_setup_dialog_shows_the_loaded_model_and_keeps_the_prediction_choice(qtbot, window):
+def test_setup_dialog_shows_the_loaded_model_and_keeps_the_prediction_choice(
+        qtbot, window, tmp_path, monkeypatch):
+    from sdedit_desktop.models.prediction_choice import remember_prediction_type
+
+    monkeypatch.setenv("SDEDIT_CACHE_DIR", str(tmp_path / "cache"))
+    sd2_file, other_file = tmp_path / "sd2.safetensors", tmp_path / "other.safetensors"
+    sd2_file.write_bytes(b"x")
+    other_file.write_bytes(b"y")
+    remember_prediction_type(sd2_file, "epsilon")
     settings = AppSettings(model_source="tiny")
     dialog = ModelSetupDialog(settings, loaded=SD21V)
     qtbot.addWidget(dialog)
     assert "SD 2.x · 768 px · v-prediction" in dialog.loaded_label.text()
+    dialog.choose_file(str(sd2_file))  # what was said for this file before
+    assert dialog.prediction.currentData() == "epsilon"
+    dialog.choose_file(str(other_file))
+    assert dialog.prediction.currentData() == "auto"
     dialog.prediction.setCurrentIndex(dialog.prediction.findData("v_prediction"))
     dialog.accept()
     assert settings.prediction_type == "v_prediction"
+    assert settings.model_source == str(other_file)
+    window.settings.model_source = str(other_file)
     window.settings.prediction_type = "v_prediction"
     assert window.model_spec().prediction_type == "v_prediction"
+    window.settings.model_source = "stabilityai/stable-diffusion-xl-base-1.0"  # says it itself
+    assert window.model_spec().prediction_type is None
+    window.settings.model_source = str(other_file)
     window.settings.prediction_type = "auto"
     assert window.model_spec().prediction_type is None
     plain = ModelSetupDialog(AppSettings())

@@ -630,10 +630,13 @@ class MainWindow(QMainWindow):
     def model_spec(self) -> ModelSpec | None:
         if not self.settings.model_source:
             return None
-        prediction = self.settings.prediction_type
-        return ModelSpec(self.settings.model_source, self.settings.device, self.settings.dtype,
-                         allow_pickle=self.settings.allow_pickle,
-                         prediction_type=prediction if prediction in PREDICTION_TYPES else None)
+        source, prediction = self.settings.model_source, self.settings.prediction_type
+        # The choice is for a single file (an SD 2.x file does not say); folders and hub
+        # models say it in their scheduler config.
+        if prediction not in PREDICTION_TYPES or not Path(source).expanduser().is_file():
+            prediction = None
+        return ModelSpec(source, self.settings.device, self.settings.dtype,
+                         allow_pickle=self.settings.allow_pickle, prediction_type=prediction)
 
     def open_model_setup(self) -> None:
         from sdedit_desktop.ui.model_setup import ModelSetupDialog

@@ -211,8 +211,17 @@ class ModelSetupDialog(QDialog):
         path, _ = QFileDialog.getOpenFileName(
             self, "Model checkpoint", "", "Checkpoints (*.safetensors *.ckpt *.bin *.pt)")
         if path:
-            self.path.setText(path)
-            self.local.setChecked(True)
+            self.choose_file(path)
+
+    def choose_file(self, path: str) -> None:
+        """A checkpoint file as the source; its prediction choice is what was said for that
+        file before (else Automatic)."""
+        from sdedit_desktop.models.prediction_choice import remembered_prediction_type
+
+        self.path.setText(path)
+        self.local.setChecked(True)
+        known = remembered_prediction_type(Path(path)) or "auto"
+        self.prediction.setCurrentIndex(max(self.prediction.findData(known), 0))
 
     # -- choice --------------------------------------------------------------------------
     def chosen_source(self) -> str:

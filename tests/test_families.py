@@ -498,3 +498,6 @@ def test_sdxl_vae_runs_in_float32_under_half_precision():
     assert sd1.vae.dtype == torch.float16  # SD 1.x's VAE is fine in float16
     latent = model.encode_image(torch.zeros(1, 3, 64, 64))
     assert latent.dtype == torch.float32 and torch.isfinite(model.decode_latent(latent)).all()
+    from sdedit_desktop.models.lora import _posterior_std  # LoRA training's VAE use too
+
+    assert _posterior_std(model, image(64, 64)).shape == (1, 4, 8, 8)

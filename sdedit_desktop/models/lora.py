@@ -381,7 +381,8 @@ def check_lora_family(lora_family: str | None, model: StableDiffusionModel, what
 def _posterior_std(model: StableDiffusionModel, image: np.ndarray) -> torch.Tensor:
     """Standard deviation of the VAE posterior, in the scaled latent units of encode_image."""
     with torch.no_grad():
-        pixels = image_to_tensor(image).to(device=model.device, dtype=model.dtype)
+        # (in the VAE's own precision: SDXL's runs in float32 under a float16 UNet)
+        pixels = image_to_tensor(image).to(device=model.device, dtype=model.vae_dtype)
         dist = model.vae.encode(pixels).latent_dist
     return dist.std * model.scaling_factor
 

@@ -218,6 +218,19 @@ def test_sd2_single_file_asks_for_its_prediction_type_once(files, tmp_path):
         load_model(ModelSpec(str(single)), config_dir=folder)
 
 
+def test_a_safetensors_header_length_ending_in_0x80_is_no_pickle(tmp_path):
+    """(The tiny SD 2.x file hit it: one file in 256 has this first byte, the pickle marker.)"""
+    from sdedit_desktop.models.weights import read_safetensors, sniff_format
+
+    header = json.dumps({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})
+    raw = header.encode().ljust(0x80, b" ")
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0\0\0\0")
+    assert path.read_bytes()[0] == 0x80
+    assert sniff_format(path) == "safetensors"
+    assert read_safetensors(path)["x"].shape == (1,)
+
+
 def test_v_pred_marker_and_refused_files(files, tmp_path):
     from sdedit_desktop.models.errors import WrongCheckpointError
 

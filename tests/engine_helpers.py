@@ -12,6 +12,7 @@ import weakref
 import numpy as np
 import torch
 
+from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.edits.kinds import DragRequest, ReconstructRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult
@@ -24,6 +25,9 @@ class FakeModel:
     """Implements LatentDiffusionModel with real (CPU-heavy, GIL-releasing) torch work per call."""
 
     vae_scale_factor = 8
+    schedule = sd15_schedule()
+    prediction_type = "epsilon"
+    native_side = 512
 
     def __init__(self, spec: ModelSpec, work: int = 192, repeats: int = 4):
         self.identity = ModelIdentity("fake", spec.source)
@@ -42,10 +46,10 @@ class FakeModel:
     def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.interpolate(latent[:, :3].float(), scale_factor=8).clamp(-1, 1)
 
-    def encode_prompt(self, prompt: str) -> torch.Tensor:
+    def encode_prompt(self, prompt: str, negative: bool = False) -> torch.Tensor:
         return torch.zeros(1, 77, 8)
 
-    def predict_noise(self, latent, timestep, prompt_embeds, lora_scale=1.0):
+    def predict_noise(self, latent, timestep, cond, lora_scale=1.0):
         x = torch.ones(self.work, self.work)
         for _ in range(self.repeats):
             x = torch.tanh(x @ self._weight)

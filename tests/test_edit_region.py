@@ -83,7 +83,7 @@ def test_diffedit_without_its_user_mask_uses_the_whole_image():
 
 
 def test_expand_keeps_a_bounding_box_that_is_already_large():
-    region = expand_to_region(mask_bounds(box_mask(3, 7, 2000, 1500)), W, H, 0)
+    region = expand_to_region(mask_bounds(box_mask(3, 7, 2000, 1500)), W, H, 0, 512)
     assert region == (0, 0, 2000, 1504)
 
 

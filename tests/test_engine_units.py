@@ -17,7 +17,7 @@ from sdedit_desktop.edits.kinds import (
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, is_out_of_memory
-from sdedit_desktop.engine.latent_preview import SD15_LATENT_RGB_FACTORS, latent_to_rgb
+from sdedit_desktop.engine.latent_preview import DEFAULT_LATENT_RGB, latent_to_rgb
 from sdedit_desktop.engine.progress_tracker import PlannedPhase, ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.models.errors import ModelNotFoundError, ModelOutOfMemoryError
@@ -34,8 +34,8 @@ def test_latent_preview_applies_the_sd15_factors_exactly():
     latent[0, 3, 1, 2] = 1.0  # channel 3 only
     rgb = latent_to_rgb(latent)
     assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
-    expected_00 = [round((1 + f) * 127.5) for f in SD15_LATENT_RGB_FACTORS[0]]
-    expected_12 = [round((1 + f) * 127.5) for f in SD15_LATENT_RGB_FACTORS[3]]
+    expected_00 = [round((1 + f) * 127.5) for f in DEFAULT_LATENT_RGB[0]]
+    expected_12 = [round((1 + f) * 127.5) for f in DEFAULT_LATENT_RGB[3]]
     assert rgb[0, 0].tolist() == expected_00 == [172, 157, 169]
     assert rgb[1, 2].tolist() == expected_12 == [100, 94, 36]
     assert rgb[0, 1].tolist() == [128, 128, 128]  # a zero latent is mid grey
@@ -44,7 +44,7 @@ def test_latent_preview_applies_the_sd15_factors_exactly():
 def test_latent_preview_matches_einsum_and_accepts_any_layout():
     gen = torch.Generator().manual_seed(0)
     latent = torch.randn(1, 4, 5, 7, generator=gen)
-    factors = torch.tensor(SD15_LATENT_RGB_FACTORS)
+    factors = torch.tensor(DEFAULT_LATENT_RGB)
     reference = torch.einsum("chw,cr->hwr", latent[0], factors)
     reference = ((reference + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
     out = latent_to_rgb(latent)

@@ -66,7 +66,7 @@ def test_models_verify_and_list_commands(tiny_folder, tmp_path, capsys):
     single = tmp_path / "tiny.safetensors"
     save_file(tiny_ldm_state_dict(), str(single))
     assert main(["models", "verify", str(single), "--config-dir", str(tiny_folder)]) == 0
-    assert "Stable Diffusion 1.x layout" in capsys.readouterr().out
+    assert "SD 1.x layout" in capsys.readouterr().out
     cut = tmp_path / "cut.safetensors"
     cut.write_bytes(single.read_bytes()[:5000])
     assert main(["models", "verify", str(cut)]) == 1

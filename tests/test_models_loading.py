@@ -139,12 +139,12 @@ def test_wrong_files_say_what_they_are(tiny_files, tmp_path):
         "lora.safetensors": {"down_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 8)},
         "vae.safetensors": {"encoder.conv_in.weight": torch.zeros(8, 3, 3, 3)},
         "random.safetensors": {"weight": torch.zeros(3)},
-        "sdxl.safetensors": {"conditioner.embedders.0.transformer.x": torch.zeros(1),
-                             "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(1)},
+        "refiner.safetensors": {"conditioner.embedders.0.model.x": torch.zeros(1),
+                                "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(1)},
     }
     expected = {"lora.safetensors": "a LoRA", "vae.safetensors": "a VAE on its own",
                 "random.safetensors": "not a Stable Diffusion checkpoint",
-                "sdxl.safetensors": "Stable Diffusion XL"}
+                "refiner.safetensors": "an SDXL refiner"}
     for name, tensors in cases.items():
         save_file(tensors, str(tmp_path / name))
         with pytest.raises(WrongCheckpointError) as info:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from sdedit_desktop.bench.call_timer import UnetCallTimer
 from sdedit_desktop.bench.kinds import bench_kinds
+from sdedit_desktop.core.families import family_info
 from sdedit_desktop.core.progress import StepReporter
 from sdedit_desktop.edits import EditRequest, ExecutionOptions, Progress, run_edit
 from sdedit_desktop.edits.kinds import kind_named
@@ -167,6 +168,7 @@ def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
     report: dict[str, Any] = {
         "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
         "model": model.identity.to_dict(), "size": settings.size, "methods": {},
+        "family": model.identity.family, "prediction_type": model.identity.prediction_type,
         "torch": torch.__version__,
     }
     if model.device.type == "cuda":
@@ -216,6 +218,10 @@ def format_table(report: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    if "family" in report:
+        lines.insert(0, f"{family_info(report['family']).describe(report.get('prediction_type'))}"
+                        f", {report['size']}x{report['size']}, {report['dtype']} on "
+                        f"{report['device']}")
     calls = ", ".join(f"B={k}: {v * 1000:.1f} ms" for k, v in report["unet_call_seconds"].items())
     lines.append(f"UNet call, alone (median): {calls}")
     for name, m in report["methods"].items():

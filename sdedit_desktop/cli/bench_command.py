@@ -1,5 +1,6 @@
-"""`sdedit bench`: timings of every method on the SD 1.5 architecture (random weights by
-default: speed does not depend on weight values), against the reference code's execution."""
+"""`sdedit bench`: timings of every method on a real architecture (SD 1.5's by default, SD 2.1's
+or SDXL's on request; random weights: speed does not depend on weight values), against the
+reference code's execution."""
 
 from __future__ import annotations
 
@@ -32,14 +33,19 @@ def parse_steps(text: str) -> tuple[str, int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark every method (SD 1.5 shape, random weights)")
+    p = sub.add_parser("bench", help="benchmark every method (real architectures, random "
+                       "weights)")
     p.add_argument("--model", default="random-sd15",
-                   help="random-sd15 (default, no download), tiny, or any --model of the edits")
+                   help="random-sd15 (default), random-sd21, random-sd21v, random-sdxl (the "
+                        "real architectures with random weights, no download), tiny, or any "
+                        "--model of the edits")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", help="our precision (auto: float16 on CUDA)")
     p.add_argument("--method", action="append", choices=bench_kinds(), dest="methods",
                    help="repeatable; default: all")
-    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--size", type=int, default=None,
+                   help="image side in pixels (default: the model's native side, 512 for SD "
+                        "1.5, 768 for SD 2.1-v, 1024 for SDXL)")
     p.add_argument("--steps", type=parse_steps, action="append", default=[], metavar="[KIND=]N",
                    help="steps instead of the paper's: N for every kind, KIND=N for one "
                         "(repeatable; e.g. --steps drag=50)")
@@ -63,10 +69,10 @@ def _load(source: str, device: str, dtype: str):
     from sdedit_desktop.models.errors import ModelError
 
     try:
-        if source == "random-sd15":
-            from sdedit_desktop.models.sd15 import build_random_sd15
+        from sdedit_desktop.models.random_model import RANDOM_MODELS, build_random_model
 
-            return build_random_sd15(device, dtype)
+        if source in RANDOM_MODELS:
+            return build_random_model(source, device, dtype)
         from sdedit_desktop.models.interface import ModelSpec
         from sdedit_desktop.models.loading import load_model
 
@@ -78,7 +84,7 @@ def _load(source: str, device: str, dtype: str):
 def _check_numbers(args: argparse.Namespace) -> None:
     """Every number in range before anything loads (0 steps would divide by zero, a huge
     count would run for days)."""
-    if args.size % 8 or not 64 <= args.size <= 4096:
+    if args.size is not None and (args.size % 8 or not 64 <= args.size <= 4096):
         raise CliError(f"--size must be a multiple of 8 between 64 and 4096, got {args.size}")
     for _kind, steps in args.steps:
         check_range("--steps", steps, 1, 1000)
@@ -94,18 +100,19 @@ def run(args: argparse.Namespace) -> int:
 
     from sdedit_desktop.bench.runner import BenchSettings, format_table, run_benchmark
 
+    model = _load(args.model, args.device, args.dtype)
+    size = args.size or model.native_side
     settings = BenchSettings(
-        size=args.size, steps=dict(args.steps), trajectory_batch=args.trajectory_batch,
+        size=size, steps=dict(args.steps), trajectory_batch=args.trajectory_batch,
         methods=tuple(args.methods or bench_kinds()), repeats=max(1, args.repeats),
         lora=not args.no_lora, lora_steps=args.lora_steps, reference=not args.no_reference)
-    model = _load(args.model, args.device, args.dtype)
     compile_seconds = None
     if args.compile:
         from sdedit_desktop.models.acceleration import compile_unet, warm_up
 
         compile_unet(model)
         f = model.vae_scale_factor
-        compile_seconds = warm_up(model, (args.size // f, args.size // f),
+        compile_seconds = warm_up(model, (size // f, size // f),
                                   (1, 2, 4, args.trajectory_batch * 2))
     reference = None
     if settings.reference:
@@ -121,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         first = settings.methods[0]
         print(f"{first} through the engine, UI heartbeat ...", flush=True)
         # Last: the engine releases the model when it shuts down.
-        report["ui"] = measure_ui_during_edit(model, bench_requests(args.size, settings)[first])
+        report["ui"] = measure_ui_during_edit(model, bench_requests(size, settings)[first])
     print(format_table(report))
     if args.json_out is not None:
         try:

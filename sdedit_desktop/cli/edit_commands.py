@@ -21,6 +21,7 @@ from sdedit_desktop.cli.common import (
     trajectory_batch,
 )
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
+from sdedit_desktop.core.families import PREDICTION_TYPES, default_max_side
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.kind import EditKind
 from sdedit_desktop.edits.kinds import all_kinds
@@ -113,6 +114,14 @@ def add_schema_option(p: argparse.ArgumentParser, entry: SchemaField,
     p.add_argument(flag, **kwargs)
 
 
+def add_prediction_type_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prediction-type", choices=PREDICTION_TYPES, default=None,
+                   help="what the model's UNet predicts: epsilon (the noise; SD 2.x 512 px "
+                        "models) or v_prediction (SD 2.x 768 px models). Needed once for a "
+                        "single SD 2.x .safetensors file, whose weights do not say; remembered "
+                        "for that file (default: what the model says)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", type=Path, required=True, help="input image (any format PIL reads)")
     p.add_argument("--model", default=DEFAULT_MODEL,
@@ -127,12 +136,14 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="UNSAFE: allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true",
                    help="allow downloading the model from the Hugging Face hub")
+    add_prediction_type_option(p)
     seed = schema_field(EditRequest, "seed")
     p.add_argument("--seed", type=_whole_number, default=seed.default,
                    help=_help(seed))
     max_side = schema_field(EditRequest, "max_side")
-    p.add_argument("--max-side", type=_whole_number, default=max_side.default,
-                   help=_help(max_side))
+    p.add_argument("--max-side", type=_whole_number, default=None,
+                   help=_help(max_side, "the model's: 768 for SD 1.x, 1152 for SD 2.x 768-v, "
+                                        "1536 for SDXL"))
     p.add_argument("--out", type=Path,
                    help="output image: .png (keeps the parameters as text), .jpg or .webp "
                         "(default: next to the input, e.g. photo.png -> photo.sdedrag.png)")
@@ -206,7 +217,10 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
     cls = kind.request_type
     names = {f.name for f in fields(cls)} - {"image", "mask", "model"}
     values: dict[str, Any] = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    values["max_side"] = args.max_side or None
+    # --max-side 0 keeps the size; none given: the model's default, set once it is loaded
+    # (checked here with the SD 1.x one: the region does not depend on it).
+    values["max_side"] = default_max_side(None) if args.max_side is None else \
+        (args.max_side or None)
     values["method"] = kind.cli.method_of(args.method)
     if "dtype" in names:
         # A request's latent precision follows the model's --dtype (float64 only on request).
@@ -249,6 +263,8 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
 
     model = load_cli_model(args)
     request = request.with_changes(model=model.identity)
+    if args.max_side is None:
+        request = request.with_changes(max_side=default_max_side(model.identity))
     progress = TerminalProgress(enabled=False if args.quiet else None)
     batch = getattr(args, "trajectory_batch", None)
     options = None if batch is None else ExecutionOptions(trajectory_batch=batch)
@@ -290,7 +306,8 @@ def load_cli_model(args: argparse.Namespace):
 
     dtype = args.dtype
     spec = ModelSpec(source=args.model, device=args.device, dtype=dtype,
-                     allow_pickle=args.allow_pickle, allow_download=args.download)
+                     allow_pickle=args.allow_pickle, allow_download=args.download,
+                     prediction_type=getattr(args, "prediction_type", None))
     try:
         return load_model(spec)
     except ModelError as exc:

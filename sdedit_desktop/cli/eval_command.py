@@ -27,7 +27,7 @@ NOT_MIRRORED = {"help", "image", "out", "json_out", "save_trajectory", "save_mas
                 "points", "method"}
 # Mirrored options that choose the model or the execution, not request fields.
 NOT_REQUEST = {"model", "device", "dtype", "allow_pickle", "download", "trajectory_batch",
-               "quiet"}
+               "quiet", "prediction_type"}
 
 
 def eval_kinds() -> list[EditKind]:

@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default=None, help="fp32 or fp16 (default: what is present)")
     p.add_argument("--config-dir", type=Path, default=None,
                    help="for a single file: the diffusers folder whose configs give the "
-                        "architecture (default: SD 1.5's, as loading uses)")
+                        "architecture (default: the bundled configs of the file's family, as "
+                        "loading uses)")
     p.set_defaults(handler=cmd_verify)
 
 
@@ -109,7 +110,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from sdedit_desktop.models.errors import ModelError
     from sdedit_desktop.models.hub import find_snapshot, is_hub_id
-    from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
+    from sdedit_desktop.models.manifest import (
+        default_model,
+        known_model_for_family,
+        known_model_for_hub_id,
+        verify_folder,
+    )
 
     source = args.source or default_model().hub_id
     path = Path(source).expanduser()
@@ -117,7 +123,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if path.is_file():
             return _verify_file(path, args.config_dir)
         if path.is_dir():
-            report = verify_folder(path, default_model(), args.variant)
+            from sdedit_desktop.models.folder import folder_family
+
+            family = folder_family(path) if (path / "unet").is_dir() else None
+            known = known_model_for_family(family.name) if family else default_model()
+            report = verify_folder(path, known, args.variant)
         elif is_hub_id(source):
             snapshot = find_snapshot(source)
             report = verify_folder(snapshot.path, known_model_for_hub_id(source) or default_model(),
@@ -142,7 +152,7 @@ def _print_report(report) -> None:
 
 
 def _verify_file(path: Path, config_dir: Path | None = None) -> int:
-    """A single checkpoint: complete safetensors, and an SD 1.x layout."""
+    """A single checkpoint: complete safetensors, and the layout of a family we load."""
     from sdedit_desktop.models.errors import ModelError
     from sdedit_desktop.models.single_file import check_checkpoint_header
     from sdedit_desktop.models.weights import PICKLE_SUFFIXES, safetensors_header, sniff_format
@@ -159,11 +169,11 @@ def _verify_file(path: Path, config_dir: Path | None = None) -> int:
     try:
         header = safetensors_header(path)
         # Everything loading would refuse (layout, architecture, every tensor's shape).
-        check_checkpoint_header(header, path, config_dir)
+        family = check_checkpoint_header(header, path, config_dir)
     except ModelError as exc:
         print(f"BAD {path.name}: {shown(exc, None)}")
         return 1
     keys = [k for k in header if k != "__metadata__"]
     print(f"ok  {path.name}: complete ({_size(path.stat().st_size)}, {len(keys)} tensors), "
-          "Stable Diffusion 1.x layout")
+          f"{family.info.label} layout")
     return 0

@@ -16,7 +16,6 @@ from sdedit_desktop.diffusion.grids import (
     GridError,
 )
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.edits.kinds.diffedit import DiffEditRequest, auto_mask_level, diffedit_window
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult
@@ -55,12 +54,13 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                  ) -> EditResult:
     # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
+    schedule = session.schedule
+    levels = schedule.num_train_timesteps
     try:
-        steps = diffedit_window(req)
-        mask_level = auto_mask_level(req) if auto else 0
+        steps = diffedit_window(req, levels)
+        mask_level = auto_mask_level(req, levels) if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
 

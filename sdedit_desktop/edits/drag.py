@@ -26,7 +26,6 @@ from sdedit_desktop.diffusion.cycle_sde import (
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.grids import GridError, Step, edit_window
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.edits.drag_steps import (
     LatentPair,
     LatentPoint,
@@ -98,9 +97,9 @@ def guidance_schedules(req: DragRequest, steps: Sequence[Step]) -> tuple[dict, d
 def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
              options: ExecutionOptions, lora: LoraProvider | None) -> EditResult:
     # Parameter ranges and points are checked by DragRequest.validate() (run_edit calls it).
-    schedule = sd15_schedule()
+    schedule = session.schedule
     try:
-        steps = edit_window(req.grid, req.steps, req.t0)
+        steps = edit_window(req.grid, req.steps, req.t0, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     cfg, lora_scale = guidance_schedules(req, steps)

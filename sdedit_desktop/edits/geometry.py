@@ -18,7 +18,7 @@ from PIL import Image
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.core.types import PointPair
 
-LATENT_FACTOR = 8  # image pixels per latent pixel (the SD 1.5 VAE downsamples 3 times)
+LATENT_FACTOR = 8  # image pixels per latent pixel (every SD family's VAE downsamples 3 times)
 MULTIPLE = LATENT_FACTOR  # working sizes are whole latents
 MIN_SIDE = 64  # smaller inputs are scaled up: SD's VAE and UNet need some room
 MAX_SIDE_LIMIT = 4096  # the largest working size (px) one may ask for, and the bound without one

@@ -12,7 +12,7 @@ from sdedit_desktop.core import phases
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
 from sdedit_desktop.diffusion.grids import GridError, Step, uniform_grid
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, sd15_schedule
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
 from sdedit_desktop.edits.kinds.inpaint import InpaintRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult
@@ -33,11 +33,12 @@ def noised_known(x0: torch.Tensor, level: int, schedule: NoiseSchedule,
 
 
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
+    schedule = session.schedule
     try:
-        grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
+        # from noise: the top level is within a spacing of T-1
+        grid = uniform_grid(req.steps, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
     mask = session.latent_mask(x0)

@@ -8,7 +8,6 @@ from sdedit_desktop.core import phases
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
 from sdedit_desktop.diffusion.grids import GridError, edit_window
-from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.edits.kinds.reconstruct import ReconstructRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
 from sdedit_desktop.edits.requests import EditResult
@@ -18,9 +17,9 @@ from sdedit_desktop.edits.tensors import psnr
 
 def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: StepReporter
                     ) -> EditResult:
-    schedule = sd15_schedule()
+    schedule = session.schedule
     try:
-        steps = edit_window(req.grid, req.steps, req.t0)
+        steps = edit_window(req.grid, req.steps, req.t0, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     gen = torch.Generator().manual_seed(req.seed)

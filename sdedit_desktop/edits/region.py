@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sdedit_desktop.core.families import native_side as model_native_side
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.core.types import PointPair
 from sdedit_desktop.edits.geometry import working_size
@@ -25,10 +26,9 @@ if TYPE_CHECKING:  # requests.py builds on this module
 
 Region = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
-NATIVE_SIDE = 512  # SD 1.5's training resolution: auto regions are at least this (where possible)
 CONTEXT = 64  # image pixels of surroundings around what changes, so the model sees the scene
 ALIGN = 8  # the VAE's downsampling: regions start and span multiples of 8 where the image allows
-LATENT_PIXELS = 8  # image pixels per latent pixel at scale 1 (SD's VAE)
+LATENT_PIXELS = 8  # image pixels per latent pixel at scale 1 (every SD family's VAE)
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def _span(lo: int, hi: int, size: int, minimum: int) -> tuple[int, int]:
     return start, length
 
 
-def expand_to_region(box: Box, width: int, height: int, pad: int,
-                     native_side: int = NATIVE_SIDE) -> Region:
+def expand_to_region(box: Box, width: int, height: int, pad: int, native_side: int) -> Region:
     """`box` plus `pad` on every side, grown to at least native_side (or the whole axis when the
     image is smaller), aligned to multiples of 8, inside the image."""
     x, w = _span(box.x0 - pad, box.x1 + pad, width, min(native_side, width))
@@ -104,10 +103,14 @@ def expand_to_region(box: Box, width: int, height: int, pad: int,
     return (x, y, w, h)
 
 
-def auto_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
+def auto_region(request: EditRequest, native_side: int | None = None) -> Region:
     """The default region of a request: what it focuses on (its kind says: drag points, a
-    mask) plus context, at least native_side where the image allows; else the whole image."""
+    mask) plus context, at least `native_side` (default: the native side of the request's model,
+    whose training resolution the model composes best at) where the image allows; else the
+    whole image."""
     height, width = request.image.shape[:2]
+    if native_side is None:
+        native_side = model_native_side(request.model)
     focus = request.focus()
     if focus is None:
         return whole_image(width, height)
@@ -137,7 +140,7 @@ def check_region(region: object, width: int, height: int) -> Region:
     return (x, y, w, h)
 
 
-def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
+def resolve_region(request: EditRequest, native_side: int | None = None) -> Region:
     """The region the edit will use: the request's own (validated) or the auto region. Expects a
     valid image, mask and points (the session's checks)."""
     height, width = request.image.shape[:2]

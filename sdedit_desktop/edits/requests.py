@@ -44,7 +44,7 @@ __all__ = ["EditRequest", "EditResult", "GridKind", "Point", "PointPair", "image
 
 Method = Literal["sde", "ode"]
 MAX_SEED = 2**32 - 1  # seeds are 32-bit unsigned: what spin boxes, numpy and torch all accept
-MAX_STEPS = 1000  # sampling grid sizes: SD 1.5 has 1000 training timesteps
+MAX_STEPS = 1000  # sampling grid sizes: the models have 1000 training timesteps
 
 STEPS_TIP = "Sampling grid size over the full diffusion time."
 GRID_CHOICES = (("uniform", "Uniform (default)"), ("reference", "Reference code grid"))
@@ -72,9 +72,10 @@ class EditRequest:
     # Images are scaled (down) so the longer side is at most this many pixels before editing,
     # then the result is scaled back; None keeps the size (rounded to multiples of 8).
     max_side: int | None = param(768, label="Max side (px)", tip="The image is scaled down so "
-                                 "its longer side is at most this many pixels for the edit (SD "
-                                 "1.5 works best at 512-768), then the result is scaled back. "
-                                 "0 keeps the size (rounded to multiples of 8).",
+                                 "its longer side is at most this many pixels for the edit, then "
+                                 "the result is scaled back. The default follows the loaded "
+                                 "model: 1.5x its native side (768 for a 512 px model). 0 keeps "
+                                 "the size (rounded to multiples of 8).",
                                  lo=MIN_SIDE, hi=MAX_SIDE_LIMIT, step=64, panel=False, cli=False)
     # Edit region x, y, w, h in image pixels (None = "auto", resolved when the edit runs;
     # edits/region.py). A canvas value like the points, not a panel parameter.

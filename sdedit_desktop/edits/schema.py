@@ -20,6 +20,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import cache
 from typing import Any
 
+from sdedit_desktop.core.families import FAMILIES, PREDICTION_TYPES
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.textsafe import shown
@@ -245,8 +246,14 @@ def convert(value: Any, hint: Any, where: str) -> Any:
             raise EditError(f"{where} should be a finite number, found {value}")
         return float(value)
     if hint is ModelIdentity:
-        # Checked here, kept as a dict: `from_params` builds the ModelIdentity itself.
-        return ModelIdentity.check_dict(value, where)
+        # Checked here, kept as a dict: `from_params` builds the ModelIdentity itself. Files
+        # written before model families have neither family nor prediction type: SD 1.x, ε.
+        data = ModelIdentity.check_dict(value, where)
+        for key, known in (("family", FAMILIES), ("prediction_type", PREDICTION_TYPES)):
+            if data.get(key) is not None and data[key] not in known:
+                raise EditError(f"{where}.{key} {data[key]!r:.40} is not one this version "
+                                f"knows ({', '.join(known)})")
+        return data
     # A programming error, not bad data: a request field of a type this reader lacks.
     raise TypeError(f"no JSON reader for request field type {hint!r} ({where})")
 

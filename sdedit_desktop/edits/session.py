@@ -32,6 +32,7 @@ class EditSession:
         self.request = request
         self.reporter = reporter
         self.calls = ModelCalls(model, reporter, always_batch_uncond)
+        self.schedule = model.schedule  # the model's own training schedule (its family's)
         height, width = request.image.shape[:2]
         self.size = working_size(width, height, request.max_side)
         self.image = self.size.to_work(request.image)

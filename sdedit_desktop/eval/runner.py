@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sdedit_desktop.core.families import default_max_side
 from sdedit_desktop.edits import EditError, ExecutionOptions, run_edit
 from sdedit_desktop.eval.datasets import list_samples
 from sdedit_desktop.eval.metrics.base import MetricOptions, TaskImages
@@ -252,6 +253,10 @@ class _Worker:
         config, store = self.config, self.store
         identity = self.model.identity
         kwargs = request_kwargs(task, inputs, config.common)
+        if "max_side" not in kwargs and default_max_side(identity) != default_max_side(None):
+            # The model family's working size (SD 1.x's is the request default, so its
+            # request hashes stay what they were).
+            kwargs["max_side"] = default_max_side(identity)
         digest = request_hash(config.kind, kwargs, inputs, identity.to_dict())
         if store.is_done(task.sample.id, task.name, digest):
             self.counters.skipped += 1

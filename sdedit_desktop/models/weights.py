@@ -46,12 +46,14 @@ def sniff_format(path: Path) -> str:
     """'safetensors', 'pickle' (zip or raw pickle, as torch.save writes) or 'unknown'."""
     with _open(path) as handle:
         head = handle.read(16)
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "pickle"
+    # safetensors first: its header length is little-endian, so its first byte may well be
+    # 0x80, the pickle protocol marker (one file in 256).
     if len(head) >= 9:
         (length,) = struct.unpack("<Q", head[:8])
         if 0 < length < _MAX_HEADER and head[8:9] == b"{":
             return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
     return "unknown"
 
 

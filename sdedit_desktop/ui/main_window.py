@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.core.families import PREDICTION_TYPES
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.models.interface import ModelSpec
@@ -317,6 +318,11 @@ class MainWindow(QMainWindow):
         r.addAction(self.act_cancel)
 
         m = menu.addMenu("&Model")
+        # The loaded model's family, native size and prediction type (information only).
+        self.act_model_info = QAction("No model loaded", self)
+        self.act_model_info.setEnabled(False)
+        m.addAction(self.act_model_info)
+        m.addSeparator()
         m.addAction(A("Model setup…", self.open_model_setup, None, None,
                       "Choose, download or load the diffusion model"))
         self.act_stop_load = A("Stop loading", self.stop_model_load, None, None,
@@ -596,6 +602,8 @@ class MainWindow(QMainWindow):
         self.dtype_label.setText(text.dtype)
         self.model_label.setText(text.model)
         self.model_label.setToolTip(text.tooltip)
+        self.act_model_info.setText(f"Loaded: {text.family}" if text.family else
+                                    "No model loaded")
 
     def stop_model_load(self) -> None:
         if self.editor.runner.cancel_model_load():
@@ -607,13 +615,20 @@ class MainWindow(QMainWindow):
     def model_spec(self) -> ModelSpec | None:
         if not self.settings.model_source:
             return None
-        return ModelSpec(self.settings.model_source, self.settings.device, self.settings.dtype,
-                         allow_pickle=self.settings.allow_pickle)
+        source, prediction = self.settings.model_source, self.settings.prediction_type
+        # The choice is for a single file (an SD 2.x file does not say); folders and hub
+        # models say it in their scheduler config.
+        if prediction not in PREDICTION_TYPES or not Path(source).expanduser().is_file():
+            prediction = None
+        return ModelSpec(source, self.settings.device, self.settings.dtype,
+                         allow_pickle=self.settings.allow_pickle, prediction_type=prediction)
 
     def open_model_setup(self) -> None:
         from sdedit_desktop.ui.model_setup import ModelSetupDialog
 
-        dialog = ModelSetupDialog(self.settings, self)
+        state = self.editor.model_state
+        dialog = ModelSetupDialog(self.settings, self,
+                                  loaded=state.identity if state.status == "ready" else None)
         if dialog.exec():
             self.persist_settings()
             spec = self.model_spec()
@@ -625,14 +640,14 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         before = (self.settings.model_source, self.settings.device, self.settings.dtype,
-                  self.settings.allow_pickle)
+                  self.settings.allow_pickle, self.settings.prediction_type)
         if dialog.exec():
             self.persist_settings()
             self.panels.max_side.setValue(self.settings.max_side)
             self.apply_autosave_interval()
             self.opacity_slider.setValue(round(100 * self.settings.overlay_opacity))
             after = (self.settings.model_source, self.settings.device, self.settings.dtype,
-                     self.settings.allow_pickle)
+                     self.settings.allow_pickle, self.settings.prediction_type)
             if after != before and self.model_spec() is not None:
                 self.load_model(self.model_spec())
 
@@ -646,7 +661,8 @@ class MainWindow(QMainWindow):
 
         QMessageBox.about(self, "About sdedit-desktop",
                           f"<b>sdedit-desktop {__version__}</b><br>SDE-based diffusion image "
-                          "editing (SDE-Drag, inpainting, DiffEdit) on Stable Diffusion 1.5, "
+                          "editing (SDE-Drag, inpainting, DiffEdit) on Stable Diffusion 1.x, "
+                          "2.x and SDXL, "
                           "after Nie et al., <i>The Blessing of Randomness: SDE Beats ODE in "
                           "General Diffusion-based Image Editing</i> (ICLR 2024).")
 

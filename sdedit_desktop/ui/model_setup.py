@@ -1,6 +1,8 @@
-"""Model setup: the first-run dialog and Model > Model setup…. Download SD 1.5 from the hub
-(off the UI thread, with a byte progress bar), pick a local diffusers folder / .safetensors file,
-or use the tiny demo model; choose device and precision."""
+"""Model setup: the first-run dialog and Model > Model setup…. Download SD 1.5 (or another
+model) from the hub (off the UI thread, with a byte progress bar), pick a local diffusers folder
+/ .safetensors file of any supported family (SD 1.x, SD 2.x, SDXL), or use the tiny demo model;
+choose device, precision and, for an SD 2.x file, what its UNet predicts. Shows the loaded
+model's family, native size and prediction type."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.core.families import describe_model
+from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.ui.errors import show_error
 from sdedit_desktop.ui.settings import AppSettings
 
@@ -37,6 +41,9 @@ DEVICES = (("auto", "Automatic (GPU if available)"), ("cuda", "NVIDIA GPU (CUDA)
 DTYPES = (("auto", "Automatic (float16 on GPU, float32 on CPU)"), ("float16", "float16"),
           ("bfloat16", "bfloat16"), ("float32", "float32"),
           ("float64", "float64 (exact Cycle-SDE reconstruction; slow)"))
+PREDICTIONS = (("auto", "Automatic (what the model says)"),
+               ("epsilon", "ε, the noise (SD 2.x 512 px models)"),
+               ("v_prediction", "v (SD 2.x 768 px models)"))
 
 
 def find_downloader() -> Any | None:
@@ -71,15 +78,16 @@ class DownloadBridge(QObject):
 
 class ModelSetupDialog(QDialog):
     def __init__(self, settings: AppSettings, parent: QWidget | None = None,
-                 first_run: bool = False):
+                 first_run: bool = False, loaded: ModelIdentity | None = None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("Welcome — choose a model" if first_run else "Model setup")
         self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
         intro = QLabel(
-            "<b>sdedit-desktop needs a Stable Diffusion 1.5 model.</b> Nothing is downloaded "
-            "unless you ask. You can change this later in Model > Model setup…" if first_run
+            "<b>sdedit-desktop needs a Stable Diffusion model</b> (SD 1.5, SD 2.x, SDXL or a "
+            "fine-tune of one). Nothing is downloaded unless you ask. You can change this "
+            "later in Model > Model setup…" if first_run
             else "Choose the diffusion model, the device and the precision.")
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -96,7 +104,8 @@ class ModelSetupDialog(QDialog):
         hub_row = QHBoxLayout()
         hub_row.setContentsMargins(24, 0, 0, 0)
         self.hub_id = QLineEdit(SD15_HUB_ID)
-        self.hub_id.setToolTip("Hugging Face model id (diffusers layout)")
+        self.hub_id.setToolTip("Hugging Face model id (diffusers layout) of an SD 1.x, SD 2.x or "
+                               "SDXL model, e.g. stabilityai/stable-diffusion-xl-base-1.0")
         self.download_button = QPushButton("Download")
         self.download_button.setToolTip("Download (or resume) the model into the Hugging Face "
                                         "cache; files already there are not fetched again.")
@@ -148,9 +157,24 @@ class ModelSetupDialog(QDialog):
         self.dtype = QComboBox()
         for value, text in DTYPES:
             self.dtype.addItem(text, value)
+        self.prediction = QComboBox()
+        for value, text in PREDICTIONS:
+            self.prediction.addItem(text, value)
+        self.prediction.setToolTip(
+            "What the model's UNet predicts. Folders and SD 1.x / SDXL files say it themselves; "
+            "an SD 2.x .safetensors file does not (its 512 px models predict ε, its 768 px "
+            "ones v): choose once, it is remembered for that file.")
         form.addRow("Device", self.device)
         form.addRow("Precision", self.dtype)
+        form.addRow("Prediction", self.prediction)
         layout.addLayout(form)
+        # The loaded model as the editor sees it: family, native size, prediction type.
+        self.loaded_label = QLabel(
+            f"Loaded now: {loaded.source if loaded.kind != 'tiny' else 'tiny demo model'} "
+            f"({describe_model(loaded)})" if loaded is not None else "")
+        self.loaded_label.setWordWrap(True)
+        self.loaded_label.setVisible(loaded is not None)
+        layout.addWidget(self.loaded_label)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -197,6 +221,7 @@ class ModelSetupDialog(QDialog):
                 self.hub_id.setText(source)
         self.device.setCurrentIndex(max(self.device.findData(s.device), 0))
         self.dtype.setCurrentIndex(max(self.dtype.findData(s.dtype), 0))
+        self.prediction.setCurrentIndex(max(self.prediction.findData(s.prediction_type), 0))
         self.allow_pickle.setChecked(s.allow_pickle)
 
     def _pick_folder(self) -> None:
@@ -209,8 +234,17 @@ class ModelSetupDialog(QDialog):
         path, _ = QFileDialog.getOpenFileName(
             self, "Model checkpoint", "", "Checkpoints (*.safetensors *.ckpt *.bin *.pt)")
         if path:
-            self.path.setText(path)
-            self.local.setChecked(True)
+            self.choose_file(path)
+
+    def choose_file(self, path: str) -> None:
+        """A checkpoint file as the source; its prediction choice is what was said for that
+        file before (else Automatic)."""
+        from sdedit_desktop.models.prediction_choice import remembered_prediction_type
+
+        self.path.setText(path)
+        self.local.setChecked(True)
+        known = remembered_prediction_type(Path(path)) or "auto"
+        self.prediction.setCurrentIndex(max(self.prediction.findData(known), 0))
 
     # -- choice --------------------------------------------------------------------------
     def chosen_source(self) -> str:
@@ -255,6 +289,7 @@ class ModelSetupDialog(QDialog):
         self.settings.model_source = source
         self.settings.device = self.device.currentData()
         self.settings.dtype = self.dtype.currentData()
+        self.settings.prediction_type = self.prediction.currentData()
         self.settings.allow_pickle = self.allow_pickle.isChecked()
         super().accept()
 

@@ -1,10 +1,12 @@
-"""Status-bar texts for the engine's model state: device, precision and which model."""
+"""Status-bar texts for the engine's model state: device, precision, which model and its family
+(the Model menu shows the same description)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdedit_desktop.core.families import describe_model, family_of
 from sdedit_desktop.engine.types import ModelState
 
 
@@ -14,13 +16,16 @@ class ModelStatusText:
     dtype: str
     model: str
     tooltip: str
+    family: str = ""  # "SDXL · 1024 px · ε-prediction" of a loaded model, else ""
 
 
 def model_status_text(state: ModelState) -> ModelStatusText:
     identity = state.identity
+    family = ""
     if state.status == "ready" and identity is not None:
         name = identity.source if identity.kind != "tiny" else "tiny demo model"
-        model = f"Model: {Path(name).name or name}"
+        model = f"Model: {Path(name).name or name} ({family_of(identity).label})"
+        family = describe_model(identity)
     elif state.status == "loading":
         fraction = state.fraction
         model = "Model: loading…" + (f" {100 * fraction:.0f}%" if fraction else "")
@@ -28,5 +33,8 @@ def model_status_text(state: ModelState) -> ModelStatusText:
         model = "Model: failed to load"
     else:
         model = "Model: none"
+    tooltip = state.message or ""
+    if family:
+        tooltip = f"{family}\n{tooltip}".strip()
     return ModelStatusText(f"Device: {state.device or '—'}", f"Precision: {state.dtype or '—'}",
-                           model, state.message or "")
+                           model, tooltip, family)

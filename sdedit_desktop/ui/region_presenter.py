@@ -33,7 +33,8 @@ class RegionPresenter(QObject):
         self._timer.timeout.connect(self.refresh)
         doc = editor.doc
         for signal in (doc.regionChanged, doc.pointsChanged, doc.imageChanged,
-                       editor.params.changed, editor.editKindChanged, editor.shownChanged):
+                       editor.params.changed, editor.editKindChanged, editor.shownChanged,
+                       editor.modelStateChanged):
             signal.connect(self.refresh)
         doc.maskChanged.connect(self._mask_changed)  # a method: gone with this object
         self.refresh()
@@ -57,7 +58,7 @@ class RegionPresenter(QObject):
         if not (isValid(self.label) and isValid(self.canvas)):  # the window is being torn down
             return
         editor = self.editor
-        state = editor.next_edit()
+        state = editor.next_edit()  # the loaded model's family sizes the auto region
         self.canvas.set_region_frame(state.region, state.explicit, state.shown,
                                      state.region_error)
         entry = editor.shown_entry()

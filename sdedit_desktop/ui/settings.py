@@ -29,6 +29,9 @@ class AppSettings:
     device: str = "auto"
     dtype: str = "auto"
     allow_pickle: bool = False
+    # What the model's UNet predicts: "auto" (what the model says, or what was chosen for that
+    # file before), "epsilon" or "v_prediction" (an SD 2.x single file does not say).
+    prediction_type: str = "auto"
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
     overlay_opacity: float = 0.45

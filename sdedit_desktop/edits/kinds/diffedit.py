@@ -84,24 +84,25 @@ class DiffEditRequest(EditRequest):
                             "sampling step: raise the encode ratio or the steps")
 
 
-def diffedit_window(req: DiffEditRequest) -> list[Step]:
-    """The edit's reverse steps. Uniform (the default): both forms from the highest level not
-    above the encode ratio (681 -> … -> 1 -> clean at 50 steps, 0.7). Reference: what the
-    official code runs, the SDE 701 -> … -> 1 on the DDIM timesteps, the ODE diffusers'
-    681 -> … -> 1 -> clean (docs/algorithms.md, "DiffEdit")."""
+def diffedit_window(req: DiffEditRequest, levels: int = 1000) -> list[Step]:
+    """The edit's reverse steps on a schedule of `levels` training timesteps. Uniform (the
+    default): both forms from the highest level not above the encode ratio (681 -> … -> 1 ->
+    clean at 50 steps, 0.7). Reference: what the official code runs, the SDE 701 -> … -> 1 on
+    the DDIM timesteps, the ODE diffusers' 681 -> … -> 1 -> clean (docs/algorithms.md,
+    "DiffEdit")."""
     if req.grid == "uniform":
-        return edit_window("uniform", req.steps, req.encode_ratio)
+        return edit_window("uniform", req.steps, req.encode_ratio, levels)
     if req.method == "sde":
-        return official_diffedit_sde_window(req.steps, req.encode_ratio)
-    return diffusers_ddim_window(req.steps, req.encode_ratio)
+        return official_diffedit_sde_window(req.steps, req.encode_ratio, levels)
+    return diffusers_ddim_window(req.steps, req.encode_ratio, levels)
 
 
-def auto_mask_level(req: DiffEditRequest) -> int:
+def auto_mask_level(req: DiffEditRequest, levels: int = 1000) -> int:
     """The level the automatic mask noises to: 481 for strength 0.5 at 50 steps on either grid
     (the reference: the first of diffusers' DDIM timesteps at that strength, `generate_mask`)."""
     if req.grid == "uniform":
-        return edit_window("uniform", req.steps, req.mask_strength)[0].t
-    return diffusers_ddim_window(req.steps, req.mask_strength)[0].t
+        return edit_window("uniform", req.steps, req.mask_strength, levels)[0].t
+    return diffusers_ddim_window(req.steps, req.mask_strength, levels)[0].t
 
 
 def run(session: Any, request: DiffEditRequest, reporter: Any, _options: Any, _lora: Any

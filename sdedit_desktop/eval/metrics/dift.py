@@ -66,7 +66,7 @@ def posterior_samples(model, image: torch.Tensor, count: int,
     script's repeated batch has the same mean and deviation, so the image is encoded once and
     the draws are made as the script's batched `latent_dist.sample()` makes them (one normal
     draw of the whole batch); the noise comes from `generator` (CPU), the same on any device."""
-    x = image.to(device=model.device, dtype=model.dtype)
+    x = image.to(device=model.device, dtype=model.vae.dtype)  # SDXL's VAE runs in float32
     dist = model.vae.encode(x).latent_dist
     mean, std = dist.mean.float().cpu(), dist.std.float().cpu()
     eps = torch.randn((count, *mean.shape[1:]), generator=generator, dtype=torch.float32)
@@ -83,7 +83,7 @@ def dift_features(model, image: np.ndarray, prompt: str, *, t: int = DIFT_T,
     generator = generator if generator is not None else torch.Generator().manual_seed(DIFT_SEED)
     latents = posterior_samples(model, _to_unit_range(image), ensemble, generator)
     noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32)
-    alpha = float(model.alphas_cumprod[t])
+    alpha = model.schedule.alpha_bar(t)  # the feature model's own training schedule
     noisy = math.sqrt(alpha) * latents + math.sqrt(1.0 - alpha) * noise
 
     def take(_module, _inputs, output):

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from sdedit_desktop.core.families import default_max_side
 from sdedit_desktop.edits.kinds import kind_named, kind_of
 from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import ModelState
@@ -75,6 +76,9 @@ class EditorModel(QObject):
         self._saved_index = 0  # undo index at the last save
         self.undo.indexChanged.connect(while_alive(self, self._on_undo_index))
         self.costs = CostEstimates()  # seconds per model call, measured by finished edits
+        # The working size the loaded model's family suggests (1.5x its native side); the
+        # max side follows it while the user has not chosen another value.
+        self._family_max_side = default_max_side(self.model_state.identity)
         self.runner = JobController(engine, self.jobs, self)
         self.runner.measured.connect(self.record_cost)
         self.runner.finished.connect(self._on_job_finished)
@@ -400,7 +404,17 @@ class EditorModel(QObject):
     def set_model_state(self, state: ModelState) -> None:
         previous = self.model_state.status
         self.model_state = state
+        if state.status == "ready":
+            self._follow_family_max_side()
         self.modelStateChanged.emit(state, previous)
+
+    def _follow_family_max_side(self) -> None:
+        """A model of another family changes the default working size (768 px for SD 1.x,
+        1536 px for SDXL); a max side the user (or the project) chose stays."""
+        suggested = default_max_side(self.model_state.identity)
+        if self.params.value(self.edit_kind, "max_side") == self._family_max_side:
+            self.params.set(self.edit_kind, "max_side", suggested)
+        self._family_max_side = suggested
 
     def run_blocker(self) -> tuple[str, str, str] | None:
         """(title, message, detail) saying why no edit can run now, or None when one can."""

@@ -13,9 +13,10 @@ PACKAGE = ROOT / "sdedit_desktop"
 
 # Top-level packages and modules of sdedit_desktop, bottom layer first.
 LAYERS = [
-    {"<root>", "core", "textsafe", "fileopen", "filesave", "resources"},
-    {"diffusion", "imaging"},
-    {"models"},
+    {"<root>", "core", "textsafe", "resources"},
+    {"fileopen"},
+    {"filesave", "diffusion"},
+    {"imaging", "models"},
     {"edits"},
     {"eval", "project", "bench"},
     {"engine"},

@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 from sdedit_desktop.core.families import default_max_side, native_side
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.diffusion.ddim import ddim_step
-from sdedit_desktop.diffusion.schedule import Step, schedule_from_config
+from sdedit_desktop.diffusion.grids import Step
+from sdedit_desktop.diffusion.schedule import schedule_from_config
 from sdedit_desktop.edits import (
     DiffEditRequest,
     DragRequest,

@@ -69,7 +69,7 @@ def _request(**changes):
 
 def _diffusers_diffedit(model, x0, mask, steps, ratio, guidance):
     pipe = diffedit_pipeline.StableDiffusionDiffEditPipeline(
-        vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
+        vae=model.vae, text_encoder=model.text_encoders[0], tokenizer=model.tokenizers[0],
         unet=model.unet, scheduler=DDIMScheduler.from_config(SD15), safety_checker=None,
         feature_extractor=None, inverse_scheduler=DDIMInverseScheduler.from_config(SD15),
         requires_safety_checker=False)

@@ -58,8 +58,8 @@ def published_protocol(model, source: np.ndarray, dragged: np.ndarray, prompt: s
     torch.manual_seed(42)
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012,
                               beta_schedule="scaled_linear", num_train_timesteps=1000)
-    ids = model.tokenizer(prompt, padding="max_length", truncation=True, return_tensors="pt",
-                          max_length=model.tokenizer.model_max_length).input_ids
+    ids = model.tokenizers[0](prompt, padding="max_length", truncation=True, return_tensors="pt",
+                          max_length=model.tokenizers[0].model_max_length).input_ids
 
     def features(image: np.ndarray) -> torch.Tensor:
         tensor = (torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 255.0 - 0.5) * 2
@@ -73,7 +73,7 @@ def published_protocol(model, source: np.ndarray, dragged: np.ndarray, prompt: s
             noise = torch.randn(latents.shape)
             t = torch.tensor(261, dtype=torch.long)
             noisy = scheduler.add_noise(latents, noise, t)
-            embeds = model.text_encoder(ids)[0].repeat(8, 1, 1)
+            embeds = model.text_encoders[0](ids)[0].repeat(8, 1, 1)
             seen = {}
             hook = model.unet.up_blocks[1].register_forward_hook(
                 lambda _m, _i, out: seen.setdefault("up", out))

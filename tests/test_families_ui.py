@@ -55,17 +55,17 @@ def test_region_and_working_size_follow_the_loaded_family(window):
     w.panels.select("drag")
     engine = w.engine_for_test
     engine.modelStateChanged.emit(ready(SD15))
-    region = w.region_presenter.state.region
+    region = w.editor.next_edit().region
     assert region[2:] == (512, 512) and w.panels.max_side_value() == 768
     engine.modelStateChanged.emit(ready(SDXL))
-    region = w.region_presenter.state.region
+    region = w.editor.next_edit().region
     assert region[2:] == (1024, 1024) and w.panels.max_side_value() == 1536
     assert w.region_presenter.label.text() == "Region 1024x1024 at 1:1 (auto)"
-    assert w.build_request().model == SDXL  # Run sends the region the frame shows
+    assert w.editor.next_edit().request.model == SDXL  # Run sends the region the frame shows
     w.panels.max_side.setValue(1280)  # the user's choice stays with the next family
     engine.modelStateChanged.emit(ready(SD21V))
     assert w.panels.max_side_value() == 1280
-    assert w.region_presenter.state.region[2:] == (768, 768)
+    assert w.editor.next_edit().region[2:] == (768, 768)
 
 
 def test_setup_dialog_shows_the_loaded_model_and_keeps_the_prediction_choice(

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sdedit_desktop.core.identity import ModelIdentity
-from sdedit_desktop.diffusion.conditioning import Cond
-from sdedit_desktop.diffusion.schedule import NoiseSchedule
 
 if TYPE_CHECKING:  # annotations only: the editor imports this module before torch has loaded
     import torch
+
+    from sdedit_desktop.diffusion.conditioning import Cond
+    from sdedit_desktop.diffusion.schedule import NoiseSchedule
 
 __all__ = ["LatentDiffusionModel", "LoraCapable", "ModelIdentity", "ModelSpec"]
 

@@ -104,6 +104,7 @@ def test_drag_point_on_the_region_border_stays_inside(model, photo):
     assert result.image.shape == photo.shape
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["sde", "ode"])
 def test_inpaint_changes_only_the_mask_at_scale_1(model, photo, mask, method):
     result = run_edit(model, InpaintRequest(image=photo, mask=mask, method=method, steps=2))

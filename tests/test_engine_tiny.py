@@ -79,6 +79,7 @@ def test_drag_matches_direct_run_edit_with_ordered_progress_and_previews(qtbot, 
         np.testing.assert_array_equal(shown, step_image)
 
 
+@pytest.mark.slow
 def test_lora_phase_then_cache_hit(qtbot, tiny):
     engine, rec, _ = tiny
     request = _drag(lora="auto", prompt="a red square")

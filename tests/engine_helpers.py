@@ -11,6 +11,7 @@ import weakref
 
 import numpy as np
 import torch
+from images import textured_image
 
 from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.edits.kinds import DragRequest, ReconstructRequest
@@ -177,16 +178,9 @@ def wait_end(qtbot, recorder: Recorder, job_id: int) -> None:
     qtbot.waitUntil(lambda: recorder.ended(job_id), timeout=TIMEOUT_MS)
 
 
-def gradient_image(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
-    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
 def drag_request(**kwargs) -> DragRequest:
     """A real SDE-Drag of the gradient image (50 steps unless told otherwise)."""
-    kwargs.setdefault("image", gradient_image())
+    kwargs.setdefault("image", textured_image())
     kwargs.setdefault("points", (((20, 20), (44, 28)),))
     kwargs.setdefault("steps", 50)
     return DragRequest(**kwargs)

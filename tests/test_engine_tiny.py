@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from engine_helpers import TIMEOUT_MS, Recorder, wait_end
 from engine_helpers import drag_request as _drag
-from engine_helpers import gradient_image as _image
+from images import textured_image as _image
 
 from sdedit_desktop.edits import run_edit
 from sdedit_desktop.edits.kinds import InpaintRequest, ReconstructRequest

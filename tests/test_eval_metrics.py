@@ -98,10 +98,10 @@ def test_dift_matcher_upsamples_features_to_image_pixels():
     assert matched == [(30, 30)]
 
 
-def test_dift_features_come_from_the_unet_up_block_and_an_unchanged_image_scores_zero():
-    from sdedit_desktop.models.tiny import build_tiny_model
+def test_dift_features_come_from_the_unet_up_block_and_an_unchanged_image_scores_zero(
+        make_tiny_model):
 
-    model = build_tiny_model()
+    model = make_tiny_model()
     rng = np.random.default_rng(0)
     image = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
     feats = dift_features(model, image, "a photo", ensemble=2)

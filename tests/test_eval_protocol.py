@@ -30,12 +30,12 @@ from sdedit_desktop.eval.stats import (
     two_way_bootstrap,
     wilson_interval,
 )
-from sdedit_desktop.models.tiny import build_tiny_model, save_tiny_model
+from sdedit_desktop.models.tiny import save_tiny_model
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return build_tiny_model()
+def tiny(make_tiny_model):
+    return make_tiny_model()
 
 
 def _image(width: int, height: int, seed: int) -> np.ndarray:

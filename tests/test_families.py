@@ -33,7 +33,7 @@ from sdedit_desktop.models.errors import LoraError, PredictionTypeNeededError
 from sdedit_desktop.models.interface import LatentDiffusionModel, ModelSpec
 from sdedit_desktop.models.loading import load_model
 from sdedit_desktop.models.sd_model import StableDiffusionModel
-from sdedit_desktop.models.tiny import build_tiny_model, tiny_ldm_state_dict
+from sdedit_desktop.models.tiny import tiny_ldm_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +47,8 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def models():
-    return {family: build_tiny_model(0, family=family) for family in FAMILIES}
+def models(make_tiny_model):
+    return {family: make_tiny_model(0, family=family) for family in FAMILIES}
 
 
 def image(height: int = 64, width: int = 96, seed: int = 0) -> np.ndarray:
@@ -284,8 +284,8 @@ def test_every_edit_runs_on_every_family(models, kind, method):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_cycle_sde_reconstruction_is_exact_in_float64_on_every_family(family):
-    model = build_tiny_model(0, family=family, dtype=torch.float64)
+def test_cycle_sde_reconstruction_is_exact_in_float64_on_every_family(make_tiny_model, family):
+    model = make_tiny_model(0, family=family, dtype=torch.float64)
     request = ReconstructRequest(image=image(64, 64, seed=3), steps=20, guidance=7.5,
                                  prompt="a photo", seed=0, method="sde", dtype="float64")
     result = run_edit(model, request)
@@ -313,9 +313,9 @@ class _VelocityUNet(torch.nn.Module):
         return ((eps - (1 - ab).sqrt() * sample) / ab.sqrt(),)
 
 
-def test_a_v_model_gives_the_eps_models_edit_exactly():
-    eps_model = build_tiny_model(0, dtype=torch.float64)
-    unet = build_tiny_model(0, dtype=torch.float64).unet
+def test_a_v_model_gives_the_eps_models_edit_exactly(make_tiny_model):
+    eps_model = make_tiny_model(0, dtype=torch.float64)
+    unet = make_tiny_model(0, dtype=torch.float64).unet
     v_model = StableDiffusionModel(
         family=eps_model.family, unet=unet, vae=eps_model.vae,
         text_encoders=eps_model.text_encoders, tokenizers=eps_model.tokenizers,
@@ -340,7 +340,7 @@ def test_a_v_model_gives_the_eps_models_edit_exactly():
     assert diff.abs().max() < 1e-12
 
 
-def test_eps_from_v_agrees_with_diffusers_v_prediction_scheduler():
+def test_eps_from_v_agrees_with_diffusers_v_prediction_scheduler(make_tiny_model):
     from diffusers import DDIMScheduler
 
     config = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
@@ -349,7 +349,7 @@ def test_eps_from_v_agrees_with_diffusers_v_prediction_scheduler():
     scheduler = DDIMScheduler(**config)
     scheduler.set_timesteps(50)
     schedule = schedule_from_config(config)
-    model = build_tiny_model(0, family="sd2", dtype=torch.float64)
+    model = make_tiny_model(0, family="sd2", dtype=torch.float64)
     x = torch.randn(1, 4, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     cond = model.encode_prompt("a photo")
     t, s = int(scheduler.timesteps[10]), int(scheduler.timesteps[11])
@@ -438,12 +438,12 @@ def test_per_image_lora_trains_on_every_family(models, tmp_path, family):
     model.detach_lora()
 
 
-def test_a_v_model_trains_on_v():
+def test_a_v_model_trains_on_v(make_tiny_model):
     """LoRA training's target is what the UNet predicts: v for a v-model (diffusers'
     get_velocity), the noise for an ε-model."""
     from diffusers import DDIMScheduler
 
-    v_model, eps_model = build_tiny_model(0, family="sd2"), build_tiny_model(0)
+    v_model, eps_model = make_tiny_model(0, family="sd2"), make_tiny_model(0)
     gen = torch.Generator().manual_seed(0)
     clean, noise = torch.randn(3, 4, 8, 8, generator=gen), torch.randn(3, 4, 8, 8, generator=gen)
     t = torch.tensor([5, 400, 990])
@@ -452,10 +452,10 @@ def test_a_v_model_trains_on_v():
     assert torch.equal(eps_model.training_target(clean, noise, t), noise)
 
 
-def test_a_lora_of_another_family_is_refused_in_one_message(tmp_path):
+def test_a_lora_of_another_family_is_refused_in_one_message(make_tiny_model, tmp_path):
     from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora, load_lora_file
 
-    sdxl, sd1 = build_tiny_model(0, family="sdxl"), build_tiny_model(0)
+    sdxl, sd1 = make_tiny_model(0, family="sdxl"), make_tiny_model(0)
     cache = LoraCache(tmp_path / "lora")
     key = ensure_lora(sdxl, image(64, 64), "a photo", LoraSettings(steps=2), cache)
     exported = tmp_path / "sdxl-lora.safetensors"
@@ -467,12 +467,12 @@ def test_a_lora_of_another_family_is_refused_in_one_message(tmp_path):
     assert not sd1.has_lora and exported.is_file() and cache.has(key)  # nothing lost
 
 
-def test_a_community_lora_of_another_width_is_refused(tmp_path):
+def test_a_community_lora_of_another_width_is_refused(make_tiny_model, tmp_path):
     """A community LoRA's family shows in its cross-attention width (768 SD 1.x, 1024 SD 2.x,
     2048 SDXL); one that does not fit the model is refused before anything is attached."""
     from sdedit_desktop.models.lora import load_lora_file
 
-    sd1 = build_tiny_model(0)
+    sd1 = make_tiny_model(0)
     key = "lora_unet_down_blocks_3_attentions_0_transformer_blocks_0_attn2_to_k"
     for width, said in ((2048, "SDXL"), (64, "64-wide")):
         path = tmp_path / f"community-{width}.safetensors"
@@ -504,11 +504,11 @@ def test_identities_keep_their_family_and_old_ones_mean_sd1():
     assert ModelIdentity.from_dict(old).to_dict() == old
 
 
-def test_sdxl_vae_runs_in_float32_under_half_precision():
-    model = build_tiny_model(0, family="sdxl", dtype=torch.float16)
+def test_sdxl_vae_runs_in_float32_under_half_precision(make_tiny_model):
+    model = make_tiny_model(0, family="sdxl", dtype=torch.float16)
     assert model.vae_dtype == torch.float32 and model.vae.dtype == torch.float32
     assert model.unet.dtype == torch.float16
-    sd1 = build_tiny_model(0, dtype=torch.float16)
+    sd1 = make_tiny_model(0, dtype=torch.float16)
     assert sd1.vae.dtype == torch.float16  # SD 1.x's VAE is fine in float16
     latent = model.encode_image(torch.zeros(1, 3, 64, 64))
     assert latent.dtype == torch.float32 and torch.isfinite(model.decode_latent(latent)).all()

@@ -116,11 +116,11 @@ def test_a_larger_image_keeps_its_aspect_ratio_when_scaled():
     assert abs(size.content[0] / size.content[1] - 1000 / 701) < 0.003
 
 
-def test_an_edit_at_scale_1_sees_the_exact_pixels_and_returns_them_outside_the_mask():
+def test_an_edit_at_scale_1_sees_the_exact_pixels_and_returns_them_outside_the_mask(
+        make_tiny_model):
     from sdedit_desktop.edits.run import run_edit
-    from sdedit_desktop.models.tiny import build_tiny_model
 
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     seen = []
     encode = model.encode_image
 

@@ -16,7 +16,6 @@ from sdedit_desktop.edits.presets import PAPER, preset_of
 from sdedit_desktop.edits.schema import schema_field
 from sdedit_desktop.models.lora import LoraCache, LoraSettings
 from sdedit_desktop.models.lora_provider import lora_provider
-from sdedit_desktop.models.tiny import build_tiny_model
 
 
 def test_inpainting_defaults_to_the_first_order_solver_of_the_papers_table_2():
@@ -43,8 +42,8 @@ def _ranks(tmp_path):
     return sorted(ranks)
 
 
-def test_the_request_rank_is_trained_and_keys_the_cache(tmp_path):
-    model = build_tiny_model(0)
+def test_the_request_rank_is_trained_and_keys_the_cache(make_tiny_model, tmp_path):
+    model = make_tiny_model(0)
     image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
     provide = lora_provider(LoraCache(tmp_path), LoraSettings(steps=2))
     request = DragRequest(image=image, points=(((10, 10), (30, 20)),), steps=4, lora="auto",

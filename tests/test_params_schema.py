@@ -31,7 +31,6 @@ from sdedit_desktop.edits.kinds import (
 from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.run import check_finite
 from sdedit_desktop.edits.schema import schema
-from sdedit_desktop.models.tiny import build_tiny_model
 from sdedit_desktop.ui.model.edit_params import EditParams, legacy_panel_json
 from sdedit_desktop.ui.panels import PanelStack
 from sdedit_desktop.ui.params import panel_specs
@@ -150,8 +149,8 @@ def test_panel_refuses_what_validate_refuses(qtbot):
 
 # -- results must be finite -------------------------------------------------------------------
 
-def test_a_nan_result_is_an_error_not_a_success(monkeypatch):
-    model = build_tiny_model(0)
+def test_a_nan_result_is_an_error_not_a_success(make_tiny_model, monkeypatch):
+    model = make_tiny_model(0)
 
     def nan_noise(latent, *args, **kwargs):
         return torch.full_like(latent, math.nan)

@@ -15,7 +15,6 @@ from sdedit_desktop.edits.region import auto_region, mask_bounds, resolve_region
 from sdedit_desktop.edits.regional import edit_in_region
 from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.tensors import latent_mask
-from sdedit_desktop.models.tiny import build_tiny_model
 
 SIZE = 128
 HOLE = (slice(40, 88), slice(32, 96))  # rows, cols: 48 x 64 px, on 8 px blocks
@@ -85,10 +84,10 @@ def test_removed_content_left_in_the_hole(side, leak):
         assert np.array_equal(out[outside], original[outside])
 
 
-def test_inpainting_on_the_tiny_model_leaves_nothing_of_the_hole():
+def test_inpainting_on_the_tiny_model_leaves_nothing_of_the_hole(make_tiny_model):
     """Two photos that differ only inside the hole: what of that difference reaches the result
     ring by ring (before this change the rings kept 7/8 … 1/8 of it by construction)."""
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     base = (np.random.default_rng(5).random((SIZE, SIZE, 3)) * 255).astype(np.uint8)
     mask = _hole_mask()
     one, two = base.copy(), base.copy()
@@ -154,8 +153,8 @@ def test_every_painted_pixel_is_in_the_auto_region_and_may_change():
     assert latent_mask(soft, (2, 2), torch.zeros(1)).eq(1).all()
 
 
-def test_drag_keeps_everything_outside_its_mask_and_inpaint_blends_its_soft_edge():
-    model = build_tiny_model(0)
+def test_drag_keeps_everything_outside_its_mask_and_inpaint_blends_its_soft_edge(make_tiny_model):
+    model = make_tiny_model(0)
     image = (np.random.default_rng(2).random((SIZE, SIZE, 3)) * 255).astype(np.uint8)
     mask = _hole_mask()
     mask[HOLE[0], 24:32] = 60  # a soft band left of the hole

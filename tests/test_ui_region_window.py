@@ -10,9 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import make_window
 
-from sdedit_desktop.engine import Engine
 from sdedit_desktop.ui.canvas import Tool
-from sdedit_desktop.ui.errors import error_handler
 
 W, H = 640, 480
 
@@ -22,20 +20,6 @@ def _image() -> np.ndarray:
     y, x = np.mgrid[0:H, 0:W]
     base = np.stack([x % 256, y % 256, (x * y) % 256], axis=-1).astype(np.float64)
     return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture
-def errors():
-    shown = []
-    with error_handler(lambda _parent, e: shown.append(e)):
-        yield shown
-
-
-@pytest.fixture
-def engine(qtbot):
-    e = Engine()
-    yield e
-    e.shutdown()
 
 
 @pytest.fixture

@@ -184,3 +184,13 @@ def drag_request(**kwargs) -> DragRequest:
     kwargs.setdefault("points", (((20, 20), (44, 28)),))
     kwargs.setdefault("steps", 50)
     return DragRequest(**kwargs)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand (`clock.now += 5`)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from engine_helpers import FakeClock
 
 from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
@@ -64,16 +65,10 @@ def test_latent_preview_rejects_non_latents(shape):
 # --- progress tracker -------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_tracker_weights_phases_by_cost_and_estimates_eta():
-    clock = Clock()
+    clock = FakeClock()
     plan = (PlannedPhase("LoRA", 10, 3.0), PlannedPhase("drag step 1/", 20, 1.0))
     tracker = ProgressTracker(plan, clock)
     assert tracker.update("LoRA", 0, 10).eta_s is None
@@ -93,7 +88,7 @@ def test_tracker_weights_phases_by_cost_and_estimates_eta():
 
 
 def test_tracker_drops_skipped_phases_and_adds_unforeseen_ones():
-    clock = Clock()
+    clock = FakeClock()
     plan = (PlannedPhase("LoRA", 100, 3.0), PlannedPhase("inverting", 10),
             PlannedPhase("editing", 10))
     tracker = ProgressTracker(plan, clock)
@@ -107,7 +102,7 @@ def test_tracker_drops_skipped_phases_and_adds_unforeseen_ones():
 
 
 def test_tracker_repeated_phase_name_is_a_new_occurrence():
-    tracker = ProgressTracker((PlannedPhase("noising", 4), PlannedPhase("noising", 4)), Clock())
+    tracker = ProgressTracker((PlannedPhase("noising", 4), PlannedPhase("noising", 4)), FakeClock())
     assert tracker.update("noising", 4, 4).overall_fraction == pytest.approx(0.5)
     assert tracker.update("noising", 4, 4).overall_fraction == pytest.approx(0.5)  # same step
     assert tracker.update("noising", 1, 4).overall_fraction == pytest.approx(5 / 8)
@@ -115,7 +110,7 @@ def test_tracker_repeated_phase_name_is_a_new_occurrence():
 
 
 def test_tracker_without_plan_follows_phases():
-    tracker = ProgressTracker((), Clock())
+    tracker = ProgressTracker((), FakeClock())
     assert tracker.update("sampling", 5, 10).overall_fraction == pytest.approx(0.5)
     assert tracker.update("sampling", 10, 10).overall_fraction == pytest.approx(0.999)
 

@@ -14,6 +14,7 @@ import sys
 import threading
 
 import pytest
+from engine_helpers import FakeClock
 from hub_helpers import (
     TEXT_ENCODER,
     UNET,
@@ -72,16 +73,10 @@ def _unet_bytes(seen: list[DownloadProgress]) -> int:
 
 
 # -- the numbers ---------------------------------------------------------------------------------
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_rate_counts_received_bytes_only_and_gives_the_time_left():
-    clock, seen = _Clock(), []
+    clock, seen = FakeClock(), []
     reporter = ProgressReporter(seen.append, None, what="x", clock=clock)
     reporter.planned(total_bytes=10_000, files_total=2, needed_bytes=6_000)
     reporter.start_file("a")
@@ -102,7 +97,7 @@ def test_the_rate_counts_received_bytes_only_and_gives_the_time_left():
 
 
 def test_no_rate_before_a_second_of_transfer_and_file_numbers_stay_in_range():
-    clock, seen = _Clock(), []
+    clock, seen = FakeClock(), []
     reporter = ProgressReporter(seen.append, None, what="x", clock=clock)
     reporter.planned(total_bytes=300, files_total=2, needed_bytes=300)
     for name in ("a", "b"):
@@ -118,7 +113,7 @@ def test_no_rate_before_a_second_of_transfer_and_file_numbers_stay_in_range():
 
 
 def test_throttled_passes_every_file_start_and_end_and_the_finish():
-    clock, shown, every = _Clock(), [], []
+    clock, shown, every = FakeClock(), [], []
     display = throttled(shown.append, 1.0, clock)
 
     def both(p: DownloadProgress) -> None:
@@ -341,7 +336,7 @@ def test_the_setup_dialog_shows_rate_and_time_left_and_its_stop_keeps_what_arriv
 def test_without_a_terminal_the_download_logs_notes_and_a_line_every_half_minute():
     from sdedit_desktop.cli.download_display import DownloadDisplay
 
-    clock, terminal, log = _Clock(), io.StringIO(), io.StringIO()
+    clock, terminal, log = FakeClock(), io.StringIO(), io.StringIO()
     display = DownloadDisplay(terminal=terminal, log=log, clock=clock)
     for second in range(65):
         clock.now += 1.0

@@ -7,8 +7,7 @@ benchmark share. The names below are loaded on first use, so that importing a to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sdedit_desktop.core.lazy import lazy_attributes
 
 _EXPORTS = {
     "run_edit": "sdedit_desktop.edits.run",
@@ -31,8 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

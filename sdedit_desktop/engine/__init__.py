@@ -6,8 +6,7 @@ torch has loaded (`engine.types` is torch-free)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sdedit_desktop.core.lazy import lazy_attributes
 
 _EXPORTS = {
     "Engine": "sdedit_desktop.engine.engine",
@@ -21,8 +20,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

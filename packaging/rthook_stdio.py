@@ -28,10 +28,15 @@ def _open_log():
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, "sdedit-desktop.log")
         # Keep one previous run; start fresh so the file never grows without bound.
-        if os.path.exists(path):
+        if os.path.lexists(path):
             os.replace(path, path + ".1")
+        # A new file, created exclusively: whatever was planted under the name (a link to
+        # another file, a FIFO that would block the start) has just been moved aside, and one
+        # planted again in between makes this fail instead of being followed.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o666)
         # Line buffered: a crash still leaves everything up to the last line on disk.
-        return open(path, "w", encoding="utf-8", errors="replace", buffering=1)
+        return open(fd, "w", encoding="utf-8", errors="replace", buffering=1)
     except OSError:
         return open(os.devnull, "w", encoding="utf-8")
 

@@ -4,7 +4,8 @@
 #
 #   packaging/smoke.sh                      build into build/smoke, test, print the bundle size
 #
-# Environment: SDEDIT_PYTHON     Python used to build (default .venv/bin/python)
+# Environment: SDEDIT_PYTHON, SDEDIT_BUILD_VENV, SDEDIT_LOCK  as for build.sh (the build
+#                                installs packaging/requirements.lock with --require-hashes)
 #              SDEDIT_SMOKE_DIR  build + scratch folder (default build/smoke)
 #              SDEDIT_SMOKE_NOBUILD=1  test an existing bundle in SDEDIT_SMOKE_DIR/dist
 # Exits non-zero on the first failure.
@@ -73,10 +74,10 @@ grep -q '"psnr"' "$SCRATCH/out.json" || fail "sdedit reconstruct's JSON has no P
 echo "ok  out.png $(stat -c %s "$SCRATCH/out.png") bytes, PSNR in out.json"
 
 step "CLI: the same tiny weights from a diffusers folder"
-# Written by the build Python (save_pretrained), loaded by the frozen app: exercises the
+# Written by the build venv's Python (save_pretrained), loaded by the frozen app: exercises the
 # from_pretrained paths of diffusers and transformers inside the bundle. (A single-file
 # checkpoint must have SD 1.5's shapes, and a random one of those is 4 GB: not checked here.)
-PYTHON=${SDEDIT_PYTHON:-$ROOT/.venv/bin/python}
+PYTHON=${SDEDIT_BUILD_VENV:-$ROOT/build/venv}/bin/python
 "$PYTHON" - "$SCRATCH" <<'PY'
 import sys
 from pathlib import Path

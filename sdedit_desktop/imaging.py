@@ -16,9 +16,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from sdedit_desktop.fileopen import NotRegularFileError, open_regular_file
+from sdedit_desktop.fileopen import (
+    FileReadError,
+    FileTooLargeError,
+    NotRegularFileError,
+    format_bytes,
+    read_regular_bytes,
+)
+from sdedit_desktop.filesave import check_output_path, write_file
 
 MAX_PIXELS = 64_000_000  # refuse decompression bombs before decoding
+# The largest image file read: 64 Mpx stored uncompressed at 16 bits x 4 channels is 512 MB.
+MAX_FILE_BYTES = 600_000_000
+# Output formats by extension (what `save_image` writes).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 class ImageFileError(ValueError):
@@ -30,13 +41,17 @@ def _open(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image
     if not path.exists():
         raise ImageFileError(f"{path}: no such file (it does not exist)")
     try:
-        handle = open_regular_file(path)
+        data = read_regular_bytes(path, MAX_FILE_BYTES)
     except NotRegularFileError as exc:
         raise ImageFileError(f"{path}: is {exc.what}, not an image file") from None
+    except FileTooLargeError:
+        raise ImageFileError(f"{path}: the file is larger than {format_bytes(MAX_FILE_BYTES)}; "
+                             "image files above that are refused") from None
+    except FileReadError as exc:
+        raise ImageFileError(f"{path}: cannot read: {exc.reason}") from None
     except OSError as exc:
         raise ImageFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with handle:
-        return _decode(handle.read(), str(path), max_pixels)
+    return _decode(data, str(path), max_pixels)
 
 
 def _decode(data: bytes, name: str, max_pixels: int | None = None) -> Image.Image:
@@ -170,14 +185,23 @@ EXIF_DESCRIPTION = 0x010E
 EXIF_SOFTWARE = 0x0131
 
 
+def check_image_output(path: str | os.PathLike) -> Path:
+    """ImageFileError unless `save_image` could write `path` (extension, folder, name): the
+    check made before an edit starts."""
+    try:
+        return check_output_path(path, suffixes=IMAGE_SUFFIXES, what="an image file name")
+    except OSError as exc:
+        raise ImageFileError(str(exc)) from None
+
+
 def save_image(path: str | os.PathLike, image: np.ndarray,
                text: dict[str, str] | None = None, quality: int = 95) -> Path:
     """Save RGB/greyscale uint8 in the format the extension names. `text` is kept as tEXt/iTXt
     chunks in a PNG and as EXIF (ImageDescription = the JSON of `text`) in JPEG and WebP;
-    `quality` (1-100) applies to JPEG and WebP. Written atomically."""
+    `quality` (1-100) applies to JPEG and WebP. Written atomically (filesave)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
+    if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"{path}: unsupported output format {suffix or '(none)'}; "
                              "use .png, .jpg, .webp, .bmp or .tif")
     if not 1 <= int(quality) <= 100:
@@ -185,7 +209,6 @@ def save_image(path: str | os.PathLike, image: np.ndarray,
     if not path.parent.exists():
         raise ImageFileError(f"{path}: the folder {path.parent} does not exist")
     img = Image.fromarray(image)
-    tmp = path.with_name(f".{path.name}.tmp")
     kwargs: dict = {}
     if suffix == ".png":
         info = PngImagePlugin.PngInfo()
@@ -200,12 +223,11 @@ def save_image(path: str | os.PathLike, image: np.ndarray,
             if "Software" in text:
                 exif[EXIF_SOFTWARE] = text["Software"]
             kwargs["exif"] = exif.tobytes()
+    image_format = Image.registered_extensions()[suffix]
     try:
-        img.save(tmp, format=Image.registered_extensions()[suffix], **kwargs)
-        os.replace(tmp, path)
+        write_file(path, lambda handle: img.save(handle, format=image_format, **kwargs))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImageFileError(f"{path}: cannot write: {exc}") from None
+        raise ImageFileError(str(exc)) from None
     return path
 
 

@@ -23,7 +23,11 @@ def _escape(char: str) -> str:
 
 def shown(value: object, limit: int | None = 200) -> str:
     """`value` as one safe line of at most `limit` characters (+ "…" when cut)."""
-    text = value if isinstance(value, str) else str(value)
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an integer too long for str() (over 4300 digits)
+        text = f"<a number of about {int(value.bit_length() * 0.30103)} digits>" \
+            if isinstance(value, int) else f"<{type(value).__name__}>"
     out = []
     for char in text:
         category = unicodedata.category(char)

@@ -19,6 +19,53 @@ torch.set_num_threads(1)
 import pytest  # noqa: E402
 
 
+# -- shared fixtures: the tiny model, the real engine, error dialogs, test photos ---------------
+@pytest.fixture(scope="session")
+def make_tiny_model():
+    """`build_tiny_model(seed=0, device="cpu", dtype=torch.float32, unet_config=None)`: a fresh
+    tiny SD 1.x model with random weights (the real architecture, shrunk) for a test that changes
+    it or needs another seed, precision or UNet layout."""
+    from sdedit_desktop.models.tiny import build_tiny_model
+
+    return build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_model(make_tiny_model):
+    """The tiny model (seed 0, float32, CPU), built once and shared by a module's tests; a test
+    that changes it undoes its change (monkeypatch, detaching a LoRA)."""
+    return make_tiny_model(0)
+
+
+@pytest.fixture
+def errors():
+    """The error dialogs the app would show, collected instead of shown (ShownError items)."""
+    from sdedit_desktop.ui.errors import error_handler
+
+    shown = []
+    with error_handler(lambda _parent, error: shown.append(error)):
+        yield shown
+
+
+@pytest.fixture
+def engine(qtbot):
+    """The real engine (its worker thread runs real edits, e.g. through the tiny model), shut
+    down after the test."""
+    from sdedit_desktop.engine import Engine
+
+    running = Engine()
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture(scope="session")
+def make_image():
+    """`make_image(width=96, height=64, seed=0)`: a textured test photo (images.py)."""
+    from images import textured_image
+
+    return textured_image
+
+
 @pytest.fixture
 def hub_server(monkeypatch, tmp_path):
     """A local Hugging Face hub (tests/hub_server.py) for the real huggingface_hub client:
@@ -42,13 +89,3 @@ def hub_server(monkeypatch, tmp_path):
     yield server
     close_session()
     server.stop()
-
-
-@pytest.fixture
-def errors():
-    """The error dialogs the UI would have shown (ui/errors.py), instead of showing them."""
-    from sdedit_desktop.ui.errors import error_handler
-
-    shown = []
-    with error_handler(lambda _parent, e: shown.append(e)):
-        yield shown

@@ -11,9 +11,12 @@ import weakref
 
 import numpy as np
 import torch
+from images import textured_image
 
+from sdedit_desktop.diffusion.schedule import sd15_schedule
+from sdedit_desktop.edits.kinds import DragRequest, ReconstructRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import DragRequest, EditResult, ReconstructRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine import Engine, ModelState
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
 from sdedit_desktop.models.loading import LoadProgress
@@ -23,6 +26,9 @@ class FakeModel:
     """Implements LatentDiffusionModel with real (CPU-heavy, GIL-releasing) torch work per call."""
 
     vae_scale_factor = 8
+    schedule = sd15_schedule()
+    prediction_type = "epsilon"
+    native_side = 512
 
     def __init__(self, spec: ModelSpec, work: int = 192, repeats: int = 4):
         self.identity = ModelIdentity("fake", spec.source)
@@ -41,10 +47,10 @@ class FakeModel:
     def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.interpolate(latent[:, :3].float(), scale_factor=8).clamp(-1, 1)
 
-    def encode_prompt(self, prompt: str) -> torch.Tensor:
+    def encode_prompt(self, prompt: str, negative: bool = False) -> torch.Tensor:
         return torch.zeros(1, 77, 8)
 
-    def predict_noise(self, latent, timestep, prompt_embeds, lora_scale=1.0):
+    def predict_noise(self, latent, timestep, cond, lora_scale=1.0):
         x = torch.ones(self.work, self.work)
         for _ in range(self.repeats):
             x = torch.tanh(x @ self._weight)
@@ -138,7 +144,8 @@ def make_request(seed: int = 1, steps: int = 20, prompt: str = "", **kwargs) -> 
     return ReconstructRequest(image=image, seed=seed, steps=steps, prompt=prompt, **kwargs)
 
 
-TIMEOUT_MS = 20_000
+# A hang guard, not a speed target: generous, so that a busy machine never fails a test.
+TIMEOUT_MS = 240_000
 
 
 class Recorder:
@@ -171,16 +178,19 @@ def wait_end(qtbot, recorder: Recorder, job_id: int) -> None:
     qtbot.waitUntil(lambda: recorder.ended(job_id), timeout=TIMEOUT_MS)
 
 
-def gradient_image(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
-    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
 def drag_request(**kwargs) -> DragRequest:
     """A real SDE-Drag of the gradient image (50 steps unless told otherwise)."""
-    kwargs.setdefault("image", gradient_image())
+    kwargs.setdefault("image", textured_image())
     kwargs.setdefault("points", (((20, 20), (44, 28)),))
     kwargs.setdefault("steps", 50)
     return DragRequest(**kwargs)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand (`clock.now += 5`)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now

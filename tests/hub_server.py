@@ -11,8 +11,11 @@ What it serves, as the Hub does:
 * errors with the Hub's `X-Error-Code` / `X-Error-Message` headers: 404 RepoNotFound,
   404 RevisionNotFound, 404 EntryNotFound, 401 GatedRepo, 500.
 
-Faults for tests: cut the connection after N bytes of a file, serve other bytes than the
-metadata announces, answer a repo or a file with an error status. Every request is logged.
+Faults for tests: cut the connection after N bytes of a file, hold a body mid-file, serve other
+bytes than the metadata announces (with or without a Content-Length), answer a repo, its file
+list or a file with an error status, list unusable sizes, leave out or change X-Repo-Commit,
+redirect in a loop, send headers too large to read; `rate` throttles every body (a slow link).
+Every request is logged.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -81,6 +85,14 @@ class Faults:
     cdn_status: dict[str, list[int | None]] = field(default_factory=dict)
     hold: dict[str, Hold] = field(default_factory=dict)  # file -> pause a GET mid-body
     ignore_range: set[str] = field(default_factory=set)  # files sent whole (200) despite Range
+    rate: int | None = None  # bytes per second of every file body (a slow link), None: full speed
+    # repo id -> the status of its next model-info answers, in turn (None: the listing)
+    info_status: dict[str, list[int | None]] = field(default_factory=dict)
+    listed_size: dict[str, object] = field(default_factory=dict)  # file -> size in the listing
+    commit_header: dict[str, str | None] = field(default_factory=dict)  # file -> X-Repo-Commit
+    no_length: set[str] = field(default_factory=set)  # bodies without Content-Length (to close)
+    redirect_loop: dict[str, str] = field(default_factory=dict)  # file -> "hub" or "cdn"
+    big_headers: set[str] = field(default_factory=set)  # files / repo ids: 300 KB of headers
 
 
 @dataclass
@@ -160,6 +172,14 @@ class _Server(ThreadingHTTPServer):
         self.hub = hub
         self.role = role
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-answer (a stopped download) is no server error: nothing is
+        printed into the test's captured stderr."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the Hub: every answer has a Content-Length
@@ -217,11 +237,19 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self._repo(repo_id)
         if repo is None:
             return
+        statuses = self.server.hub.faults.info_status.get(repo_id)
+        status = statuses.pop(0) if statuses else None
+        if status is not None:
+            self._error(status, None, "Internal Error" if status >= 500 else "Error")
+            return
         if revision and revision not in ("main", repo.commit):
             self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
         blobs = query.get("blobs", ["false"])[0].lower() == "true"
         siblings = [repo.sibling(n) if blobs else {"rfilename": n} for n in sorted(repo.files)]
+        for sibling in siblings:
+            if blobs and sibling["rfilename"] in self.server.hub.faults.listed_size:
+                sibling["size"] = self.server.hub.faults.listed_size[sibling["rfilename"]]
         body = json.dumps({"_id": "0" * 24, "id": repo.repo_id, "modelId": repo.repo_id,
                            "sha": repo.commit, "private": False,
                            "gated": "manual" if repo.gated else False, "disabled": False,
@@ -252,8 +280,13 @@ class _Handler(BaseHTTPRequestHandler):
         if status:
             self._error(status, None, "Internal Error")
             return
+        faults = self.server.hub.faults
+        if faults.redirect_loop.get(name) == "hub":
+            self._send(302, {"Location": "/" + path}, b"")
+            return
         data = repo.files[name]
-        headers = {"X-Repo-Commit": repo.commit}
+        commit = faults.commit_header.get(name, repo.commit)
+        headers = {"X-Repo-Commit": commit} if commit is not None else {}
         if repo.is_lfs(name):  # the Hub redirects large files to its CDN
             headers.update({"Location": f"{self.server.hub.cdn_url}/cdn/{repo.sha256(name)}",
                             "X-Linked-Etag": f'"{repo.sha256(name)}"',
@@ -271,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         repo, name = found
         self._file = name
+        if self.server.hub.faults.redirect_loop.get(name) == "cdn":
+            self._send(302, {"Location": path}, b"")
+            return
         statuses = self.server.hub.faults.cdn_status.get(name)
         status = statuses.pop(0) if statuses else None
         if status is not None:
@@ -294,18 +330,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
             data, status = data[start:end], 206
+        if name in self.server.hub.faults.no_length:
+            # The body's end is the connection's end: the client cannot know its size before.
+            entry = self._send(status, {**headers, "Connection": "close"}, b"", length=-1)
+            self.close_connection = True
+            self._write_body(entry, data)
+            return
         hold = self.server.hub.faults.hold.pop(name, None) if self._method == "GET" else None
         if hold is not None:
             entry = self._send(status, headers, data[:hold.after], length=len(data))
             self.wfile.flush()
             hold.reached.set()
             hold.release.wait(timeout=60)
-            entry.body_bytes = len(data)
-            try:
-                self.wfile.write(data[hold.after:])
-            except (BrokenPipeError, ConnectionResetError):  # the client hung up (a cancel)
-                entry.body_bytes = hold.after
-                raise
+            self._write_body(entry, data[hold.after:])
             return
         cuts = self.server.hub.faults.cut_after.get(name)
         cut = cuts.pop(0) if cuts and self._method == "GET" else None
@@ -328,12 +365,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: dict[str, str], body: bytes,
               length: int | None = None) -> LoggedRequest:
-        entry = self._log(status, len(body) if self._method == "GET" else 0)
+        """The answer; `length` announces another body size than `body`'s (-1: none)."""
+        entry = self._log(status, 0)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
+        if length != -1:
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+        listed_repo = self._path.removeprefix("/api/models/").partition("/revision/")[0]
+        if self._file in self.server.hub.faults.big_headers or \
+                listed_repo in self.server.hub.faults.big_headers:
+            for i in range(30):
+                self.send_header(f"X-Padding-{i}", "x" * 10_000)
         self.end_headers()
-        if self._method == "GET" and body:
-            self.wfile.write(body)
+        self._write_body(entry, body)
         return entry
+
+    def _write_body(self, entry: LoggedRequest, body: bytes) -> None:
+        """Body bytes, at `Faults.rate` when set. `entry.body_bytes` counts them before they go
+        out (the client, and the test, may act on them before this thread runs again), and
+        drops what a client that hung up did not take."""
+        if self._method != "GET" or not body:
+            return
+        rate = self.server.hub.faults.rate if self._file is not None else None
+        step = max(1, rate // 20) if rate else len(body)  # twenty writes a second
+        for start in range(0, len(body), step):
+            piece = body[start:start + step]
+            if rate:
+                time.sleep(len(piece) / rate)
+            entry.body_bytes += len(piece)
+            try:
+                self.wfile.write(piece)
+            except ConnectionError:
+                entry.body_bytes -= len(piece)
+                raise

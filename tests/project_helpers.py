@@ -12,15 +12,13 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save as save_safetensors
 
-from sdedit_desktop.edits.requests import (
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
-    EditRequest,
-    EditResult,
     InpaintRequest,
     ReconstructRequest,
-    image_sha256,
 )
+from sdedit_desktop.edits.requests import EditRequest, EditResult, image_sha256
 from sdedit_desktop.models.interface import ModelIdentity
 from sdedit_desktop.project import EmbeddedLora, HistoryEntry, Project, save_project
 from sdedit_desktop.project.pngcodec import encode_png
@@ -58,7 +56,8 @@ def make_requests(image: np.ndarray, mask: np.ndarray) -> list[EditRequest]:
         DragRequest(image=image, mask=mask, method="sde", seed=7, model=SD15,
                     points=(((2, 3), (9, 4)), ((20, 10), (15, 12))), prompt="a cat 🐈",
                     t0=0.5, steps=100, step_size=1.5, source_scale=0.25, target_scale=1.2,
-                    half_size=4, cfg_min=1.5, cfg_max=2.5, lora="auto", lora_scale_min=0.4,
+                    half_size=4, cfg_min=1.5, cfg_max=2.5, lora="auto", lora_rank=4,
+                    lora_scale_min=0.4,
                     lora_scale_max=0.9, grid="reference", max_side=512, region=(0, 0, 24, 16),
                     feather=4),
         DragRequest(image=image, method="ode", points=(((0, 0), (23, 15)),), model=TINY,
@@ -70,7 +69,7 @@ def make_requests(image: np.ndarray, mask: np.ndarray) -> list[EditRequest]:
         DiffEditRequest(image=image, method="sde", source_prompt="a bowl of apples",
                         target_prompt="a bowl of pears", encode_ratio=0.6, steps=40,
                         guidance=6.0, mask_mode="auto", mask_samples=5, mask_strength=0.4,
-                        mask_threshold=0.3, model=SD15),
+                        mask_threshold=0.3, model=SD15, grid="reference"),
         DiffEditRequest(image=image, mask=mask, method="ode", mask_mode="user",
                         region=(8, 4, 16, 12), feather=2),
         DiffEditRequest(image=image, method="sde", mask_mode="full", seed=0, max_side=None),

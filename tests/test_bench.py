@@ -39,12 +39,11 @@ def test_bench_reports_every_method_and_the_reference_execution(tmp_path, capsys
     assert "drag, reference execution" in table and "speed-up" in table
 
 
-def test_unet_call_timer_times_every_call_and_restores_the_model():
+def test_unet_call_timer_times_every_call_and_restores_the_model(make_tiny_model):
     from sdedit_desktop.bench.call_timer import UnetCallTimer
     from sdedit_desktop.edits import DragRequest, run_edit
-    from sdedit_desktop.models.tiny import build_tiny_model
 
-    model = build_tiny_model()
+    model = make_tiny_model()
     image = np.zeros((64, 64, 3), np.uint8)
     request = DragRequest(image=image, points=(((16, 16), (40, 16)),), steps=10, max_side=None)
     timer = UnetCallTimer(model)

@@ -95,7 +95,7 @@ def test_inpaint_and_diffedit_cli(files, capsys, method):
     (["drag", "--image", "{d}/in.png", "--points", "1,1:5,5", "--out", "{d}/no/dir/x.png"],
      "does not exist"),
     (["drag", "--image", "{d}/in.png", "--points", "1,1:5,5", "--out", "{d}/x.gif"],
-     "unsupported output format"),
+     "must end in .png"),
     (["inpaint", "--image", "{d}/in.png"], "--mask"),
     (["inpaint", "--image", "{d}/in.png", "--mask", "{d}/mask.png", "--order", "3"],
      "invalid choice"),
@@ -184,18 +184,23 @@ def test_help_does_not_import_torch():
 
 
 def test_an_unwritable_output_folder_is_refused_before_computing(files, capsys, monkeypatch):
+    import errno
     import os
 
     from sdedit_desktop.cli import edit_commands
 
-    real_access = os.access
-    # A read-only folder (checked through os.access, so the test also holds when run as root).
-    monkeypatch.setattr(edit_commands.os, "access",
-                        lambda path, mode: False if str(path) == str(files) and mode == os.W_OK
-                        else real_access(path, mode))
+    real_open = os.open
+
+    def read_only_folder(path, flags, *args):  # as the OS answers (root included) when it is
+        if flags & os.O_CREAT and os.path.dirname(os.fspath(path)) == str(files):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only_folder)
     loaded = []
     monkeypatch.setattr(edit_commands, "load_cli_model", lambda args: loaded.append(args))
     code, _out, err = run(capsys, "reconstruct", "--model", "tiny", "--image",
                           str(files / "in.png"), "--steps", "2", "--quiet")
-    assert code == 2 and "is not writable" in err and err.count("\n") == 1, err
+    assert code == 2 and "cannot create a file in" in err and "Permission denied" in err, err
+    assert err.count("\n") == 1
     assert loaded == []  # refused before the model loads, let alone computes

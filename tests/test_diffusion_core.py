@@ -14,17 +14,16 @@ from sdedit_desktop.diffusion.cycle_sde import (
 )
 from sdedit_desktop.diffusion.ddim import ddim_invert, ddim_step, sample
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample, dpm_solver_step
-from sdedit_desktop.diffusion.guidance import guided
-from sdedit_desktop.diffusion.schedule import (
+from sdedit_desktop.diffusion.grids import (
     CLEAN,
     Step,
-    cosine_schedule,
     edit_window,
     lowest_steps,
     reference_grid,
-    sd15_schedule,
     uniform_grid,
 )
+from sdedit_desktop.diffusion.guidance import guided
+from sdedit_desktop.diffusion.schedule import cosine_schedule, sd15_schedule
 from sdedit_desktop.diffusion.toy import GaussianMixture1D, mixture_noise_predictor
 
 SD15_SCHEDULER_CONFIG = dict(

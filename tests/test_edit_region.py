@@ -9,7 +9,6 @@ from sdedit_desktop.edits.composite import Compositor, seam_alpha
 from sdedit_desktop.edits.region import (
     CONTEXT,
     auto_region,
-    crop_request,
     expand_to_region,
     mask_bounds,
     point_from_crop,
@@ -84,7 +83,7 @@ def test_diffedit_without_its_user_mask_uses_the_whole_image():
 
 
 def test_expand_keeps_a_bounding_box_that_is_already_large():
-    region = expand_to_region(mask_bounds(box_mask(3, 7, 2000, 1500)), W, H, 0)
+    region = expand_to_region(mask_bounds(box_mask(3, 7, 2000, 1500)), W, H, 0, 512)
     assert region == (0, 0, 2000, 1504)
 
 
@@ -113,8 +112,11 @@ def test_a_region_must_contain_every_point_and_some_of_the_mask():
                                       region=(1000, 1000, 64, 64)))
     with pytest.raises(EditError, match="feather"):
         resolve_region(InpaintRequest(image=blank(), mask=box_mask(0, 0, 50, 50), feather=-1))
-    ok = DragRequest(image=blank(), points=pts, region=(96, 96, 608, 8))
-    assert resolve_region(ok) == (96, 96, 608, 8)
+    ok = DragRequest(image=blank(), points=pts, region=(96, 96, 608, 64))
+    assert resolve_region(ok) == (96, 96, 608, 64)
+    # 608x8 would need 4864x64 px to give the model its 64 px short side: past max_side
+    with pytest.raises(EditError, match="too narrow to edit"):
+        resolve_region(DragRequest(image=blank(), points=pts, region=(96, 96, 608, 8)))
 
 
 def test_points_and_masks_map_into_the_crop_and_back():
@@ -124,7 +126,7 @@ def test_points_and_masks_map_into_the_crop_and_back():
     mask = box_mask(1300, 800, 1310, 805)
     req = DragRequest(image=np.arange(H * W * 3, dtype=np.uint32).reshape(H, W, 3).astype(
         np.uint8), mask=mask, points=pts, region=region)
-    cropped = crop_request(req, region)
+    cropped = req.in_region(region)
     assert cropped.points == (((0, 0), (511, 511)), ((252, 256), (262, 246)))
     assert cropped.image.shape == (512, 512, 3) and cropped.mask.shape == (512, 512)
     assert np.array_equal(cropped.image[10, 20], req.image[754, 1268])

@@ -18,12 +18,6 @@ from sdedit_desktop.edits import (
 from sdedit_desktop.edits import drag as drag_module
 from sdedit_desktop.edits.drag import copy_paste, drag_plan, drag_step_count, patch_box
 from sdedit_desktop.edits.tensors import image_to_tensor
-from sdedit_desktop.models.tiny import build_tiny_model
-
-
-@pytest.fixture(scope="module")
-def model():
-    return build_tiny_model(0)
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +73,19 @@ def test_copy_paste_at_borders_and_with_overlap():
 
 
 @pytest.mark.parametrize("method", ["sde", "ode"])
-def test_drag_runs_end_to_end_and_is_deterministic(model, image, method):
+def test_drag_runs_end_to_end_and_is_deterministic(tiny_model, image, method):
     req = fast_drag(image, method=method)
-    a, b = run_edit(model, req), run_edit(model, req)
+    a, b = run_edit(tiny_model, req), run_edit(tiny_model, req)
     assert a.image.shape == image.shape and a.image.dtype == np.uint8
     assert np.array_equal(a.image, b.image)
     assert len(a.trajectory) == len(drag_plan([((2, 3), (7, 6))], 2.0)) == 3
     assert np.array_equal(a.trajectory[-1], a.image)
-    c = run_edit(model, req.with_changes(seed=99))
+    c = run_edit(tiny_model, req.with_changes(seed=99))
     assert not np.array_equal(a.image, c.image)
     assert a.unet_calls > 0 and a.unet_samples >= a.unet_calls
 
 
-def test_drag_mask_holds_outside_region_to_the_trajectory(model, image, monkeypatch):
+def test_drag_mask_holds_outside_region_to_the_trajectory(tiny_model, image, monkeypatch):
     recorded = []
     real = drag_module.noise_adding_trajectory
 
@@ -105,7 +99,7 @@ def test_drag_mask_holds_outside_region_to_the_trajectory(model, image, monkeypa
     mask[16:80, 8:88] = 255
     latents = []
     req = fast_drag(image, mask=mask)
-    run_edit(model, req, progress=lambda p: latents.append((p.phase, p.step, p.latent)))
+    run_edit(tiny_model, req, progress=lambda p: latents.append((p.phase, p.step, p.latent)))
     outside = torch.ones(1, 1, 12, 16, dtype=torch.bool)
     outside[..., 2:10, 1:11] = False
     per_step = [(ph, s, x) for ph, s, x in latents if ph.startswith("drag step") and s > 0]
@@ -117,20 +111,20 @@ def test_drag_mask_holds_outside_region_to_the_trajectory(model, image, monkeypa
             assert torch.equal(x.expand(1, 4, 12, 16)[outside.expand(1, 4, 12, 16)],
                                traj.states[s][outside.expand(1, 4, 12, 16)])
     # and the final latent outside the mask is the input latent exactly
-    x0 = model.encode_image(image_to_tensor(image, model.device)).float()
+    x0 = tiny_model.encode_image(image_to_tensor(image, tiny_model.device)).float()
     final = per_step[-1][2]
     sel = outside.expand(1, 4, 12, 16)
     assert torch.equal(final[sel], x0[sel])
     assert torch.equal(recorded[0].states[-1], x0)
 
 
-def test_cancel_stops_within_one_model_call(model, image):
+def test_cancel_stops_within_one_model_call(tiny_model, image):
     calls = {"n": 0}
-    real = model.predict_noise
+    real = tiny_model.predict_noise
 
     class Counting:
         def __getattr__(self, name):
-            return getattr(model, name)
+            return getattr(tiny_model, name)
 
         def predict_noise(self, *a, **kw):
             calls["n"] += 1
@@ -147,9 +141,10 @@ def test_cancel_stops_within_one_model_call(model, image):
     assert calls["n"] <= 6
 
 
-def test_progress_sees_every_step(model, image):
+def test_progress_sees_every_step(tiny_model, image):
     seen = []
-    run_edit(model, InpaintRequest(image=image, mask=_mask(image), steps=7), progress=seen.append)
+    run_edit(tiny_model, InpaintRequest(image=image, mask=_mask(image), steps=7),
+             progress=seen.append)
     assert [(p.phase, p.step, p.total) for p in seen] == [("inpainting", i, 7) for i in
                                                           range(1, 8)]
 
@@ -162,10 +157,10 @@ def _mask(image):
 
 @pytest.mark.parametrize("method", ["sde", "ode"])
 @pytest.mark.parametrize("order", [1, 2])
-def test_inpaint_keeps_the_known_region_and_is_deterministic(model, image, method, order):
+def test_inpaint_keeps_the_known_region_and_is_deterministic(tiny_model, image, method, order):
     req = InpaintRequest(image=image, mask=_mask(image), method=method, order=order, steps=6,
                          prompt="a cat")
-    a, b = run_edit(model, req), run_edit(model, req)
+    a, b = run_edit(tiny_model, req), run_edit(tiny_model, req)
     assert np.array_equal(a.image, b.image)
     far = np.ones(image.shape[:2], bool)
     far[16:80, 24:104] = False  # beyond the feathered seam (3 blur radii + 1 px)
@@ -176,11 +171,11 @@ def test_inpaint_keeps_the_known_region_and_is_deterministic(model, image, metho
 
 @pytest.mark.parametrize("method", ["sde", "ode"])
 @pytest.mark.parametrize("mode", ["auto", "user", "full"])
-def test_diffedit_all_mask_modes(model, image, method, mode):
+def test_diffedit_all_mask_modes(tiny_model, image, method, mode):
     mask = _mask(image) if mode == "user" else None
     req = DiffEditRequest(image=image, mask=mask, method=method, mask_mode=mode, steps=10,
                           source_prompt="a cat", target_prompt="a dog")
-    a, b = run_edit(model, req), run_edit(model, req)
+    a, b = run_edit(tiny_model, req), run_edit(tiny_model, req)
     assert np.array_equal(a.image, b.image) and a.image.shape == image.shape
     if mode == "full":
         assert a.mask is None
@@ -190,20 +185,20 @@ def test_diffedit_all_mask_modes(model, image, method, mode):
         assert np.array_equal(a.mask, mask)
 
 
-def test_diffedit_auto_mask_follows_the_prompt_difference(model, image):
-    same = run_edit(model, DiffEditRequest(image=image, source_prompt="a dog", mask_samples=2,
+def test_diffedit_auto_mask_follows_the_prompt_difference(tiny_model, image):
+    same = run_edit(tiny_model, DiffEditRequest(image=image, source_prompt="a dog", mask_samples=2,
                                            target_prompt="a dog", steps=4))
     # identical prompts: no difference anywhere, so nothing passes the threshold
     assert not same.mask.any()
 
 
-def test_reconstruction_cycle_sde_float64_is_exact_and_beats_ddim():
-    m64 = build_tiny_model(0, dtype=torch.float64)
+def test_reconstruction_cycle_sde_float64_is_exact_and_beats_ddim(make_tiny_model):
+    m64 = make_tiny_model(0, dtype=torch.float64)
     img = (np.random.default_rng(3).random((64, 64, 3)) * 255).astype(np.uint8)
     common = dict(image=img, steps=50, guidance=7.5, prompt="a photo", seed=0)
     sde64 = run_edit(m64, ReconstructRequest(method="sde", dtype="float64", **common))
     ode64 = run_edit(m64, ReconstructRequest(method="ode", dtype="float64", **common))
-    sde32 = run_edit(build_tiny_model(0), ReconstructRequest(method="sde", **common))
+    sde32 = run_edit(make_tiny_model(0), ReconstructRequest(method="sde", **common))
     assert sde64.metrics["latent_max_abs_err"] < 1e-9
     assert sde32.metrics["latent_max_abs_err"] > 100 * sde64.metrics["latent_max_abs_err"]
     assert ode64.metrics["latent_max_abs_err"] > 1e3 * sde64.metrics["latent_max_abs_err"]
@@ -217,28 +212,29 @@ def test_reconstruction_cycle_sde_float64_is_exact_and_beats_ddim():
     ((((-1, 10), (20, 10)),), "outside"),
     ((((10, 96), (20, 10)),), "outside"),
 ])
-def test_bad_points_are_clear_errors(model, image, points, message):
+def test_bad_points_are_clear_errors(tiny_model, image, points, message):
     with pytest.raises(EditError, match=message):
-        run_edit(model, fast_drag(image, points=points))
+        run_edit(tiny_model, fast_drag(image, points=points))
 
 
-def test_points_on_the_border_work(model, image):
+def test_points_on_the_border_work(tiny_model, image):
     req = fast_drag(image, points=(((0, 0), (127, 95)), ((127, 0), (0, 95))), steps=10)
-    assert run_edit(model, req).image.shape == image.shape
+    assert run_edit(tiny_model, req).image.shape == image.shape
 
 
 @pytest.mark.parametrize("shape", [(50, 70, 3), (97, 131, 3), (40, 300, 3)])
-def test_any_size_comes_back_at_the_input_size(model, shape):
+def test_any_size_comes_back_at_the_input_size(tiny_model, shape):
     img = (np.random.default_rng(1).random(shape) * 255).astype(np.uint8)
     h, w = shape[:2]
-    req = fast_drag(img, points=(((0, 0), (w - 1, h - 1)),), steps=5, max_side=256)
-    assert run_edit(model, req).image.shape == shape
+    # max_side 512: 40x300 is scaled up to 64x480 (at 256 its 7.5:1 shape would be refused)
+    req = fast_drag(img, points=(((0, 0), (w - 1, h - 1)),), steps=5, max_side=512)
+    assert run_edit(tiny_model, req).image.shape == shape
 
 
-def test_inpaint_needs_a_mask(model, image):
+def test_inpaint_needs_a_mask(tiny_model, image):
     with pytest.raises(EditError, match="needs a mask"):
-        run_edit(model, InpaintRequest(image=image))
+        run_edit(tiny_model, InpaintRequest(image=image))
     with pytest.raises(EditError, match="empty"):
-        run_edit(model, InpaintRequest(image=image, mask=np.zeros(image.shape[:2], np.uint8)))
+        run_edit(tiny_model, InpaintRequest(image=image, mask=np.zeros(image.shape[:2], np.uint8)))
     with pytest.raises(EditError, match="must match"):
-        run_edit(model, InpaintRequest(image=image, mask=np.zeros((5, 5), np.uint8)))
+        run_edit(tiny_model, InpaintRequest(image=image, mask=np.zeros((5, 5), np.uint8)))

@@ -5,11 +5,10 @@ import numpy as np
 from sdedit_desktop.edits import DragRequest, run_edit
 from sdedit_desktop.models.lora import LoraCache
 from sdedit_desktop.models.lora_provider import lora_provider
-from sdedit_desktop.models.tiny import build_tiny_model
 
 
-def test_drag_with_auto_lora_trains_once_then_reuses(tmp_path):
-    model = build_tiny_model(0)
+def test_drag_with_auto_lora_trains_once_then_reuses(make_tiny_model, tmp_path):
+    model = make_tiny_model(0)
     img = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
     provide = lora_provider(LoraCache(tmp_path))
     req = DragRequest(image=img, points=(((10, 10), (30, 20)),), steps=10, lora="auto",

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from engine_helpers import TIMEOUT_MS, Recorder, wait_end
 from engine_helpers import drag_request as _drag
-from engine_helpers import gradient_image as _image
+from images import textured_image as _image
 
 from sdedit_desktop.edits import run_edit
-from sdedit_desktop.edits.requests import InpaintRequest, ReconstructRequest
+from sdedit_desktop.edits.kinds import InpaintRequest, ReconstructRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.engine.responsiveness import trace_job
 from sdedit_desktop.models.interface import ModelSpec
@@ -79,6 +79,7 @@ def test_drag_matches_direct_run_edit_with_ordered_progress_and_previews(qtbot, 
         np.testing.assert_array_equal(shown, step_image)
 
 
+@pytest.mark.slow
 def test_lora_phase_then_cache_hit(qtbot, tiny):
     engine, rec, _ = tiny
     request = _drag(lora="auto", prompt="a red square")

@@ -6,18 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from engine_helpers import FakeClock
 
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.requests import (
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
     InpaintRequest,
     ReconstructRequest,
+    kind_of,
 )
+from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, is_out_of_memory
-from sdedit_desktop.engine.latent_preview import SD15_LATENT_RGB_FACTORS, latent_to_rgb
-from sdedit_desktop.engine.plan import drag_step_count, plan_for
+from sdedit_desktop.engine.latent_preview import DEFAULT_LATENT_RGB, latent_to_rgb
 from sdedit_desktop.engine.progress_tracker import PlannedPhase, ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.models.errors import ModelNotFoundError, ModelOutOfMemoryError
@@ -34,8 +35,8 @@ def test_latent_preview_applies_the_sd15_factors_exactly():
     latent[0, 3, 1, 2] = 1.0  # channel 3 only
     rgb = latent_to_rgb(latent)
     assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
-    expected_00 = [round((1 + f) * 127.5) for f in SD15_LATENT_RGB_FACTORS[0]]
-    expected_12 = [round((1 + f) * 127.5) for f in SD15_LATENT_RGB_FACTORS[3]]
+    expected_00 = [round((1 + f) * 127.5) for f in DEFAULT_LATENT_RGB[0]]
+    expected_12 = [round((1 + f) * 127.5) for f in DEFAULT_LATENT_RGB[3]]
     assert rgb[0, 0].tolist() == expected_00 == [172, 157, 169]
     assert rgb[1, 2].tolist() == expected_12 == [100, 94, 36]
     assert rgb[0, 1].tolist() == [128, 128, 128]  # a zero latent is mid grey
@@ -44,7 +45,7 @@ def test_latent_preview_applies_the_sd15_factors_exactly():
 def test_latent_preview_matches_einsum_and_accepts_any_layout():
     gen = torch.Generator().manual_seed(0)
     latent = torch.randn(1, 4, 5, 7, generator=gen)
-    factors = torch.tensor(SD15_LATENT_RGB_FACTORS)
+    factors = torch.tensor(DEFAULT_LATENT_RGB)
     reference = torch.einsum("chw,cr->hwr", latent[0], factors)
     reference = ((reference + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
     out = latent_to_rgb(latent)
@@ -64,16 +65,10 @@ def test_latent_preview_rejects_non_latents(shape):
 # --- progress tracker -------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_tracker_weights_phases_by_cost_and_estimates_eta():
-    clock = Clock()
+    clock = FakeClock()
     plan = (PlannedPhase("LoRA", 10, 3.0), PlannedPhase("drag step 1/", 20, 1.0))
     tracker = ProgressTracker(plan, clock)
     assert tracker.update("LoRA", 0, 10).eta_s is None
@@ -93,7 +88,7 @@ def test_tracker_weights_phases_by_cost_and_estimates_eta():
 
 
 def test_tracker_drops_skipped_phases_and_adds_unforeseen_ones():
-    clock = Clock()
+    clock = FakeClock()
     plan = (PlannedPhase("LoRA", 100, 3.0), PlannedPhase("inverting", 10),
             PlannedPhase("editing", 10))
     tracker = ProgressTracker(plan, clock)
@@ -107,7 +102,7 @@ def test_tracker_drops_skipped_phases_and_adds_unforeseen_ones():
 
 
 def test_tracker_repeated_phase_name_is_a_new_occurrence():
-    tracker = ProgressTracker((PlannedPhase("noising", 4), PlannedPhase("noising", 4)), Clock())
+    tracker = ProgressTracker((PlannedPhase("noising", 4), PlannedPhase("noising", 4)), FakeClock())
     assert tracker.update("noising", 4, 4).overall_fraction == pytest.approx(0.5)
     assert tracker.update("noising", 4, 4).overall_fraction == pytest.approx(0.5)  # same step
     assert tracker.update("noising", 1, 4).overall_fraction == pytest.approx(5 / 8)
@@ -115,42 +110,45 @@ def test_tracker_repeated_phase_name_is_a_new_occurrence():
 
 
 def test_tracker_without_plan_follows_phases():
-    tracker = ProgressTracker((), Clock())
+    tracker = ProgressTracker((), FakeClock())
     assert tracker.update("sampling", 5, 10).overall_fraction == pytest.approx(0.5)
     assert tracker.update("sampling", 10, 10).overall_fraction == pytest.approx(0.999)
 
 
 # --- plans ------------------------------------------------------------------------------------
+def _plan(request):
+    return kind_of(request).plan(request)
+
 
 
 def test_drag_plan_matches_the_edit_geometry():
     # 24 px right, 8 down in a 96x64 image (working size = image): latent (3, 1) -> |d| = 3.16
     # -> m = 2 steps of 1.58 (closer to 2 than one step of 3.16).
     request = DragRequest(image=IMAGE, points=(((20, 20), (44, 28)),), steps=50)
-    assert drag_step_count(request) == 2
-    assert [(p.prefix, p.steps) for p in plan_for(request)] == [
+    assert request.drag_step_count() == 2
+    assert [(p.prefix, p.steps) for p in _plan(request)] == [
         ("drag step 1/", 30), ("drag step 2/", 30)]
     ode = request.with_changes(method="ode", lora="auto")
-    assert [(p.prefix, p.steps) for p in plan_for(ode)] == [
+    assert [(p.prefix, p.steps) for p in _plan(ode)] == [
         ("LoRA", 100), ("inverting 1/", 30), ("drag step 1/", 30), ("inverting 2/", 30),
         ("drag step 2/", 30)]
     # A 4x larger image is scaled to max_side 384: the same drag in latent pixels.
     big = np.zeros((256, 384, 3), np.uint8)
     scaled = DragRequest(image=big, points=(((80, 80), (176, 112)),), max_side=96)
-    assert drag_step_count(scaled) == 2
-    assert drag_step_count(request.with_changes(points=())) == 1
+    assert scaled.drag_step_count() == 2
+    assert request.with_changes(points=()).drag_step_count() == 1
 
 
 def test_plans_for_other_edits():
-    assert [(p.prefix, p.steps, p.cost) for p in plan_for(
+    assert [(p.prefix, p.steps, p.cost) for p in _plan(
         InpaintRequest(image=IMAGE, steps=25))] == [("inpainting", 25, 2.0)]
     diffedit = DiffEditRequest(image=IMAGE, target_prompt="a cat", steps=50)
-    assert [(p.prefix, p.steps) for p in plan_for(diffedit)] == [
+    assert [(p.prefix, p.steps) for p in _plan(diffedit)] == [
         ("computing mask", 1), ("editing", 35)]
-    assert [(p.prefix, p.steps) for p in plan_for(
+    assert [(p.prefix, p.steps) for p in _plan(
         diffedit.with_changes(method="ode", mask_mode="full"))] == [
         ("inverting", 35), ("editing", 35)]
-    assert [(p.prefix, p.steps) for p in plan_for(
+    assert [(p.prefix, p.steps) for p in _plan(
         ReconstructRequest(image=IMAGE, steps=40, t0=0.5))] == [("reconstructing", 20)]
 
 

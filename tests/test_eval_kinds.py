@@ -11,7 +11,7 @@ from eval_data import noise_image
 from PIL import Image
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.eval.datasets.inpaint import DEFAULT_INPAINT_PROMPT
+from sdedit_desktop.edits.kinds.inpaint import PAPER_EVAL_PROMPT as DEFAULT_INPAINT_PROMPT
 
 
 def _rows(out: Path) -> list[dict[str, str]]:

@@ -75,7 +75,11 @@ def test_run_writes_every_report_and_records_bad_data_as_failures(single_run):
     assert "outside" in reasons["bad_outside"] and "not an image" in reasons["bad_unreadable"]
     groups = {g["method"]: g for g in summary["groups"]}
     assert set(groups) == {"sde", "ode"}
-    assert groups["sde"]["metrics"]["dift_distance"]["n"] == GOOD
+    dift = groups["sde"]["metrics"]["dift_distance"]
+    # DragBench averages over points: 3 one-point samples and the two-point DragDiffusion one
+    assert dift["n"] == GOOD + 1 and dift["samples"] == GOOD and dift["per"] == "item"
+    assert "NOT COMPARABLE" in summary["metric_notes"]["dift_distance"]
+    assert summary["provenance"]["model"]["identity"]["kind"] == "tiny"
     assert "lpips" in summary["unavailable_metrics"] or "lpips" in groups["sde"]["metrics"]
     rows = csv_rows(single_run)
     assert len(rows) == 16 and sum(r["status"] == "ok" for r in rows) == 2 * GOOD
@@ -99,11 +103,18 @@ def test_rerun_does_no_edit(single_run, bench, monkeypatch, capsys):
     assert csv_rows(single_run) == before
 
 
-def test_a_changed_option_reruns_the_edits(single_run, bench, monkeypatch, tmp_path):
+def test_a_changed_option_is_refused_and_replace_reruns_the_edits(single_run, bench, monkeypatch,
+                                                                  tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(single_run, out)
     calls = count_edits(monkeypatch)
-    assert main(["eval", "drag", str(bench), "--out", str(out), *FAST, "--seed", "7"]) == 0
+    assert main(["eval", "drag", str(bench), "--out", str(out), *FAST, "--seed", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "request.seed:" in err and "-> 7" in err
+    assert "--replace" in err
+    assert calls == [] and csv_rows(out) == csv_rows(single_run)  # nothing replaced
+    assert main(["eval", "drag", str(bench), "--out", str(out), *FAST, "--seed", "7",
+                 "--replace"]) == 0
     assert len(calls) == 2 * GOOD
 
 
@@ -164,29 +175,52 @@ def test_two_process_accelerate_run_equals_the_single_process_run(single_run, be
     assert summary["ok"] == 2 * GOOD and summary["failed"] == 8
 
 
-def test_user_study_page_is_blind_and_the_tally_maps_answers_to_methods(single_run, capsys):
-    assert main(["eval", "study", str(single_run), "--seed", "3"]) == 0
-    page = (single_run / "study" / "index.html").read_text()
-    key = json.loads((single_run / "study" / "key.json").read_text())
+def _page_data(page: str) -> dict:
+    return json.loads(page.split("const DATA = ", 1)[1].split(";\n", 1)[0])
+
+
+def test_user_study_pages_are_blind_per_participant_and_the_tally_maps_answers_to_methods(
+        single_run, capsys):
+    assert main(["eval", "study", str(single_run), "--seed", "3",
+                 "--participants", "alice,bob"]) == 0
+    study = single_run / "study"
+    key = json.loads((study / "key.json").read_text())
     questions = key["questions"]
     assert len(questions) == GOOD  # one per sample with both an SDE and an ODE result
-    assert "sde" not in page.lower() and "ode" not in page.lower().replace("code", "")
-    sides = [q["left"] for q in questions.values()]
-    assert set(sides) == {"sde", "ode"}  # randomised per question (seed 3 draws both)
+    for pid in ("alice", "bob"):
+        page = (study / "p" / f"{pid}.html").read_text()
+        assert "sde" not in page.lower() and "ode" not in page.lower().replace("code", "")
+        data = _page_data(page)
+        assert [q["id"] for q in data["questions"]] == key["participants"][pid]["order"]
+        # a drag question shows what was asked: the drawn points and mask, and the prompt
+        assert all(q["asked"] for q in data["questions"])
+        assert {q["prompt"] for q in data["questions"]} == {"a cube", "a photo"}
     for qid, q in questions.items():  # the neutral copies are the right images
-        left = (single_run / "study" / "images" / f"{qid}_left.png").read_bytes()
-        assert left == (single_run / "samples" / q["sample"] / f"{q['left']}.png").read_bytes()
-    answers = single_run / "answers.json"
-    answers.write_text(json.dumps({"study": key["study"], "participant": "p1",
-                                   "answers": {qid: "left" for qid in questions}}))
+        for role in ("a", "b"):
+            copy = (study / "images" / f"{qid}_{role}.png").read_bytes()
+            assert copy == (single_run / "samples" / q["sample"] / f"{q[role]}.png").read_bytes()
+    files = []
+    for pid, side in (("alice", "left"), ("bob", "right")):
+        path = single_run / f"answers-{pid}.json"
+        path.write_text(json.dumps({"study": key["study"], "participant": pid,
+                                    "answers": {qid: side for qid in questions}}))
+        files.append(str(path))
     capsys.readouterr()
-    assert main(["eval", "tally", str(single_run), str(answers)]) == 0
-    tally = json.loads((single_run / "study" / "tally.json").read_text())
-    assert tally["votes"] == {m: sides.count(m) for m in set(sides)}
-    assert tally["answers"] == GOOD
-    assert "SDE preferred in" in capsys.readouterr().out
-    answers.write_text(json.dumps({"study": "other", "answers": {}}))
-    assert main(["eval", "tally", str(single_run), str(answers)]) == 2
+    # alice's file twice (sent twice by mistake) counts once
+    assert main(["eval", "tally", str(single_run), *files, files[0]]) == 0
+    tally = json.loads((study / "tally.json").read_text())
+    expected = {"sde": 0, "ode": 0}
+    for pid, side in (("alice", "left"), ("bob", "right")):
+        for qid, q in questions.items():
+            left = key["participants"][pid]["left"][qid]
+            expected[q[left if side == "left" else ("b" if left == "a" else "a")]] += 1
+    assert tally["votes"] == expected and tally["answers"] == 2 * GOOD
+    assert tally["participants"] == 2 and tally["duplicates"] == {"alice": [files[0]]}
+    out = capsys.readouterr().out
+    assert "SDE preferred in" in out and "ODE preferred in" in out
+    Path(files[0]).write_text(json.dumps({"study": "other", "participant": "alice",
+                                          "answers": {}}))
+    assert main(["eval", "tally", str(single_run), files[0]]) == 2
     assert "this run's study is" in capsys.readouterr().err
 
 

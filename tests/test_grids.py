@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import step_sigma
-from sdedit_desktop.diffusion.schedule import (
+from sdedit_desktop.diffusion.grids import (
     CLEAN,
     GridError,
     edit_window,
     make_grid,
     reference_grid,
-    sd15_schedule,
     uniform_grid,
 )
+from sdedit_desktop.diffusion.schedule import sd15_schedule
 from sdedit_desktop.diffusion.toy import GaussianMixture1D, mixture_noise_predictor
 
 T = 1000

@@ -7,27 +7,26 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from engine_helpers import TIMEOUT_MS, Recorder, wait_end
+from images import textured_image
 from PIL import Image
 
 from sdedit_desktop.cli import main
-from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.models.loading import load_model
 from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora, load_lora_file
-from sdedit_desktop.models.tiny import build_tiny_model
 
 FAST = LoraSettings(steps=2)
 
 
 def _image(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return textured_image(64, 64, seed)
 
 
 def _not_a_folder(tmp_path: Path) -> Path:
@@ -36,8 +35,8 @@ def _not_a_folder(tmp_path: Path) -> Path:
     return path
 
 
-def test_cache_path_that_is_a_file_warns_once_and_keeps_the_lora(tmp_path, caplog):
-    model = build_tiny_model(0)
+def test_cache_path_that_is_a_file_warns_once_and_keeps_the_lora(make_tiny_model, tmp_path, caplog):
+    model = make_tiny_model(0)
     cache = LoraCache(_not_a_folder(tmp_path))
     with caplog.at_level(logging.WARNING):
         key = ensure_lora(model, _image(), "a cat", FAST, cache)
@@ -54,15 +53,16 @@ def test_cache_path_that_is_a_file_warns_once_and_keeps_the_lora(tmp_path, caplo
     assert cache.read_metadata(key)["prompt"] == "a cat"
     exported = tmp_path / "kept.safetensors"
     cache.export(key, exported)
-    load_lora_file(build_tiny_model(0), exported)
+    load_lora_file(make_tiny_model(0), exported)
 
 
-def test_safetensors_write_failure_keeps_the_edit(tmp_path):
-    """safetensors' own writer fails (here: a folder sits where its temp file must go)."""
-    model = build_tiny_model(0)
+def test_safetensors_write_failure_keeps_the_edit(make_tiny_model, tmp_path):
+    """The weights cannot be written (here: a folder sits where the file must go; a file
+    planted at a temporary name no longer can: those are random and created exclusively)."""
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path / "lora")
     key = cache.key(model.identity, _image(), "a cat", FAST)
-    cache.weights_path(key).with_suffix(f".{os.getpid()}.tmp").mkdir(parents=True)
+    cache.weights_path(key).mkdir(parents=True)
     assert ensure_lora(model, _image(), "a cat", FAST, cache) == key
     assert model.has_lora and not cache.has(key)
     assert "could not be written" in cache.take_warnings()[0]
@@ -89,8 +89,9 @@ def test_garbage_entries_are_skipped_by_list_and_eviction(tmp_path, capsys, meta
     assert cache.entries() == [] and cache.evict() == []
 
 
-def test_garbage_metadata_under_the_requested_key_is_retrained_and_repaired(tmp_path):
-    model = build_tiny_model(0)
+def test_garbage_metadata_under_the_requested_key_is_retrained_and_repaired(make_tiny_model,
+                                                                            tmp_path):
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path / "lora")
     key = ensure_lora(model, _image(), "a cat", FAST, cache)
     model.detach_lora()
@@ -125,7 +126,7 @@ def test_clear_of_a_read_only_cache_is_one_line_exit_2(tmp_path, capsys, monkeyp
     assert err.count("\n") == 1 and "Read-only file system" in err and "Traceback" not in err
 
 
-def test_cli_train_with_an_unwritable_cache_exports_the_lora(tmp_path, capsys):
+def test_cli_train_with_an_unwritable_cache_exports_the_lora(make_tiny_model, tmp_path, capsys):
     image = tmp_path / "in.png"
     Image.fromarray(_image()).save(image)
     out = tmp_path / "out.safetensors"
@@ -135,7 +136,7 @@ def test_cli_train_with_an_unwritable_cache_exports_the_lora(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Traceback" not in captured.err and "trained LoRA" in captured.out
-    load_lora_file(build_tiny_model(0), out)
+    load_lora_file(make_tiny_model(0), out)
     assert json.loads(out.with_suffix(".json").read_text())["settings"]["steps"] == 2
 
 

@@ -19,7 +19,6 @@ from sdedit_desktop.models.errors import LoraError, ModelError
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.models.loading import load_model
 from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora, load_lora_file
-from sdedit_desktop.models.tiny import build_tiny_model
 
 
 @contextmanager
@@ -71,9 +70,9 @@ def test_bench_refuses_counts_out_of_range(capsys, extra):
 
 
 @pytest.fixture(scope="module")
-def lora_file(tmp_path_factory):
+def lora_file(make_tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("lora")
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     cache = LoraCache(folder / "cache")
     key = ensure_lora(model, image, "a cat", LoraSettings(steps=2, rank=4), cache)
@@ -81,31 +80,31 @@ def lora_file(tmp_path_factory):
 
 
 @pytest.mark.parametrize("alpha", ["nan", "inf", "-4"])
-def test_lora_file_alpha_must_be_finite_and_positive(tmp_path, lora_file, alpha):
+def test_lora_file_alpha_must_be_finite_and_positive(make_tiny_model, tmp_path, lora_file, alpha):
     state = load_file(str(lora_file))
     path = tmp_path / "alpha.safetensors"
     save_file(state, str(path), metadata={"format": "sdedit-lora", "alpha": alpha})
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     with pytest.raises(LoraError, match=r"alpha\.safetensors: .*alpha must be a finite number"):
         load_lora_file(model, path)
     assert not model.has_lora
 
 
-def test_lora_file_weights_must_be_finite(tmp_path, lora_file):
+def test_lora_file_weights_must_be_finite(make_tiny_model, tmp_path, lora_file):
     state = load_file(str(lora_file))
     name = next(iter(state))
     state[name] = state[name].clone()
     state[name][0, 0] = float("nan")
     path = tmp_path / "nan.safetensors"
     save_file(state, str(path), metadata={"format": "sdedit-lora", "alpha": "4"})
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     with pytest.raises(LoraError, match="non-finite values"):
         load_lora_file(model, path)
     assert not model.has_lora
 
 
-def test_cached_lora_with_nan_weights_is_retrained(tmp_path):
-    model = build_tiny_model(0)
+def test_cached_lora_with_nan_weights_is_retrained(make_tiny_model, tmp_path):
+    model = make_tiny_model(0)
     image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     cache = LoraCache(tmp_path / "cache")
     settings = LoraSettings(steps=2, rank=4)
@@ -119,12 +118,12 @@ def test_cached_lora_with_nan_weights_is_retrained(tmp_path):
     assert json.loads(cache.metadata_path(key).read_text())["prompt"] == "a dog"
 
 
-def test_foreign_lora_prints_nothing_but_our_error(tmp_path, capfd, caplog):
+def test_foreign_lora_prints_nothing_but_our_error(make_tiny_model, tmp_path, capfd, caplog):
     module = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
     path = tmp_path / "foreign.safetensors"
     save_file({f"{module}.lora_down.weight": torch.zeros(4, 999),
                f"{module}.lora_up.weight": torch.zeros(999, 4)}, str(path))
-    model = build_tiny_model(0)
+    model = make_tiny_model(0)
     capfd.readouterr()
     with caplog.at_level(logging.DEBUG), _no_warnings(), pytest.raises(
             LoraError, match=r"foreign\.safetensors is not a LoRA this model can"):

@@ -7,6 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hub_helpers import (
+    EXTRAS,
+    REPO,
+    UNET,
+    bytes_reported_per_file,
+    fetched,
+    partial_file,
+    range_start,
+    snapshot_files,
+    tiny_model_files,
+)
 from hub_server import HubRepo
 from huggingface_hub import constants
 
@@ -19,21 +30,7 @@ from sdedit_desktop.models.hub import (
     find_snapshot,
     repo_folder,
 )
-from sdedit_desktop.models.tiny import save_tiny_model
 
-REPO = "tests/tiny-sd"
-UNET = "unet/diffusion_pytorch_model.safetensors"
-# What a diffusers SD repo holds besides the model: none of it may be fetched.
-EXTRAS = {
-    "README.md": b"# tiny\n",
-    ".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
-    "v1-5-pruned.ckpt": b"PK\x03\x04 pickle" * 300,
-    "v1-5-pruned-emaonly.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " * 200,
-    "unet/diffusion_pytorch_model.bin": b"PK\x03\x04 unet pickle" * 300,
-    "safety_checker/config.json": b"{}",
-    "safety_checker/model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " * 300,
-    "feature_extractor/preprocessor_config.json": b"{}",
-}
 FP16 = {f"{c}/{stem}.fp16.safetensors": b"fp16 weights of " + c.encode() * 2000
         for c, stem in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
                         ("text_encoder", "model"))}
@@ -41,32 +38,13 @@ FP16 = {f"{c}/{stem}.fp16.safetensors": b"fp16 weights of " + c.encode() * 2000
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory) -> dict[str, bytes]:
-    """The tiny diffusers model, file by file (what a download must bring back)."""
-    folder = save_tiny_model(tmp_path_factory.mktemp("served") / "tiny")
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return tiny_model_files(tmp_path_factory.mktemp("served"))
 
 
 @pytest.fixture
 def hub(hub_server, model_files):
     hub_server.add_repo(HubRepo(REPO, {**model_files, **EXTRAS, **FP16}))
     return hub_server
-
-
-@pytest.fixture
-def small_chunks(monkeypatch):
-    """huggingface_hub reads 10 MB per progress step; the tiny files need smaller steps for a
-    cancel or a cut to land inside a file."""
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
-
-
-def _fetched(server) -> list[str]:
-    return sorted({r.file for r in server.log if r.file is not None})
-
-
-def _snapshot_files(snapshot: Path) -> dict[str, bytes]:
-    return {p.relative_to(snapshot).as_posix(): p.read_bytes()
-            for p in sorted(snapshot.rglob("*")) if p.is_file()}
 
 
 def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, capsys):
@@ -78,9 +56,9 @@ def test_cli_download_fetches_the_model_then_it_loads_offline(hub, model_files, 
                           f"{total / 1e6:.1f} MB; {total / 1e6:.1f} MB to fetch into ")
     snapshot = find_snapshot(REPO)
     assert snapshot.revision == hub.repos[REPO].commit and str(snapshot.path) in out
-    assert _snapshot_files(snapshot.path) == model_files
+    assert snapshot_files(snapshot.path) == model_files
     # Only what the default (fp32) variant needs: no pickle, no other variant, no extras.
-    assert _fetched(hub) == sorted(model_files)
+    assert fetched(hub) == sorted(model_files)
     assert hub.bytes_served() == sum(len(b) for b in model_files.values())
     # Offline now: the loader finds the snapshot and asks the server nothing.
     from sdedit_desktop.models.interface import ModelSpec
@@ -104,23 +82,7 @@ def _download(progress=None, cancel=None, **kwargs):
     return download_model(REPO, progress=record, cancel=cancel, **kwargs), seen
 
 
-def _range_start(request) -> int:
-    assert request.range and request.range.startswith("bytes=") and request.range.endswith("-")
-    return int(request.range[len("bytes="):-1])
-
-
-def _bytes_reported_per_file(seen: list[DownloadProgress]) -> dict[str, int]:
-    """Bytes the progress reports added while each file was current."""
-    per_file: dict[str, int] = {}
-    last = 0
-    for p in seen:
-        if p.file:
-            per_file[p.file] = per_file.get(p.file, 0) + p.done_bytes - last
-        last = p.done_bytes
-    return per_file
-
-
-def test_progress_counts_each_served_byte_once(hub, model_files, small_chunks):
+def test_progress_counts_each_served_byte_once(hub, model_files):
     snapshot, seen = _download()
     total = sum(len(b) for b in model_files.values())
     done = [p.done_bytes for p in seen]
@@ -128,27 +90,25 @@ def test_progress_counts_each_served_byte_once(hub, model_files, small_chunks):
     assert all(p.total_bytes == total for p in seen)
     assert seen[-1].files_done == seen[-1].files_total == len(model_files)
     assert len([p for p in seen if p.file == UNET]) > 2  # reported as it arrives, not at the end
-    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
-    assert _snapshot_files(snapshot.path) == model_files
+    assert bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert snapshot_files(snapshot.path) == model_files
 
 
-def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files, small_chunks):
+def test_a_connection_cut_mid_file_resumes_with_a_range_request(hub, model_files):
     hub.faults.cut_after[UNET] = [300_000]
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
-    # The client keeps the whole chunks it received (a chunk cut short is lost) and asks for
-    # the rest: not the whole file again.
-    kept = _range_start(gets[1])
+    # The client keeps every byte it received and asks for the rest: not the whole file again.
+    kept = range_start(gets[1])
     assert gets[0].range is None and gets[0].body_bytes == 300_000
-    assert 0 < kept <= 300_000 and kept % (64 * 1024) == 0
+    assert kept == 300_000
     assert gets[1].body_bytes == len(model_files[UNET]) - kept and len(gets) == 2
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])  # none twice
     assert seen[-1].done_bytes == seen[-1].total_bytes
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
 
 
-def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_files,
-                                                                    small_chunks):
+def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_files):
     # The connection drops, and the CDN fails the retry: the download stops with one line.
     hub.faults.cut_after[UNET] = [300_000]
     hub.faults.cdn_status[UNET] = [None, 503]
@@ -161,16 +121,16 @@ def test_a_failed_download_keeps_its_bytes_and_the_next_run_resumes(hub, model_f
     hub.log.clear()
     snapshot, seen = _download()
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
-    kept = _range_start(gets[0])
-    assert len(gets) == 1 and 0 < kept <= 300_000
+    kept = range_start(gets[0])
+    assert len(gets) == 1 and kept == 300_000
     assert gets[0].body_bytes == len(model_files[UNET]) - kept
     # The bytes kept from the first run count once, as done, when the file starts.
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
     assert seen[-1].done_bytes == seen[-1].total_bytes
-    assert _snapshot_files(snapshot.path) == model_files
+    assert snapshot_files(snapshot.path) == model_files
 
 
-def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files, small_chunks,
+def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
                                                                capsys):
     from sdedit_desktop.models.interface import ModelSpec
     from sdedit_desktop.models.loading import load_model
@@ -203,7 +163,7 @@ def test_cancel_keeps_a_resumable_partial_file_and_no_snapshot(hub, model_files,
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
     assert gets[0].body_bytes == len(model_files[UNET]) - kept
-    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+    assert snapshot_files(find_snapshot(REPO).path) == model_files
     assert not list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
 
 
@@ -216,7 +176,8 @@ def test_served_bytes_that_do_not_match_the_hub_are_refused(hub, model_files, se
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and UNET in err
     assert ("do not match its hash" if served == "one byte changed"
-            else f"{len(good) + 4:,} bytes") in err
+            else f"announced {len(good) + 4:,} bytes for {UNET} where it lists {len(good):,}") \
+        in err
     storage = repo_folder(REPO)
     assert not (storage / "snapshots" / hub.repos[REPO].commit / UNET).exists()
     assert not list((storage / "blobs").glob("*.incomplete"))  # bad bytes are not kept
@@ -228,18 +189,26 @@ def test_served_bytes_that_do_not_match_the_hub_are_refused(hub, model_files, se
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-def test_a_full_disk_stops_with_one_line_and_nothing_complete(hub, model_files, capsys):
-    import hashlib
+def test_a_full_disk_stops_with_one_line_and_nothing_complete(hub, model_files, monkeypatch,
+                                                              capsys):
+    from sdedit_desktop.models import hub_transfer
 
-    # The unet's partial file is /dev/full: every write to it fails with ENOSPC, as on a full
-    # disk (the other files are written normally).
-    blobs = repo_folder(REPO) / "blobs"
-    blobs.mkdir(parents=True)
-    sha = hashlib.sha256(model_files[UNET]).hexdigest()
-    (blobs / f"{sha}.incomplete").symlink_to("/dev/full")
+    # The unet's bytes go to /dev/full: every write fails with ENOSPC, as on a full disk (the
+    # other files are written normally).
+    sha = hub.repos[REPO].sha256(UNET)
+    real_open = hub_transfer._open_partial
+
+    def full_disk(path: Path):
+        if path.name != f"{sha}.incomplete":
+            return real_open(path)
+        real_open(path).close()
+        return open("/dev/full", "r+b", buffering=0)
+
+    monkeypatch.setattr(hub_transfer, "_open_partial", full_disk)
     assert main(["models", "download", REPO]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "is full" in err and "free some space" in err
+    blobs = repo_folder(REPO) / "blobs"
     assert not (blobs / sha).exists()
     assert not (repo_folder(REPO) / "snapshots" / hub.repos[REPO].commit / UNET).exists()
     with pytest.raises(ModelNotFoundError):
@@ -268,7 +237,10 @@ def test_not_enough_free_space_is_refused_before_any_transfer(hub, model_files, 
     ("file server error", "server error (500) while downloading"),
     ("missing revision", "has no such revision"),
 ])
-def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
+def test_hub_errors_give_one_clear_line(hub, fault, expected, monkeypatch, capsys):
+    from sdedit_desktop.models import hub_errors
+
+    monkeypatch.setattr(hub_errors, "REQUEST_RETRY_WAITS_S", (0.0, 0.0))
     repo, args = REPO, []
     if fault == "gated":
         hub.repos[REPO].gated = True
@@ -285,20 +257,23 @@ def test_hub_errors_give_one_clear_line(hub, fault, expected, capsys):
     assert expected in err and repo in err and "\n" not in err and "Traceback" not in err
     statuses = {r.status for r in hub.log}
     assert statuses & {401, 404, 500}
+    # A server error of a small request is tried three times; a clear refusal once.
+    asked = [r for r in hub.log if r.server == "hub" and r.status >= 400]
+    assert len(asked) == (3 if "server error" in fault else 1)
 
 
 def test_the_fp32_variant_of_a_repo_is_its_unsuffixed_weights(hub, model_files, capsys):
     assert main(["models", "download", REPO, "--variant", "fp32"]) == 0
     assert capsys.readouterr().out.startswith(f"{REPO} (variant fp32): ")
-    assert _fetched(hub) == sorted(model_files)
+    assert fetched(hub) == sorted(model_files)
 
 
 def test_only_the_chosen_variants_files_are_fetched(hub, model_files):
     snapshot, _ = _download(variant="fp16")
     configs = sorted(f for f in model_files if not f.endswith(".safetensors"))
-    assert _fetched(hub) == sorted(configs + list(FP16))
-    assert not [f for f in _fetched(hub) if f.endswith((".ckpt", ".bin"))]
-    assert _snapshot_files(snapshot.path) == {**{f: model_files[f] for f in configs}, **FP16}
+    assert fetched(hub) == sorted(configs + list(FP16))
+    assert not [f for f in fetched(hub) if f.endswith((".ckpt", ".bin"))]
+    assert snapshot_files(snapshot.path) == {**{f: model_files[f] for f in configs}, **FP16}
 
 
 def test_downloads_are_refused_while_the_hub_is_switched_off(hub, monkeypatch, capsys):
@@ -321,6 +296,13 @@ def test_the_loader_downloads_only_when_allowed_then_loads_offline(hub, model_fi
     assert model.identity.kind == "hub" and model.identity.revision == hub.repos[REPO].commit
     downloads = [s for s in stages if s.stage.startswith("Downloading")]
     assert downloads[-1].done == downloads[-1].total == hub.bytes_served()
+    # The status names the file and its number of all (the engine adds the bytes).
+    count = len(model_files)
+    assert downloads[0].stage.startswith(f"Downloading model_index.json (1/{count})")
+    number = sorted(model_files).index(UNET) + 1
+    assert any(s.stage.startswith(f"Downloading {UNET} ({number}/{count})") for s in downloads)
+    assert f"Downloaded all {count} files ({hub.bytes_served() / 1e6:.1f} MB)" in \
+        [s.stage for s in stages]
     assert stages[-1].stage == "Model ready"
     hub.log.clear()
     constants.HF_HUB_OFFLINE = True  # restored by the fixture's monkeypatch
@@ -344,20 +326,37 @@ def test_an_exception_from_the_progress_callback_stops_the_download_unchanged(hu
         download_model(REPO, cancel=lambda: True)
 
 
-def _wait_for_held_bytes(qtbot) -> int:
-    """While the server holds the unet's body after 200,000 bytes, the client writes the whole
-    64 KiB chunks among them and waits for the next: stop it then, mid-file."""
-    held = 3 * 64 * 1024
+def _wait_for_held_bytes(qtbot, hub, hold) -> int:
+    """While the server holds the unet's body after `hold.after` bytes, the client has written
+    every one of them to the unet's partial file and waits for more: stop it then, mid-file.
+    The file is watched by name: the text encoder's partial passes through the same sizes."""
+    partial = partial_file(hub, UNET)
 
     def written() -> bool:
-        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
         try:
-            return len(partials) == 1 and partials[0].stat().st_size == held
-        except FileNotFoundError:  # a small file's partial, renamed to its blob meanwhile
+            return hold.reached.is_set() and partial.stat().st_size == hold.after
+        except FileNotFoundError:
             return False
 
     qtbot.waitUntil(written, timeout=60_000)
-    return held
+    return hold.after
+
+
+def _kept_after_stop(hub, held: int) -> int:
+    """The unet's partial file after a stop: every byte that arrived, the held ones and at most
+    the one chunk read after the server let go (the stop is seen after a chunk is written)."""
+    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
+    assert partials == [partial_file(hub, UNET)]
+    kept = partials[0].stat().st_size
+    assert held <= kept <= held + 64 * 1024
+    return kept
+
+
+def _wait_for_label(qtbot, dialog, word: str) -> None:
+    def shows() -> None:  # an assertion: a timeout says what the dialog showed instead
+        assert word in dialog.download_label.text(), dialog.download_label.text()
+
+    qtbot.waitUntil(shows, timeout=60_000)
 
 
 def _dialog(qtbot):
@@ -370,48 +369,44 @@ def _dialog(qtbot):
     return dialog
 
 
-def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_files, qtbot,
-                                                                  small_chunks):
+def test_the_setup_dialog_downloads_with_a_byte_true_progress_bar(hub, model_files, qtbot):
     from PySide6.QtCore import Qt
 
     dialog = _dialog(qtbot)
     seen: list[DownloadProgress] = []
     dialog.bridge.progress.connect(seen.append)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    _wait_for_label(qtbot, dialog, "Downloaded")
     total = sum(len(b) for b in model_files.values())
     done = [p.done_bytes for p in seen]
     assert done == sorted(done) and done[-1] == total == hub.bytes_served()
-    assert _bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
+    assert bytes_reported_per_file(seen) == {f: hub.bytes_served(f) for f in model_files}
     assert dialog.download_bar.value() == dialog.download_bar.maximum()
     assert str(find_snapshot(REPO).path) in dialog.download_label.text()
     assert dialog.download_button.isEnabled() and not dialog.stop_button.isEnabled()
 
 
-def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_files, qtbot,
-                                                                     small_chunks):
+def test_the_setup_dialogs_stop_keeps_the_bytes_and_download_resumes(hub, model_files, qtbot):
     from hub_server import Hold
     from PySide6.QtCore import Qt
 
     hold = hub.faults.hold[UNET] = Hold(after=200_000)
     dialog = _dialog(qtbot)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    held = _wait_for_held_bytes(qtbot)
+    held = _wait_for_held_bytes(qtbot, hub, hold)
     assert "to fetch" in dialog.download_label.text()  # the plan: size and free space
     qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
     hold.release.set()
-    qtbot.waitUntil(lambda: "stopped" in dialog.download_label.text(), timeout=60_000)
-    partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-    assert len(partials) == 1 and partials[0].stat().st_size == held
-    kept = held
+    _wait_for_label(qtbot, dialog, "stopped")
+    kept = _kept_after_stop(hub, held)
     with pytest.raises(ModelNotFoundError):
         find_snapshot(REPO)
     hub.log.clear()
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Downloaded" in dialog.download_label.text(), timeout=60_000)
+    _wait_for_label(qtbot, dialog, "Downloaded")
     gets = [r for r in hub.file_requests() if r.file == UNET and r.server == "cdn"]
     assert [r.range for r in gets] == [f"bytes={kept}-"]
-    assert _snapshot_files(find_snapshot(REPO).path) == model_files
+    assert snapshot_files(find_snapshot(REPO).path) == model_files
 
 
 def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
@@ -432,7 +427,7 @@ def test_the_setup_dialog_shows_a_gated_model_as_one_clear_message(hub, qtbot):
 
 
 def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline(
-        hub, model_files, qtbot, small_chunks, tmp_path):
+        hub, model_files, qtbot, tmp_path):
     from hub_server import Hold
 
     from sdedit_desktop.engine import Engine
@@ -443,13 +438,12 @@ def test_the_engine_downloads_on_load_stops_on_cancel_resumes_then_loads_offline
     engine = Engine(lora_cache_factory=lambda: LoraCache(tmp_path / "lora"))
     try:
         engine.load_model(ModelSpec(REPO, device="cpu", allow_download=True))
-        kept = _wait_for_held_bytes(qtbot)
+        held = _wait_for_held_bytes(qtbot, hub, hold)
         assert engine.cancel_model_load() is True
         hold.release.set()
         qtbot.waitUntil(lambda: engine.model_state.status == "none", timeout=60_000)
         assert "stopped" in engine.model_state.message
-        partials = list((repo_folder(REPO) / "blobs").glob("*.incomplete"))
-        assert len(partials) == 1 and partials[0].stat().st_size == kept
+        kept = _kept_after_stop(hub, held)
         with pytest.raises(ModelNotFoundError):
             find_snapshot(REPO)
         hub.log.clear()
@@ -480,15 +474,15 @@ def test_a_manifest_model_fetches_the_manifests_files_for_the_chosen_variant(hub
     files = {name: f"bytes of {name}".encode() * 50 for name in set(fp32) | set(fp16)}
     hub_server.add_repo(HubRepo(sd15.hub_id, {**files, **EXTRAS}))
     snapshot = download_model(sd15.hub_id, variant="fp16")
-    assert _fetched(hub_server) == sorted(fp16)
-    assert _snapshot_files(snapshot.path) == {f: files[f] for f in fp16}
+    assert fetched(hub_server) == sorted(fp16)
+    assert snapshot_files(snapshot.path) == {f: files[f] for f in fp16}
     hub_server.log.clear()
     download_model(sd15.hub_id)  # the default variant: its weights only, configs are cached
-    assert _fetched(hub_server) == sorted(set(fp32) - set(fp16))
+    assert fetched(hub_server) == sorted(set(fp32) - set(fp16))
     assert find_snapshot(sd15.hub_id).path == snapshot.path
 
 
-def test_models_list_tells_a_stopped_download_from_none(hub_server, small_chunks, capsys):
+def test_models_list_tells_a_stopped_download_from_none(hub_server, capsys):
     from sdedit_desktop.models.manifest import default_model, required_files
 
     sd15 = default_model()
@@ -515,12 +509,11 @@ def test_a_snapshot_link_whose_blob_was_deleted_is_fetched_again(hub, model_file
     link.resolve().unlink()  # a cache cleaner removed the blob, the link dangles
     hub.log.clear()
     _download()
-    assert _fetched(hub) == [vae]
+    assert fetched(hub) == [vae]
     assert link.is_symlink() and link.read_bytes() == model_files[vae]
 
 
-def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub, model_files,
-                                                                          small_chunks):
+def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub, model_files):
     seen: list[DownloadProgress] = []
 
     def cancel_mid_unet() -> bool:
@@ -536,7 +529,7 @@ def test_a_server_that_ignores_range_gets_the_whole_file_again_counted_once(hub,
     assert len(gets) == 1 and gets[0].range and gets[0].status == 200
     # The kept bytes are dropped (the answer starts at byte 0), not written twice.
     assert (snapshot.path / UNET).read_bytes() == model_files[UNET]
-    assert _bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
+    assert bytes_reported_per_file(seen)[UNET] == len(model_files[UNET])
     assert seen[-1].done_bytes == seen[-1].total_bytes
 
 

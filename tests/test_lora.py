@@ -12,7 +12,6 @@ from safetensors.torch import load_file, save_file
 from sdedit_desktop.edits.progress import EditCancelled, StepReporter
 from sdedit_desktop.models.errors import LoraError, PickleRefusedError
 from sdedit_desktop.models.lora import LoraCache, LoraSettings, ensure_lora, load_lora_file
-from sdedit_desktop.models.tiny import build_tiny_model
 from sdedit_desktop.resources import sample_images
 
 FAST = LoraSettings(steps=3)
@@ -54,8 +53,9 @@ class Steps:
         self.steps.append((p.phase, p.step, p.total))
 
 
-def test_training_lowers_the_loss_and_scale_zero_is_the_base_model(tmp_path, image):
-    model = build_tiny_model(0, unet_config=ATTENTION_AT_HALF_RES)
+def test_training_lowers_the_loss_and_scale_zero_is_the_base_model(make_tiny_model,
+                                                                   tmp_path, image):
+    model = make_tiny_model(0, unet_config=ATTENTION_AT_HALF_RES)
     predict = _probe(model)
     base = predict(1.0)
     seen = Steps()
@@ -88,8 +88,9 @@ def test_training_lowers_the_loss_and_scale_zero_is_the_base_model(tmp_path, ima
     assert not model.has_lora and torch.equal(predict(1.0), base)
 
 
-def test_second_request_is_a_cache_hit_without_training(tmp_path, image, monkeypatch):
-    model = build_tiny_model(0)
+def test_second_request_is_a_cache_hit_without_training(make_tiny_model,
+                                                        tmp_path, image, monkeypatch):
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path)
     key = ensure_lora(model, image, "a cat", FAST, cache)
     trained = _probe(model)(1.0)
@@ -100,14 +101,14 @@ def test_second_request_is_a_cache_hit_without_training(tmp_path, image, monkeyp
 
     monkeypatch.setattr("sdedit_desktop.models.lora.train_lora", no_training)
     seen = Steps()
-    other = build_tiny_model(0)  # a fresh process would see the same
+    other = make_tiny_model(0)  # a fresh process would see the same
     assert ensure_lora(other, image.copy(), "a cat", FAST, cache, StepReporter(seen)) == key
     assert seen.steps == []
     assert torch.equal(_probe(other)(1.0), trained)
 
 
-def test_every_input_is_in_the_key(tmp_path, image):
-    model = build_tiny_model(0)
+def test_every_input_is_in_the_key(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path)
     base_key = cache.key(model.identity, image, "a cat", FAST)
     changed = image.copy()
@@ -115,7 +116,7 @@ def test_every_input_is_in_the_key(tmp_path, image):
     variants = [
         cache.key(model.identity, changed, "a cat", FAST),
         cache.key(model.identity, image, "a cat ", FAST),
-        cache.key(build_tiny_model(1).identity, image, "a cat", FAST),
+        cache.key(make_tiny_model(1).identity, image, "a cat", FAST),
         cache.key(model.identity, image[:, :56], "a cat", FAST),
     ]
     for field, value in (("rank", 8), ("alpha", 8.0), ("learning_rate", 1e-4), ("steps", 4),
@@ -131,8 +132,8 @@ def test_every_input_is_in_the_key(tmp_path, image):
     assert len(seen.steps) == 3 and len(cache.entries()) == 2
 
 
-def test_lru_eviction_beyond_max_bytes(tmp_path, image):
-    model = build_tiny_model(0)
+def test_lru_eviction_beyond_max_bytes(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     probe_cache = LoraCache(tmp_path / "probe")
     ensure_lora(model, image, "p", FAST, probe_cache)
     entry_size = probe_cache.entries()[0].size_bytes
@@ -149,8 +150,8 @@ def test_lru_eviction_beyond_max_bytes(tmp_path, image):
     assert cache.clear() == 2 and cache.entries() == []
 
 
-def test_cancel_leaves_the_model_and_cache_untouched(tmp_path, image):
-    model = build_tiny_model(0)
+def test_cancel_leaves_the_model_and_cache_untouched(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     base = _probe(model)(1.0)
     cache = LoraCache(tmp_path)
     seen = Steps()
@@ -163,8 +164,8 @@ def test_cancel_leaves_the_model_and_cache_untouched(tmp_path, image):
     assert cache.entries() == [] and not list(tmp_path.glob("*.safetensors"))
 
 
-def test_damaged_cache_entry_is_retrained(tmp_path, image):
-    model = build_tiny_model(0)
+def test_damaged_cache_entry_is_retrained(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path)
     key = ensure_lora(model, image, "a cat", FAST, cache)
     model.detach_lora()
@@ -175,8 +176,8 @@ def test_damaged_cache_entry_is_retrained(tmp_path, image):
     assert len(seen.steps) == 3 and len(load_file(str(path))) > 0
 
 
-def test_lora_files_ours_and_diffusers_format(tmp_path, image):
-    model = build_tiny_model(0)
+def test_lora_files_ours_and_diffusers_format(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     cache = LoraCache(tmp_path / "c")
     key = ensure_lora(model, image, "a cat", LoraSettings(steps=5, rank=4, alpha=8.0), cache)
     want = _probe(model)(0.7)
@@ -219,16 +220,16 @@ def test_lora_files_ours_and_diffusers_format(tmp_path, image):
     assert not model.has_lora
 
 
-def test_training_works_inside_no_grad(tmp_path, image):
-    model = build_tiny_model(0)
+def test_training_works_inside_no_grad(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0)
     with torch.no_grad():
         key = ensure_lora(model, image, "a cat", FAST, LoraCache(tmp_path))
     assert model.has_lora and len(LoraCache(tmp_path).read_metadata(key)["losses"]) == 3
     assert any(p.abs().sum() > 0 for n, p in model.unet.named_parameters() if "lora_B" in n)
 
 
-def test_float64_model_with_lora(tmp_path, image):
-    model = build_tiny_model(0, dtype=torch.float64)
+def test_float64_model_with_lora(make_tiny_model, tmp_path, image):
+    model = make_tiny_model(0, dtype=torch.float64)
     ensure_lora(model, image, "a cat", FAST, LoraCache(tmp_path))
     x = torch.randn(1, 4, 8, 8, dtype=torch.float64)
     embeds = model.encode_prompt("a cat")

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from sdedit_desktop.models.lora import LoraSettings, train_lora
-from sdedit_desktop.models.tiny import build_tiny_model
 
 
 @pytest.fixture
@@ -20,13 +19,14 @@ def _lora_b(model):
     return [p for n, p in model.unet.named_parameters() if "lora_B" in n]
 
 
-def test_float16_training_survives_gradients_below_float16_range(image, monkeypatch):
+def test_float16_training_survives_gradients_below_float16_range(make_tiny_model,
+                                                                 image, monkeypatch):
     # Shrink the loss by 1e-7: its gradient at the UNet output (~1e-9) is below float16's
     # smallest subnormal (6e-8), so plain float16 backpropagation gives exactly zero gradients
     # and lora_B (initialised to zero) would stay zero. Loss scaling keeps them.
     real = torch.nn.functional.mse_loss
     monkeypatch.setattr(torch.nn.functional, "mse_loss", lambda a, b: 1e-7 * real(a, b))
-    model = build_tiny_model(0, dtype=torch.float16)
+    model = make_tiny_model(0, dtype=torch.float16)
 
     # the construction does underflow: the tiny loss backpropagated in plain float16
     x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0)).half()

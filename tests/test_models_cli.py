@@ -3,7 +3,6 @@ download (the download itself runs against a local hub server: test_hub_download
 
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -67,7 +66,7 @@ def test_models_verify_and_list_commands(tiny_folder, tmp_path, capsys):
     single = tmp_path / "tiny.safetensors"
     save_file(tiny_ldm_state_dict(), str(single))
     assert main(["models", "verify", str(single), "--config-dir", str(tiny_folder)]) == 0
-    assert "Stable Diffusion 1.x layout" in capsys.readouterr().out
+    assert "SD 1.x layout" in capsys.readouterr().out
     cut = tmp_path / "cut.safetensors"
     cut.write_bytes(single.read_bytes()[:5000])
     assert main(["models", "verify", str(cut)]) == 1
@@ -96,32 +95,3 @@ def test_lora_train_list_clear_commands(tmp_path, capsys):
     assert "removed 1" in capsys.readouterr().out
     assert main(["lora", "train", "--model", "tiny", "--image", str(tmp_path / "none.png")]) == 2
     assert main([*args[:-2], "--steps", "0"]) == 2
-
-
-def test_byte_bar_counts_each_byte_once_with_huggingface_hubs_own_reporters():
-    """huggingface_hub reports plain HTTP downloads on one bar (resumed bytes as `initial`) and
-    Xet downloads as written + transferred bytes; the bridge must count the file size once."""
-    from huggingface_hub.utils._xet_progress_reporting import XetDownloadProgressReporter
-    from huggingface_hub.utils.tqdm import _get_progress_bar_context
-
-    from sdedit_desktop.models.hub import _byte_bar
-
-    got: list[int] = []
-    bar_class = _byte_bar(got.append)
-    with _get_progress_bar_context(desc="f", log_level=20, total=100, initial=30,
-                                   name="huggingface_hub.http_get", tqdm_class=bar_class) as bar:
-        bar.update(70)
-    assert sum(got) == 100
-    got.clear()
-
-    def report(written, transferred):
-        return SimpleNamespace(total_bytes_completed=written, total_bytes=100,
-                               total_transfer_bytes_completed=transferred,
-                               total_transfer_bytes=100, total_bytes_completion_rate=1.0,
-                               total_transfer_bytes_completion_rate=1.0)
-
-    with XetDownloadProgressReporter(reconstruction_desc="r", transfer_desc="t", total=100,
-                                     log_level=20, name="x", tqdm_class=bar_class) as reporter:
-        reporter.update_progress(report(40, 60))
-        reporter.update_progress(report(100, 100))
-    assert sum(got) == 100

@@ -22,7 +22,7 @@ from sdedit_desktop.models.errors import (
 )
 from sdedit_desktop.models.interface import LatentDiffusionModel, ModelSpec
 from sdedit_desktop.models.loading import load_model
-from sdedit_desktop.models.tiny import build_tiny_model, save_tiny_model, tiny_ldm_state_dict
+from sdedit_desktop.models.tiny import save_tiny_model, tiny_ldm_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +49,9 @@ def _outputs(model):
             model.encode_image(image), model.decode_latent(latent[:1]), embeds)
 
 
-def test_folder_single_file_and_memory_give_identical_models(tiny_files):
+def test_folder_single_file_and_memory_give_identical_models(make_tiny_model, tiny_files):
     folder, single = tiny_files
-    memory = build_tiny_model(0)
+    memory = make_tiny_model(0)
     from_folder = load_model(ModelSpec(str(folder)))
     from_file = load_model(ModelSpec(str(single)), config_dir=folder)
     reference = _outputs(memory)
@@ -79,12 +79,12 @@ def _fake_hub_snapshot(folder: Path, repo_id: str, commit: str = "a" * 40) -> Pa
     return snap
 
 
-def test_hub_id_loads_offline_from_the_cache(tiny_files):
+def test_hub_id_loads_offline_from_the_cache(make_tiny_model, tiny_files):
     folder, _ = tiny_files
     snap = _fake_hub_snapshot(folder, "someone/tiny-sd")
     model = load_model(ModelSpec("someone/tiny-sd"))
     assert model.identity.kind == "hub" and model.identity.revision == "a" * 40
-    for got, want in zip(_outputs(model), _outputs(build_tiny_model(0)), strict=True):
+    for got, want in zip(_outputs(model), _outputs(make_tiny_model(0)), strict=True):
         assert torch.equal(got, want)
     # An incomplete snapshot names the missing file and says how to finish it.
     (snap / "vae" / "diffusion_pytorch_model.safetensors").unlink()
@@ -139,12 +139,12 @@ def test_wrong_files_say_what_they_are(tiny_files, tmp_path):
         "lora.safetensors": {"down_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 8)},
         "vae.safetensors": {"encoder.conv_in.weight": torch.zeros(8, 3, 3, 3)},
         "random.safetensors": {"weight": torch.zeros(3)},
-        "sdxl.safetensors": {"conditioner.embedders.0.transformer.x": torch.zeros(1),
-                             "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(1)},
+        "refiner.safetensors": {"conditioner.embedders.0.model.x": torch.zeros(1),
+                                "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(1)},
     }
     expected = {"lora.safetensors": "a LoRA", "vae.safetensors": "a VAE on its own",
                 "random.safetensors": "not a Stable Diffusion checkpoint",
-                "sdxl.safetensors": "Stable Diffusion XL"}
+                "refiner.safetensors": "an SDXL refiner"}
     for name, tensors in cases.items():
         save_file(tensors, str(tmp_path / name))
         with pytest.raises(WrongCheckpointError) as info:
@@ -157,7 +157,7 @@ def test_wrong_files_say_what_they_are(tiny_files, tmp_path):
         load_model(ModelSpec(str(tmp_path / "tiny-as-sd15.safetensors")))  # sd15 configs
 
 
-def test_pickle_is_refused_unless_allowed(tiny_files, tmp_path):
+def test_pickle_is_refused_unless_allowed(make_tiny_model, tiny_files, tmp_path):
     folder, _ = tiny_files
     ckpt = tmp_path / "model.ckpt"
     torch.save({"state_dict": tiny_ldm_state_dict()}, ckpt)  # test fixture: a pickle checkpoint
@@ -169,7 +169,7 @@ def test_pickle_is_refused_unless_allowed(tiny_files, tmp_path):
     with pytest.raises(PickleRefusedError):
         load_model(ModelSpec(str(disguised)), config_dir=folder)
     allowed = load_model(ModelSpec(str(ckpt), allow_pickle=True), config_dir=folder)
-    assert torch.equal(_outputs(allowed)[0], _outputs(build_tiny_model(0))[0])
+    assert torch.equal(_outputs(allowed)[0], _outputs(make_tiny_model(0))[0])
     # A diffusers folder with pickle .bin weights is refused the same way.
     bin_folder = shutil.copytree(folder, tmp_path / "binfolder")
     (bin_folder / "vae" / "diffusion_pytorch_model.safetensors").rename(
@@ -207,8 +207,8 @@ def test_tiny_source_is_cached_and_rebuilt_after_release():
     assert load_model(ModelSpec("tiny:1")).identity.source == "tiny:1"
 
 
-def test_out_of_memory_is_wrapped(monkeypatch):
-    model = build_tiny_model(0)
+def test_out_of_memory_is_wrapped(make_tiny_model, monkeypatch):
+    model = make_tiny_model(0)
 
     def oom(*_args, **_kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -235,7 +235,7 @@ def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path):
     assert file_sha256(file) == hashlib.sha256(b"b" * 1000).hexdigest()
 
 
-def test_folder_with_legacy_key_names_loads(tiny_files, tmp_path):
+def test_folder_with_legacy_key_names_loads(make_tiny_model, tiny_files, tmp_path):
     """The SD 1.5 hub files use older names: CLIP under `text_model.`, VAE attention as
     query/key/value/proj_attn. They load to the same model."""
     from safetensors.torch import load_file
@@ -255,7 +255,7 @@ def test_folder_with_legacy_key_names_loads(tiny_files, tmp_path):
     assert any(".proj_attn." in k for k in legacy)
     save_file(legacy, str(vae))
     model = load_model(ModelSpec(str(folder)))
-    for got, want in zip(_outputs(model), _outputs(build_tiny_model(0)), strict=True):
+    for got, want in zip(_outputs(model), _outputs(make_tiny_model(0)), strict=True):
         assert torch.equal(got, want)
 
 

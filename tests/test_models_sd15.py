@@ -9,14 +9,14 @@ from sdedit_desktop.models.components import (
     empty_vae,
     model_config,
     read_json,
-    sd15_config_dir,
 )
+from sdedit_desktop.models.families import SD1
 from sdedit_desktop.models.ldm_layout import fit_text_keys, from_ldm_state_dict, to_ldm_state_dict
 from sdedit_desktop.models.tokenizer import build_clip_tokenizer, bytes_to_unicode
 
 
 def _configs():
-    root = sd15_config_dir()
+    root = SD1.config_dir()
     return {c: read_json(root / c / "config.json", c) for c in ("unet", "vae", "text_encoder")}
 
 

@@ -79,3 +79,19 @@ def test_unwritable_log_folder_falls_back_to_the_null_device(tmp_path):
     result = _run(tmp_path, close_streams=True, state_home=blocker)
     assert result.returncode == 7
     assert _logs(tmp_path) == []
+
+
+def test_a_link_or_fifo_planted_at_the_log_is_never_written_through(tmp_path):
+    log_dir = tmp_path / "state" / "sdedit-desktop" / "log"
+    log_dir.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (log_dir / "sdedit-desktop.log").symlink_to(victim)
+    assert _run(tmp_path, close_streams=True).returncode == 7
+    assert victim.read_text() == "precious"
+    log = log_dir / "sdedit-desktop.log"
+    assert log.is_file() and not log.is_symlink() and "printed to stdout" in log.read_text()
+    log.unlink()
+    os.mkfifo(log)  # would block the start if opened for writing
+    assert _run(tmp_path, close_streams=True).returncode == 7
+    assert "printed to stdout" in log.read_text()

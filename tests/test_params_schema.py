@@ -14,26 +14,26 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from ui_helpers import Refused, next_request
 
 from sdedit_desktop.cli import main
 from sdedit_desktop.cli.edit_commands import register
 from sdedit_desktop.edits import EditError, run_edit
 from sdedit_desktop.edits.drag_steps import MAX_DRAG_STEPS
-from sdedit_desktop.edits.registry import KINDS
-from sdedit_desktop.edits.requests import (
-    REQUEST_TYPES,
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
-    EditResult,
     InpaintRequest,
     ReconstructRequest,
+    all_kinds,
+    request_types,
 )
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.run import check_finite
 from sdedit_desktop.edits.schema import schema
-from sdedit_desktop.models.tiny import build_tiny_model
 from sdedit_desktop.ui.model.edit_params import EditParams, legacy_panel_json
-from sdedit_desktop.ui.panels import InputError, PanelStack
-from sdedit_desktop.ui.params import PANELS
+from sdedit_desktop.ui.panels import PanelStack
+from sdedit_desktop.ui.params import panel_specs
 
 IMG = np.full((64, 96, 3), 120, np.uint8)
 MASK = np.zeros((64, 96), np.uint8)
@@ -44,9 +44,13 @@ NAN, INF = float("nan"), float("inf")
 # -- layering ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("module", ["sdedit_desktop.edits.requests",
-                                    "sdedit_desktop.edits.registry",
+                                    "sdedit_desktop.edits.kinds",
+                                    "sdedit_desktop.edits.presets",
                                     "sdedit_desktop.ui.model.edit_params",
-                                    "sdedit_desktop.ui.panels"])
+                                    "sdedit_desktop.ui.model.editor",
+                                    "sdedit_desktop.ui.panels",
+                                    "sdedit_desktop.ui.main_window",
+                                    "sdedit_desktop.ui.app"])
 def test_requests_registry_and_panels_import_without_torch(module):
     code = f"import sys; import {module}; assert 'torch' not in sys.modules, 'torch loaded'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -126,8 +130,8 @@ def test_mixed_point_pairs_are_refused_by_the_panel_as_by_the_edit(qtbot):
     qtbot.addWidget(stack)
     stack.select("drag")
     mixed = [((10, 10), (30, 12)), ((50, 40), (50, 40))]
-    with pytest.raises(InputError, match="Point pair 2 has the same source and target"):
-        stack.build_request(IMG, None, mixed, None)
+    with pytest.raises(Refused, match="Point pair 2 has the same source and target"):
+        next_request(stack.params, stack.current_kind(), IMG, None, mixed)
     request = DragRequest(image=IMG, points=tuple(mixed))
     with pytest.raises(EditError, match="point pair 2 has the same source and target"):
         request.validate()
@@ -139,14 +143,14 @@ def test_panel_refuses_what_validate_refuses(qtbot):
     qtbot.addWidget(stack)
     stack.select("drag")
     # A point outside a smaller image than the points were placed on.
-    with pytest.raises(InputError, match="lies outside the 96x64 image"):
-        stack.build_request(IMG, None, [((10, 10), (200, 10))], None)
+    with pytest.raises(Refused, match="lies outside the 96x64 image"):
+        next_request(params, stack.current_kind(), IMG, None, [((10, 10), (200, 10))])
 
 
 # -- results must be finite -------------------------------------------------------------------
 
-def test_a_nan_result_is_an_error_not_a_success(monkeypatch):
-    model = build_tiny_model(0)
+def test_a_nan_result_is_an_error_not_a_success(make_tiny_model, monkeypatch):
+    model = make_tiny_model(0)
 
     def nan_noise(latent, *args, **kwargs):
         return torch.full_like(latent, math.nan)
@@ -170,7 +174,8 @@ def test_nan_metrics_are_errors_but_an_exact_psnr_is_fine():
 def test_panel_widget_ranges_are_the_schema_ranges(qtbot):
     stack = PanelStack()
     qtbot.addWidget(stack)
-    for kind, (cls, specs) in PANELS.items():
+    for kind, cls, specs in ((k.name, k.request_type, panel_specs(k.request_type))
+                             for k in all_kinds()):
         declared = {e.name: e for e in schema(cls) if e.info.panel}
         assert {s.name for s in specs} == set(declared)
         for spec in specs:
@@ -192,9 +197,9 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_cli_edit_option_has_help_with_its_default():
     parsers = _subparsers()
-    assert set(parsers) == set(KINDS)
+    assert set(parsers) == set(request_types())
     for kind, parser in parsers.items():
-        cls = REQUEST_TYPES[kind]
+        cls = request_types()[kind]
         for action in parser._actions:
             if not action.option_strings or action.option_strings[0] == "-h":
                 continue
@@ -281,9 +286,10 @@ def test_old_project_panel_values_are_migrated_and_bad_ones_ignored():
 
 
 def test_registry_covers_every_request_type():
-    assert set(KINDS) == set(REQUEST_TYPES)
-    for kind, entry in KINDS.items():
-        assert entry.request_type is REQUEST_TYPES[kind]
+    kinds = {entry.name: entry for entry in all_kinds()}
+    assert set(kinds) == set(request_types())
+    for kind, entry in kinds.items():
+        assert entry.request_type is request_types()[kind]
         request = entry.request_type(image=IMG, **({"target_prompt": "x"}
                                                   if kind == "diffedit" else {}))
         assert entry.plan(request), kind

@@ -7,15 +7,15 @@ from dataclasses import fields
 
 from project_helpers import make_project
 
-from sdedit_desktop.edits.requests import REQUEST_TYPES
+from sdedit_desktop.edits.kinds import request_types
 
 
 def test_fixture_covers_every_kind_method_and_field():
     requests = [e.request for e in make_project().history]
-    assert {r.kind for r in requests} == set(REQUEST_TYPES)
+    assert {r.kind for r in requests} == set(request_types())
     assert {(r.kind, r.method) for r in requests} == {
-        (k, m) for k in REQUEST_TYPES for m in ("sde", "ode")}
-    for kind, cls in REQUEST_TYPES.items():
+        (k, m) for k in request_types() for m in ("sde", "ode")}
+    for kind, cls in request_types().items():
         of_kind = [r for r in requests if r.kind == kind]
         for f in fields(cls):
             if f.name in ("image", "mask"):

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from project_helpers import lora_bytes, make_project, make_result, rgb, saved
 
-from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.models.lora import LoraCache
 from sdedit_desktop.project import EmbeddedLora, HistoryEntry, ProjectError, load_project
 from sdedit_desktop.project.loras import (

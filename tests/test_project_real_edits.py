@@ -4,7 +4,6 @@ to the stored result: the project file is enough to reproduce each edit."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from sdedit_desktop.edits import (
     DiffEditRequest,
@@ -13,21 +12,15 @@ from sdedit_desktop.edits import (
     ReconstructRequest,
     run_edit,
 )
-from sdedit_desktop.models.tiny import build_tiny_model
 from sdedit_desktop.project import HistoryEntry, Project, load_project, save_project
 
 
-@pytest.fixture(scope="module")
-def model():
-    return build_tiny_model(0)
-
-
-def test_real_edits_round_trip_and_replay(model, tmp_path):
+def test_real_edits_round_trip_and_replay(tiny_model, tmp_path):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
     mask = np.zeros((48, 64), np.uint8)
     mask[8:40, 16:48] = 255
-    model_id = model.identity
+    model_id = tiny_model.identity
     requests = [
         DragRequest(image=image, mask=mask, points=(((10, 10), (30, 20)),), steps=10,
                     model=model_id),
@@ -39,11 +32,11 @@ def test_real_edits_round_trip_and_replay(model, tmp_path):
     ]
     project = Project(image=image, mask=mask, points=[((10, 10), (30, 20))])
     for request in requests:
-        project.add_entry(HistoryEntry(result=run_edit(model, request)))
+        project.add_entry(HistoryEntry(result=run_edit(tiny_model, request)))
     first = project.history[0]
     follow = DragRequest(image=first.result.image, points=(((30, 20), (40, 20)),), steps=10,
                          model=model_id, seed=5)
-    project.add_entry(HistoryEntry(result=run_edit(model, follow), parent_id=first.id))
+    project.add_entry(HistoryEntry(result=run_edit(tiny_model, follow), parent_id=first.id))
 
     path = tmp_path / "real.sdeproj"
     save_project(project, path)
@@ -52,6 +45,6 @@ def test_real_edits_round_trip_and_replay(model, tmp_path):
     assert len(loaded.history[0].result.trajectory) >= 2  # a multi-step drag
     assert loaded.history[2].result.mask.shape == (48, 64)  # DiffEdit's auto mask
     for entry in loaded.history:
-        replay = run_edit(model, entry.request)  # everything needed comes from the file
+        replay = run_edit(tiny_model, entry.request)  # everything needed comes from the file
         assert np.array_equal(replay.image, entry.result.image), entry.request.kind
         assert entry.request.model == model_id

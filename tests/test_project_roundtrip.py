@@ -20,7 +20,8 @@ from project_helpers import (
 )
 
 from sdedit_desktop import __version__
-from sdedit_desktop.edits.requests import DragRequest, image_sha256
+from sdedit_desktop.edits.kinds import DragRequest
+from sdedit_desktop.edits.requests import image_sha256
 from sdedit_desktop.project import (
     FORMAT_VERSION,
     HistoryEntry,

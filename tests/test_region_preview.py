@@ -6,7 +6,7 @@ import numpy as np
 from engine_helpers import TIMEOUT_MS, Recorder, wait_end
 from PIL import Image
 
-from sdedit_desktop.edits.requests import DragRequest
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.engine import Engine
 from sdedit_desktop.engine.region_preview import RegionPreviewPlacer
 from sdedit_desktop.models.interface import ModelSpec

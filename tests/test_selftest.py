@@ -60,7 +60,8 @@ def test_self_test_reports_a_model_that_fails_to_load(qapp, config_dir, capsys):
 def test_check_result_rejects_an_unchanged_image():
     import numpy as np
 
-    from sdedit_desktop.edits.requests import DragRequest, EditResult
+    from sdedit_desktop.edits.kinds import DragRequest
+    from sdedit_desktop.edits.requests import EditResult
 
     before = np.full((24, 32, 3), 100, np.uint8)
     request = DragRequest(image=before, points=(((4, 4), (8, 4)),), steps=20, max_side=256)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sdedit_desktop.ui import app as app_module
@@ -57,6 +58,7 @@ open(out, "w").write(json.dumps(seen))
 """
 
 
+@pytest.mark.slow
 def test_main_opens_image_loads_model_and_saves_settings(tmp_path):
     # In a subprocess: QApplication.exec() may run only once per process, and the rest of
     # the test session needs a live event loop.

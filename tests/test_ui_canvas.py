@@ -9,12 +9,12 @@ import itertools
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QUndoStack
+from ui_helpers import FakeEngine
 
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.brush import BrushSpec, stroke_segment
 from sdedit_desktop.ui.canvas import CanvasView, Tool
-from sdedit_desktop.ui.model.document import EditorDocument
+from sdedit_desktop.ui.model.editor import EditorModel
 
 
 def _image(w: int = 96, h: int = 64) -> np.ndarray:
@@ -24,9 +24,9 @@ def _image(w: int = 96, h: int = 64) -> np.ndarray:
 
 @pytest.fixture
 def canvas(qtbot):
-    doc = EditorDocument()
-    undo = QUndoStack()
-    view = CanvasView(doc, undo)
+    editor = EditorModel(FakeEngine())
+    doc = editor.doc
+    view = CanvasView(editor)
     view.resize(400, 300)
     qtbot.addWidget(view)
     view.show()
@@ -34,7 +34,7 @@ def canvas(qtbot):
     image = _image()
     doc.set_image(image)
     view.show_images(rgb_to_qimage(image), None)
-    view.undo_stack_ref = undo  # keep the stack alive with the view
+    view.editor_ref = editor  # keep the editor model alive with the view
     return view
 
 

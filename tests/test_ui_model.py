@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from ui_helpers import IMAGE, FakeEngine, H, W
 
-from sdedit_desktop.edits.requests import DiffEditRequest, DragRequest, EditResult
+from sdedit_desktop.edits.kinds import DiffEditRequest, DragRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import EngineFailure, JobProgress, ModelState
 from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.brush import BrushSpec
@@ -89,7 +90,7 @@ def test_a_job_runs_to_history_and_undo_removes_it(editor, engine):
     previews = []
     editor.jobs.previewed.connect(previews.append)
     request = _drag(editor)
-    job_id = editor.runner.run_working_image(request)
+    job_id = editor.runner.submit(request, editor.parent_id)
     assert job_id == 1 and engine.submitted == [(1, request)]
     job = editor.jobs.get(job_id)
     assert job.status == "queued" and editor.jobs.busy
@@ -113,21 +114,21 @@ def test_a_job_runs_to_history_and_undo_removes_it(editor, engine):
 
 
 def test_continue_from_a_result_sets_the_parent_of_the_next_job(editor, engine):
-    first = _finish(engine, editor.runner.run_working_image(_drag(editor)), _drag(editor))
+    first = _finish(engine, editor.runner.submit(_drag(editor), editor.parent_id), _drag(editor))
     entry = editor.history.entries[0]
     assert entry.result is first
     assert editor.continue_from(entry.id)
     assert np.array_equal(editor.doc.image, first.image) and editor.parent_id == entry.id
     second = _drag(editor, seed=8)
-    _finish(engine, editor.runner.run_working_image(second), second, value=20)
+    _finish(engine, editor.runner.submit(second, editor.parent_id), second, value=20)
     assert editor.history.entries[1].parent_id == entry.id
-    rerun = editor.runner.rerun_with_new_seed(entry.id)
+    rerun = editor.rerun_with_new_seed(entry.id)
     (_, again), request = engine.submitted[-1], entry.request
     assert rerun == len(engine.submitted) and again.seed != request.seed
     assert again.params() | {"seed": 0} == request.params() | {"seed": 0}
     assert np.array_equal(again.image, request.image)
     assert editor.jobs.get(rerun).parent_id is None  # the entry's own parent, not the working one
-    assert editor.runner.rerun_with_new_seed("no-such-entry") is None
+    assert editor.rerun_with_new_seed("no-such-entry") is None
     editor.undo.undo()  # the second entry
     editor.undo.undo()  # the first entry (continuing it was no step: it was applied already)
     assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None
@@ -136,24 +137,24 @@ def test_continue_from_a_result_sets_the_parent_of_the_next_job(editor, engine):
 def test_failed_cancelled_refused_and_foreign_jobs(editor, engine):
     errors = []
     editor.error.connect(lambda *e: errors.append(e))
-    job_id = editor.runner.run_working_image(_drag(editor))
+    job_id = editor.runner.submit(_drag(editor), editor.parent_id)
     engine.jobStarted.emit(job_id)
     engine.jobFailed.emit(job_id, EngineFailure("bad-request", "point outside", "trace"))
     assert errors == [("Edit failed", "The drag edit failed: point outside", "trace")]
     assert not editor.jobs.busy and editor.history.entries == []
 
-    job_id = editor.runner.run_working_image(_drag(editor))
+    job_id = editor.runner.submit(_drag(editor), editor.parent_id)
     assert editor.runner.cancel() and engine.cancels == 1
     engine.jobCancelled.emit(job_id)
     assert not editor.jobs.busy and not editor.runner.cancel() and engine.cancels == 1
 
     engine.refuse = True
-    assert editor.runner.run_working_image(_drag(editor)) is None
+    assert editor.runner.submit(_drag(editor), editor.parent_id) is None
     assert errors[-1][0] == "Cannot start the edit" and "shut down" in errors[-1][1]
     engine.refuse = False
 
     # A new image drops the jobs of the previous one: their results never land.
-    job_id = editor.runner.run_working_image(_drag(editor))
+    job_id = editor.runner.submit(_drag(editor), editor.parent_id)
     editor.start_project(IMAGE[::-1].copy(), "other.png")
     assert engine.cleared == 1 and not editor.jobs
     _finish(engine, job_id, _drag(editor))
@@ -163,7 +164,7 @@ def test_failed_cancelled_refused_and_foreign_jobs(editor, engine):
 def test_diffedit_auto_mask_lands_on_the_document_and_switches_the_mask_mode(editor, engine):
     request = DiffEditRequest(image=IMAGE.copy(), source_prompt="a", target_prompt="b",
                               max_side=None)
-    job_id = editor.runner.run_working_image(request)
+    job_id = editor.runner.submit(request, editor.parent_id)
     mask = np.zeros((H, W), np.uint8)
     mask[4:9, 4:20] = 255
     engine.jobFinished.emit(job_id, EditResult(request=request, image=IMAGE.copy(), mask=mask))
@@ -178,7 +179,7 @@ def test_a_finished_edit_becomes_the_working_image_and_undo_returns(editor, engi
     editor.set_points([((4, 4), (12, 8))])
     mask = editor.doc.mask.copy()
     request = _drag(editor)
-    result = _finish(engine, editor.runner.run_working_image(request), request)
+    result = _finish(engine, editor.runner.submit(request, editor.parent_id), request)
     [entry] = editor.history.entries
     assert np.array_equal(editor.doc.image, result.image) and editor.parent_id == entry.id
     assert editor.working_source_id() == entry.id
@@ -187,7 +188,7 @@ def test_a_finished_edit_becomes_the_working_image_and_undo_returns(editor, engi
     assert editor.doc.image_label == "test.png"
     # The next edit continues the applied one.
     second = _drag(editor, seed=3)
-    _finish(engine, editor.runner.run_working_image(second), second, value=40)
+    _finish(engine, editor.runner.submit(second, editor.parent_id), second, value=40)
     assert editor.history.entries[1].parent_id == entry.id
     assert editor.doc.image[0, 0, 0] == 40
     editor.undo.undo()
@@ -205,7 +206,7 @@ def test_diffedit_auto_mask_never_replaces_a_painted_mask(editor, engine):
     painted = editor.doc.mask.copy()
     request = DiffEditRequest(image=IMAGE.copy(), source_prompt="a", target_prompt="b",
                               max_side=None)
-    job_id = editor.runner.run_working_image(request)
+    job_id = editor.runner.submit(request, editor.parent_id)
     auto = np.zeros((H, W), np.uint8)
     auto[20:30, 30:40] = 255
     engine.jobFinished.emit(job_id, EditResult(request=request, image=IMAGE.copy(), mask=auto))
@@ -238,7 +239,7 @@ def test_project_round_trip_through_a_file(editor, engine, tmp_path):
     editor.params.set("drag", "max_side", 512)
     editor.set_edit_kind("inpaint")
     request = _drag(editor)
-    _finish(engine, editor.runner.run_working_image(request), request)
+    _finish(engine, editor.runner.submit(request, editor.parent_id), request)
     entry = editor.history.entries[0]
     editor.continue_from(entry.id)
     path = save_project(editor_to_project(editor), tmp_path / "work.sdeproj")
@@ -292,10 +293,10 @@ def test_edit_params_build_the_request_of_a_kind(qapp):
 
 
 def test_a_reconstruction_is_recorded_but_not_applied(editor, engine):
-    from sdedit_desktop.edits.requests import ReconstructRequest
+    from sdedit_desktop.edits.kinds import ReconstructRequest
 
     request = ReconstructRequest(image=IMAGE.copy(), max_side=None)
-    job_id = editor.runner.run_working_image(request)
+    job_id = editor.runner.submit(request, editor.parent_id)
     engine.jobFinished.emit(job_id, EditResult(request=request, image=np.zeros_like(IMAGE)))
     assert len(editor.history.entries) == 1
     assert np.array_equal(editor.doc.image, IMAGE) and editor.parent_id is None

@@ -11,22 +11,24 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QUndoStack
+from PySide6.QtGui import QImage
+from ui_helpers import FakeEngine, Refused, next_request
 
-from sdedit_desktop.edits.requests import (
+from sdedit_desktop.edits.kinds import (
     DiffEditRequest,
     DragRequest,
     InpaintRequest,
     ReconstructRequest,
+    all_kinds,
 )
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui import imageio
 from sdedit_desktop.ui.canvas import CanvasView
 from sdedit_desktop.ui.help_dialog import ShortcutsDialog
-from sdedit_desktop.ui.model.document import EditorDocument
+from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model_setup import ModelSetupDialog
-from sdedit_desktop.ui.panels import InputError, PanelStack
-from sdedit_desktop.ui.params import PANELS
+from sdedit_desktop.ui.panels import PanelStack
+from sdedit_desktop.ui.params import panel_specs
 from sdedit_desktop.ui.qimage import gray_to_qimage, qimage_to_rgb
 from sdedit_desktop.ui.settings import MAX_RECENT, AppSettings, load_settings, save_settings
 from sdedit_desktop.ui.widgets import TrajectoryPlayer
@@ -69,6 +71,14 @@ def test_damaged_settings_fall_back_with_reasons(tmp_path):
 
 # -- panels --------------------------------------------------------------------------------
 
+def _panel_specs():
+    return [(k.name, k.request_type, panel_specs(k.request_type)) for k in all_kinds()]
+
+
+def _build(panels, image, mask, points, model):
+    return next_request(panels.params, panels.current_kind(), image, mask, points, model)
+
+
 @pytest.fixture
 def panels(qtbot):
     stack = PanelStack()
@@ -77,7 +87,7 @@ def panels(qtbot):
 
 
 def test_panels_show_every_paper_default_with_tooltips(panels):
-    for kind, (cls, specs) in PANELS.items():
+    for kind, cls, specs in _panel_specs():
         panel = panels.panels[kind]
         values = panel.values()
         for spec in specs:
@@ -89,7 +99,7 @@ def test_panels_show_every_paper_default_with_tooltips(panels):
     # region/feather (issue #13): the canvas's region frame will set them; until then "auto".
     handled = {"image", "mask", "seed", "model", "max_side", "method", "points", "lora",
                "region", "feather"}
-    for kind, (cls, specs) in PANELS.items():
+    for kind, cls, specs in _panel_specs():
         missing = {f.name for f in fields(cls)} - handled - {s.name for s in specs}
         assert missing == set(), (kind, missing)
 
@@ -101,7 +111,7 @@ def test_drag_request_from_panel(panels):
     panel.ode_button.setChecked(True)
     panels.seed.setValue(7)
     mask = np.zeros((64, 96), np.uint8)
-    request = panels.build_request(IMG, mask, [((10, 10), (20, 12))], None)
+    request = _build(panels, IMG, mask, [((10, 10), (20, 12))], None)
     assert isinstance(request, DragRequest)
     assert request.method == "ode" and request.prompt == "a cat" and request.t0 == 0.5
     assert request.points == (((10, 10), (20, 12)),)
@@ -109,7 +119,7 @@ def test_drag_request_from_panel(panels):
     assert request.mask is None  # an empty mask means "everything may change"
     assert request.step_size == 2.0 and request.half_size == 5 and request.lora == "off"
     mask[5:10, 5:10] = 255
-    assert np.array_equal(panels.build_request(IMG, mask, [((1, 1), (9, 9))], None).mask, mask)
+    assert np.array_equal(_build(panels, IMG, mask, [((1, 1), (9, 9))], None).mask, mask)
 
 
 @pytest.mark.parametrize("points, needle", [
@@ -119,44 +129,44 @@ def test_drag_request_from_panel(panels):
 ])
 def test_drag_refusals(panels, points, needle):
     panels.select("drag")
-    with pytest.raises(InputError, match=needle):
-        panels.build_request(IMG, None, points, None)
+    with pytest.raises(Refused, match=needle):
+        _build(panels, IMG, None, points, None)
 
 
 def test_other_panels_build_and_refuse(panels, tmp_path):
     empty = np.zeros((64, 96), np.uint8)
     mask = empty.copy()
     mask[:, :10] = 255
-    with pytest.raises(InputError, match="Open an image"):
-        panels.build_request(None, None, [], None)
+    with pytest.raises(Refused, match="Open an image"):
+        _build(panels, None, None, [], None)
     panels.select("inpaint")
-    with pytest.raises(InputError, match="needs a mask"):
-        panels.build_request(IMG, empty, [], None)
-    request = panels.build_request(IMG, mask, [], None)
-    assert isinstance(request, InpaintRequest) and request.order == 2 and request.steps == 50
+    with pytest.raises(Refused, match="needs a mask"):
+        _build(panels, IMG, empty, [], None)
+    request = _build(panels, IMG, mask, [], None)
+    assert isinstance(request, InpaintRequest) and request.order == 1 and request.steps == 50
     d = panels.select("diffedit")
     d.widgets["source_prompt"].setText("a dog")
     d.widgets["target_prompt"].setText("a dog")
-    with pytest.raises(InputError, match="identical"):
-        panels.build_request(IMG, None, [], None)
+    with pytest.raises(Refused, match="identical"):
+        _build(panels, IMG, None, [], None)
     d.widgets["target_prompt"].setText("a cat")
-    request = panels.build_request(IMG, mask, [], None)
+    request = _build(panels, IMG, mask, [], None)
     assert isinstance(request, DiffEditRequest) and request.mask is None  # auto mode
     d.widgets["mask_mode"].setCurrentIndex(d.widgets["mask_mode"].findData("user"))
-    with pytest.raises(InputError, match="mask is empty"):
-        panels.build_request(IMG, empty, [], None)
-    assert np.array_equal(panels.build_request(IMG, mask, [], None).mask, mask)
+    with pytest.raises(Refused, match="mask is empty"):
+        _build(panels, IMG, empty, [], None)
+    assert np.array_equal(_build(panels, IMG, mask, [], None).mask, mask)
     panels.select("reconstruct")
-    request = panels.build_request(IMG, mask, [], None)
+    request = _build(panels, IMG, mask, [], None)
     assert isinstance(request, ReconstructRequest) and request.mask is None
     drag = panels.select("drag")
     drag.lora_mode.setCurrentIndex(drag.lora_mode.findData("file"))
     drag.lora_path.setText(str(tmp_path / "none.safetensors"))
-    with pytest.raises(InputError, match="does not exist"):
-        panels.build_request(IMG, None, [((1, 1), (9, 9))], None)
+    with pytest.raises(Refused, match="does not exist"):
+        _build(panels, IMG, None, [((1, 1), (9, 9))], None)
     (tmp_path / "l.safetensors").write_bytes(b"x")
     drag.lora_path.setText(str(tmp_path / "l.safetensors"))
-    assert panels.build_request(IMG, None, [((1, 1), (9, 9))], None).lora.endswith(
+    assert _build(panels, IMG, None, [((1, 1), (9, 9))], None).lora.endswith(
         "l.safetensors")
 
 
@@ -166,7 +176,7 @@ def test_show_request_puts_parameters_back(panels):
     panels.select("inpaint")
     panels.show_request(request)
     assert panels.current_kind() == "drag"
-    rebuilt = panels.build_request(IMG, None, [((1, 2), (3, 4))], None)
+    rebuilt = _build(panels, IMG, None, [((1, 2), (3, 4))], None)
     assert rebuilt.params() == request.params()
     panels.current().reset_defaults()
     assert panels.current().values()["t0"] == 0.6
@@ -269,8 +279,9 @@ def test_trajectory_player_plays_to_the_end(qtbot):
 
 
 def test_split_line_can_be_dragged_on_canvas(qtbot):
-    doc, undo = EditorDocument(), QUndoStack()
-    view = CanvasView(doc, undo)
+    editor = EditorModel(FakeEngine())
+    doc = editor.doc
+    view = CanvasView(editor)
     view.resize(400, 300)
     qtbot.addWidget(view)
     view.show()
@@ -293,6 +304,7 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
     import threading
     from types import SimpleNamespace
 
+    from sdedit_desktop.models.hub_progress import DownloadProgress
     from sdedit_desktop.ui import model_setup
 
     threads, shown = [], []
@@ -301,9 +313,9 @@ def test_model_download_runs_off_the_ui_thread_with_progress(qtbot, monkeypatch,
         # Stands in for models.hub.download_model (no network in tests): same call shape.
         threads.append(threading.current_thread())
         for done in (0, 2_000_000_000, 4_000_000_000):
-            progress(SimpleNamespace(file="unet.safetensors" if done < 4e9 else "",
-                                     done_bytes=done, total_bytes=4_000_000_000,
-                                     files_done=0 if done < 4e9 else 5, files_total=5))
+            progress(DownloadProgress(file="unet.safetensors" if done < 4e9 else "",
+                                      done_bytes=done, total_bytes=4_000_000_000,
+                                      files_done=0 if done < 4e9 else 5, files_total=5))
         if repo_id == "bad/id":
             raise RuntimeError("404 not found")
         return SimpleNamespace(path=tmp_path / "snap")

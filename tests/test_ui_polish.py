@@ -10,8 +10,9 @@ from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import QApplication
 from ui_helpers import IMAGE, FakeEngine
 
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.edits.presets import DRAFT, PAPER, preset_values
-from sdedit_desktop.edits.requests import DragRequest, EditResult
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.project.model import HistoryEntry
 from sdedit_desktop.ui.estimate_presenter import EstimatePresenter
@@ -59,11 +60,14 @@ def test_estimate_says_model_calls_then_time_once_measured(estimate_setup):
     assert "model evaluations" in before and " s " not in before and "min" not in before
     calls = int(before.split("~")[1].split()[0])
     assert calls > 0
-    request = editor.next_request()
-    job_id = editor.runner.run_working_image(request)
+    request = editor.next_edit().request
+    job_id = editor.runner.submit(request, editor.parent_id)
     engine.jobStarted.emit(job_id)
     engine.jobFinished.emit(job_id, EditResult(request=request, image=IMAGE.copy(),
                                                timings={"total": 12.0}))
+    # The drag's points went with its applied result: nothing to estimate until new ones.
+    assert box.estimate.text().startswith("Drag needs points")
+    editor.set_points([((4, 4), (12, 8))])
     after = box.estimate.text()
     # Same plan on the same model, device and size: 12 s again.
     assert "12 s" in after and f"({calls} evaluations)" in after, after

@@ -9,16 +9,16 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from ui_helpers import FakeEngine
 
+from sdedit_desktop.edits.kinds import DragRequest, InpaintRequest
 from sdedit_desktop.edits.region import auto_region
-from sdedit_desktop.edits.requests import DragRequest, InpaintRequest
 from sdedit_desktop.project import load_project, save_project
 from sdedit_desktop.ui.canvas import CanvasView, Tool
 from sdedit_desktop.ui.model.editor import EditorModel
+from sdedit_desktop.ui.model.next_edit import build_next_edit
 from sdedit_desktop.ui.model.project_binding import editor_to_project, project_to_editor
 from sdedit_desktop.ui.model.region import (
     MOVE,
     drag_region,
-    next_region,
     region_between,
     scale_text,
 )
@@ -92,12 +92,17 @@ def test_project_round_trip_keeps_the_region_and_old_projects_are_auto(editor, t
 
 
 # -- the region the next edit would use -----------------------------------------------------------
+def next_region(doc, params, kind):
+    return build_next_edit(doc, params, kind, None)
+
+
 def test_next_region_follows_points_kind_mask_and_choice(editor):
     doc, params = editor.doc, editor.params
     doc.set_points([((600, 400), (640, 420))])
     state = next_region(doc, params, "drag")
     expected = auto_region(DragRequest(image=doc.image, points=(((600, 400), (640, 420)),)))
-    assert state.region == expected and not state.explicit and state.shown and not state.error
+    assert state.region == expected and not state.explicit and state.shown
+    assert not state.region_error
     doc.set_points([((100, 100), (140, 120))])
     moved = next_region(doc, params, "drag").region
     assert moved != expected and moved[0] == 0 and moved[1] == 0  # it followed the points
@@ -116,7 +121,7 @@ def test_next_region_follows_points_kind_mask_and_choice(editor):
 
     doc.set_region((0, 0, 256, 256))  # the mask lies outside this one
     state = next_region(doc, params, "inpaint")
-    assert state.explicit and state.region == (0, 0, 256, 256) and "outside" in state.error
+    assert state.explicit and state.region == (0, 0, 256, 256) and "outside" in state.region_error
     params.set("drag", "max_side", 128)
     assert next_region(doc, params, "drag").max_side == 128
 
@@ -179,7 +184,7 @@ def test_grips():
 # -- the frame on the canvas ----------------------------------------------------------------------
 @pytest.fixture
 def framed(qtbot, editor):
-    canvas = CanvasView(editor.doc, editor.undo)
+    canvas = CanvasView(editor)
     canvas.resize(500, 400)
     qtbot.addWidget(canvas)
     canvas.show()
@@ -283,13 +288,13 @@ def test_auto_and_whole_actions(editor, framed):
     assert editor.doc.region is None and not framed.region_item.explicit
     editor.undo.undo()
     assert editor.doc.region == (0, 0, W, H)
-    assert presenter.label.text() == "Region 1000x700 → 768x536 (0.77x)"
-    editor.params.set("drag", "max_side", None)  # 700 is no multiple of 8: slightly resized
-    assert presenter.label.text() == "Region 1000x700 → 1000x704 (1.00x)"
+    assert presenter.label.text() == "Region 1000x700 → 768x538 (0.77x)"  # aspect kept
+    editor.params.set("drag", "max_side", None)  # 700 is no multiple of 8: padded, not resized
+    assert presenter.label.text() == "Region 1000x700 at 1:1"
     editor.set_region((0, 0, 512, 384))
     assert presenter.label.text() == "Region 512x384 at 1:1"
     editor.set_region(None)
-    assert presenter.label.text() == "Region 1000x700 → 1000x704 (1.00x) (auto)"
+    assert presenter.label.text() == "Region 1000x700 at 1:1 (auto)"
 
 
 def test_points_win_over_frame_handles_and_hidden_points_are_not_deleted(qtbot, editor,

@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import make_window
 
-from sdedit_desktop.engine import Engine
 from sdedit_desktop.ui.canvas import Tool
 
 W, H = 640, 480
@@ -21,13 +20,6 @@ def _image() -> np.ndarray:
     y, x = np.mgrid[0:H, 0:W]
     base = np.stack([x % 256, y % 256, (x * y) % 256], axis=-1).astype(np.float64)
     return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture
-def engine(qtbot):
-    e = Engine()
-    yield e
-    e.shutdown()
 
 
 @pytest.fixture
@@ -106,7 +98,7 @@ def test_a_region_that_misses_the_points_is_refused_before_queueing(qtbot, windo
     assert not w.editor.jobs
     # Reconstruct edits the whole image: the frame's region is not sent.
     w.panels.select("reconstruct")
-    assert w.build_request().region is None
+    assert w.editor.next_edit().request.region is None
 
 
 def test_points_are_drawn_and_placed_only_on_the_drag_tab(qtbot, window):

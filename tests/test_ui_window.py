@@ -6,34 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from images import textured_image
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
 from ui_helpers import make_window
 
-from sdedit_desktop.edits.requests import DragRequest
-from sdedit_desktop.engine import Engine
+from sdedit_desktop.edits.kinds import DragRequest
 from sdedit_desktop.models.interface import ModelSpec
 from sdedit_desktop.ui.main_window import MainWindow
 from sdedit_desktop.ui.qimage import qimage_to_rgb
 from sdedit_desktop.ui.settings import AppSettings
 
 W, H = 96, 64
-
-
-def _image(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:H, 0:W]
-    base = np.stack([x * 2, y * 3, (x + y) % 256], axis=-1).astype(np.float64)
-    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture
-def engine(qtbot):
-    e = Engine()  # the real engine: real edits through the tiny model
-    yield e
-    e.shutdown()
-
-
 
 
 @pytest.fixture
@@ -45,7 +29,7 @@ def window(qtbot, engine, tmp_path, monkeypatch, errors):
 def ready(qtbot, window):
     window.load_model(window.model_spec())
     qtbot.waitUntil(lambda: getattr(window.model_state, "status", "") == "ready", timeout=60000)
-    window.start_project(_image(), "test.png", None)
+    window.start_project(textured_image(), "test.png", None)
     return window
 
 
@@ -244,7 +228,7 @@ def test_bad_input_gives_message_and_sends_nothing(qtbot, ready, errors, monkeyp
 
 def test_missing_model_then_load_works(qtbot, window, errors):
     w = window
-    w.start_project(_image(), "x.png", None)
+    w.start_project(textured_image(), "x.png", None)
     _drag_setup(w, steps=10)
     assert getattr(w.model_state, "status", "none") == "none"
     assert w.run_edit() is None
@@ -279,7 +263,7 @@ def test_missing_model_then_load_works(qtbot, window, errors):
 
 def test_bad_image_file_shows_error_and_keeps_work(qtbot, window, errors, tmp_path):
     w = window
-    w.start_project(_image(), "keep.png", None)
+    w.start_project(textured_image(), "keep.png", None)
     w.doc.mask[5:9, 5:9] = 255
     kept = w.doc.image.copy()
     bad = tmp_path / "broken.png"
@@ -299,9 +283,9 @@ def test_bad_image_file_shows_error_and_keeps_work(qtbot, window, errors, tmp_pa
     from PIL import Image
 
     good = tmp_path / "good.png"
-    Image.fromarray(_image(3)).save(good)
+    Image.fromarray(textured_image(seed=3)).save(good)
     assert w.open_image(good) is True
-    assert np.array_equal(w.doc.image, _image(3))
+    assert np.array_equal(w.doc.image, textured_image(seed=3))
     assert str(good.resolve()) == w.settings.recent_files[0]
 
 
@@ -425,24 +409,24 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
 
     w = window
     # Paste from the clipboard.
-    QApplication.clipboard().setImage(rgb_to_qimage(_image(1)))
+    QApplication.clipboard().setImage(rgb_to_qimage(textured_image(seed=1)))
     w.paste_image()
-    assert np.array_equal(w.doc.image, _image(1))
+    assert np.array_equal(w.doc.image, textured_image(seed=1))
     QApplication.clipboard().clear()
     w.paste_image()
     assert errors[-1].title == "Nothing to paste"
-    assert np.array_equal(w.doc.image, _image(1))
+    assert np.array_equal(w.doc.image, textured_image(seed=1))
 
     # Drop a file on the canvas.
     path = tmp_path / "dropped.png"
-    Image.fromarray(_image(2)).save(path)
+    Image.fromarray(textured_image(seed=2)).save(path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     w.canvas.dropEvent(drop)  # read in the background (ui/background_read.py)
     qtbot.waitUntil(lambda: w.doc.image_label == "dropped.png", timeout=20000)
-    assert np.array_equal(w.doc.image, _image(2))
+    assert np.array_equal(w.doc.image, textured_image(seed=2))
 
     # The bundled samples are in File > Samples, and opened files land in File > Recent.
     sample_actions = w.samples_menu.actions()
@@ -454,20 +438,20 @@ def test_every_way_to_open_an_image_and_export(qtbot, window, errors, tmp_path):
                                                  str(path.resolve())]
     recent[1].trigger()
     qtbot.waitUntil(lambda: w.doc.image_label == "dropped.png", timeout=20000)
-    assert np.array_equal(w.doc.image, _image(2))
+    assert np.array_equal(w.doc.image, textured_image(seed=2))
 
     # Export the working image as PNG with no edit parameters.
     out = w.export_result(tmp_path / "export")
     assert out == tmp_path / "export.png"
     with Image.open(out) as png:
-        assert np.array_equal(np.asarray(png.convert("RGB")), _image(2))
+        assert np.array_equal(np.asarray(png.convert("RGB")), textured_image(seed=2))
 
 
 def test_tool_and_brush_shortcuts(qtbot, window):
     from sdedit_desktop.ui.canvas import Tool
 
     w = window
-    w.start_project(_image(), "x.png", None)
+    w.start_project(textured_image(), "x.png", None)
     w.activateWindow()
     w.canvas.setFocus()
     for key, tool in ((Qt.Key.Key_P, Tool.POINTS), (Qt.Key.Key_E, Tool.ERASER),
@@ -494,12 +478,13 @@ def test_opening_an_image_cancels_edits_of_the_previous_one(qtbot, ready, errors
     w.engine.jobCancelled.connect(cancelled.append)
     job = w.run_edit()
     qtbot.waitUntil(lambda: w.preview_count > 0, timeout=60000)
-    w.start_project(_image(5), "other.png", None)
+    w.start_project(textured_image(seed=5), "other.png", None)
     qtbot.waitUntil(lambda: cancelled == [job], timeout=30000)
-    qtbot.wait(50)
+    # jobCancelled is the job's last signal, and the engine is idle: nothing can land later.
+    assert w.engine.running_job is None and w.engine.waiting_jobs() == 0
     assert w.history.entries == [] and not errors
     assert not w.run_box.cancel_button.isEnabled()
-    assert np.array_equal(w.doc.image, _image(5))
+    assert np.array_equal(w.doc.image, textured_image(seed=5))
 
 
 def test_projects_carry_the_loras_their_edits_used_when_asked(qtbot, window, errors, tmp_path,

@@ -15,7 +15,8 @@ from PySide6.QtGui import QFontMetrics, QImage, QKeyEvent, QPainter
 from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QSpinBox
 from ui_helpers import IMAGE, FakeEngine, make_window
 
-from sdedit_desktop.edits.requests import DragRequest, EditResult
+from sdedit_desktop.edits.kinds import DragRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.project import autosave, list_recoverable
 from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.original import ORIGINAL_ID, session_original

@@ -52,14 +52,15 @@ def test_policy_applies_to_the_thread_that_computes(monkeypatch):
 
 
 def test_the_engine_worker_runs_edits_with_the_policy(qapp, qtbot, monkeypatch):
-    from sdedit_desktop.edits.requests import DragRequest, EditResult
+    from sdedit_desktop.edits.kinds import DragRequest
+    from sdedit_desktop.edits.requests import EditResult
     from sdedit_desktop.engine import Engine
     from sdedit_desktop.models.interface import ModelSpec
 
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     seen = []
 
-    def runner(_model, request):
+    def runner(_model, request, **_hooks):  # progress, cancel, lora, options
         seen.append((threading.current_thread() is not threading.main_thread(),
                      torch.get_num_threads()))
         return EditResult(request=request, image=request.image)

@@ -76,3 +76,22 @@ def make_window(qtbot, engine, tmp_path, monkeypatch) -> MainWindow:
     window.resize(1100, 700)
     window.show()
     return window
+
+
+class Refused(Exception):
+    """The next edit cannot run; the message says what to do (what Run shows)."""
+
+
+def next_request(params, kind: str, image, mask, points, model=None):
+    """The request Run would send for this canvas state with these parameters
+    (`ui.model.next_edit`), or Refused with the message Run would show."""
+    from sdedit_desktop.ui.model.document import EditorDocument
+    from sdedit_desktop.ui.model.next_edit import build_next_edit
+
+    doc = EditorDocument()
+    if image is not None:
+        doc.set_image(image, mask=mask, points=list(points))
+    edit = build_next_edit(doc, params, kind, model)
+    if edit.problem:
+        raise Refused(edit.problem)
+    return edit.request

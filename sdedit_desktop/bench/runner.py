@@ -1,4 +1,6 @@
-"""The benchmark: our execution vs the reference code's on the same drag, in the same run."""
+"""The benchmark: every edit kind's paper-default case (`EditKind.bench_case`) with our execution,
+and the kinds marked for it (drag) also the way the reference code executes them, in the same run.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +13,11 @@ import torch
 from PIL import Image
 
 from sdedit_desktop.bench.call_timer import UnetCallTimer
-from sdedit_desktop.bench.methods import METHODS
+from sdedit_desktop.bench.kinds import bench_kinds
+from sdedit_desktop.core.families import family_info
 from sdedit_desktop.core.progress import StepReporter
-from sdedit_desktop.edits import (
-    DiffEditRequest,
-    DragRequest,
-    EditRequest,
-    ExecutionOptions,
-    InpaintRequest,
-    Progress,
-    ReconstructRequest,
-    run_edit,
-)
+from sdedit_desktop.edits import EditRequest, ExecutionOptions, Progress, run_edit
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.models.acceleration import synchronize
 from sdedit_desktop.models.interface import LatentDiffusionModel
 from sdedit_desktop.resources import sample_images
@@ -31,11 +26,10 @@ from sdedit_desktop.resources import sample_images
 @dataclass
 class BenchSettings:
     size: int = 512
-    drag_steps: int = 200
-    inpaint_steps: int = 50
-    diffedit_steps: int = 50
+    # Step counts instead of the paper's: kind -> steps ("" = every kind without its own).
+    steps: dict[str, int] = field(default_factory=dict)
     trajectory_batch: int = 16
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=bench_kinds)
     repeats: int = 1
     lora: bool = True
     lora_steps: int = 100
@@ -72,23 +66,19 @@ def bench_image(size: int) -> np.ndarray:
 
 
 def bench_requests(size: int, s: BenchSettings) -> dict[str, EditRequest]:
-    """The paper's defaults at size x size; the drag moves 80 pixels = 10 latent pixels, so
-    m = 5 drag steps (less on images too small for that)."""
+    """Each benchmarked kind's paper-default case on a size x size image (the whole image: the
+    workload is a size x size edit, not an auto region), with the settings' step counts."""
     image = bench_image(size)
     mask = np.zeros((size, size), np.uint8)
     mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
-    c = size // 2
-    d = min(80, size - 16)
-    # the whole image: the benchmark's workload is a size x size edit, not the auto region
-    common = dict(image=image, max_side=None, region=(0, 0, size, size))
-    return {
-        "drag": DragRequest(points=(((c - d // 2, c), (c + d // 2, c)),), steps=s.drag_steps,
-                            prompt="a photo of an astronaut", **common),
-        "inpaint": InpaintRequest(mask=mask, prompt="a photo", steps=s.inpaint_steps, **common),
-        "diffedit": DiffEditRequest(source_prompt="an astronaut", target_prompt="a robot",
-                                    steps=s.diffedit_steps, **common),
-        "reconstruct": ReconstructRequest(prompt="a photo", steps=50, **common),
-    }
+    out = {}
+    for name in s.methods:
+        request = kind_named(name).bench_case(image, mask, size)
+        steps = s.steps.get(name, s.steps.get(""))
+        if steps is not None and hasattr(request, "steps"):
+            request = request.with_changes(steps=steps)
+        out[name] = request
+    return out
 
 
 def measure_edit(model: LatentDiffusionModel, name: str, request: EditRequest,
@@ -169,7 +159,8 @@ def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
                   reference_model: LatentDiffusionModel | None = None,
                   log=print) -> dict[str, Any]:
     """Each method with our execution; then (reference_model given) the drag the way the
-    reference code runs it: float32, eager, one batch-4 UNet call per reverse step."""
+    reference code runs it: float32, eager, one batch-4 UNet call per reverse step (for the
+    kinds marked `bench_reference`)."""
     requests = bench_requests(settings.size, settings)
     ours = ExecutionOptions(trajectory_batch=settings.trajectory_batch)
     factor = model.vae_scale_factor
@@ -177,13 +168,13 @@ def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
     report: dict[str, Any] = {
         "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
         "model": model.identity.to_dict(), "size": settings.size, "methods": {},
+        "family": model.identity.family, "prediction_type": model.identity.prediction_type,
         "torch": torch.__version__,
     }
     if model.device.type == "cuda":
         report["gpu"] = torch.cuda.get_device_name(model.device)
     log("timing single UNet calls ...")
-    report["unet_call_seconds"] = unet_call_seconds(model, latent_hw, settings.unet_batches,
-                                                    prompt=requests["drag"].prompt)
+    report["unet_call_seconds"] = unet_call_seconds(model, latent_hw, settings.unet_batches)
     for name in settings.methods:
         runs = []
         for _ in range(settings.repeats):
@@ -191,16 +182,21 @@ def run_benchmark(model: LatentDiffusionModel, settings: BenchSettings,
             runs.append(measure_edit(model, name, requests[name], ours))
         best = min(runs, key=lambda m: m.seconds)
         report["methods"][name] = best.as_dict()
-    if settings.lora and "drag" in settings.methods:
+    lora_case = next((r for r in requests.values() if hasattr(r, "lora")), None)
+    if settings.lora and lora_case is not None:
         log("LoRA training ...")
-        report["lora"] = measure_lora(model, requests["drag"].image, settings.lora_steps)
-    if reference_model is not None and "drag" in settings.methods:
-        log("drag, reference execution ...")
-        ref = measure_edit(reference_model, "drag-reference", requests["drag"],
-                           ExecutionOptions(trajectory_batch=0, always_batch_uncond=True))
-        report["reference_drag"] = ref.as_dict()
-        report["reference_drag"]["dtype"] = str(reference_model.dtype).replace("torch.", "")
-        report["drag_speedup"] = ref.seconds / report["methods"]["drag"]["seconds"]
+        report["lora"] = measure_lora(model, lora_case.image, settings.lora_steps)
+    if reference_model is not None:
+        for name in settings.methods:
+            if not kind_named(name).bench_reference:
+                continue
+            log(f"{name}, reference execution ...")
+            ref = measure_edit(reference_model, f"{name}-reference", requests[name],
+                               ExecutionOptions(trajectory_batch=0, always_batch_uncond=True))
+            report[f"reference_{name}"] = ref.as_dict()
+            report[f"reference_{name}"]["dtype"] = str(reference_model.dtype).replace(
+                "torch.", "")
+            report[f"{name}_speedup"] = ref.seconds / report["methods"][name]["seconds"]
     return report
 
 
@@ -216,11 +212,16 @@ def format_table(report: dict[str, Any]) -> str:
 
     for name, m in report["methods"].items():
         rows.append(row(f"{name} ({m['method']})", m))
-    if "reference_drag" in report:
-        rows.append(row("drag, reference execution", report["reference_drag"]))
+    for name in report["methods"]:
+        if f"reference_{name}" in report:
+            rows.append(row(f"{name}, reference execution", report[f"reference_{name}"]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    if "family" in report:
+        lines.insert(0, f"{family_info(report['family']).describe(report.get('prediction_type'))}"
+                        f", {report['size']}x{report['size']}, {report['dtype']} on "
+                        f"{report['device']}")
     calls = ", ".join(f"B={k}: {v * 1000:.1f} ms" for k, v in report["unet_call_seconds"].items())
     lines.append(f"UNet call, alone (median): {calls}")
     for name, m in report["methods"].items():
@@ -242,6 +243,8 @@ def format_table(report: dict[str, Any]) -> str:
         from sdedit_desktop.bench.threads import format_threads
 
         lines += format_threads(report["cpu_threads"])
-    if "drag_speedup" in report:
-        lines.append(f"drag speed-up over the reference execution: {report['drag_speedup']:.2f}x")
+    for name in report["methods"]:
+        if f"{name}_speedup" in report:
+            lines.append(f"{name} speed-up over the reference execution: "
+                         f"{report[f'{name}_speedup']:.2f}x")
     return "\n".join(lines)

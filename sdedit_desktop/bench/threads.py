@@ -71,12 +71,12 @@ def measure_threads(model: Any, latent_hw: tuple[int, int], *, batch: int = 4,
     per thread count, idle and beside `busy_processes` competing processes; the median over
     `rounds`. Leaves the policy's thread count set."""
     counts = counts or thread_counts()
-    embeds = model.encode_prompt("a photo").expand(batch, -1, -1)
+    cond = model.encode_prompt("a photo")  # batch 1: the model expands it
     latent = torch.randn(batch, 4, *latent_hw, device=model.device, dtype=model.dtype)
 
     def call() -> None:
         with torch.inference_mode():
-            model.predict_noise(latent, 500, embeds)
+            model.predict_noise(latent, 500, cond)
 
     seen: dict[str, dict[int, list[float]]] = {"idle": {}, "busy": {}}
     try:

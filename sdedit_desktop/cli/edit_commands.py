@@ -1,26 +1,42 @@
-"""`sdedit drag|inpaint|diffedit|reconstruct`: the edits, headless, on the GUI's code."""
+"""`sdedit KIND`, one sub-command per edit kind (drag, inpaint, diffedit, reconstruct): the edits,
+headless, on the GUI's code. Each sub-command is generated from its kind (`edits/kinds/`): the
+options from the request schema, the rest from `EditKind.cli` and the kind's mask use."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.cli.common import CliError
+from sdedit_desktop.cli.common import (
+    CliError,
+    Output,
+    check_outputs,
+    shown_value,
+    trajectory_batch,
+)
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
+from sdedit_desktop.core.families import PREDICTION_TYPES, default_max_side
 from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.edits.kind import EditKind
+from sdedit_desktop.edits.kinds import all_kinds
 from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.edits.regional import plan_region
-from sdedit_desktop.edits.registry import KINDS, EditKind
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.schema import SchemaField, schema, schema_field
-from sdedit_desktop.imaging import ImageFileError, load_image, load_mask, save_image
+from sdedit_desktop.filesave import fitted_name, write_text
+from sdedit_desktop.imaging import (
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    load_image,
+    load_mask,
+    save_image,
+)
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
@@ -52,7 +68,8 @@ def _whole_number(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {shown_value(text)}") from None
 
 
 def _number(text: str) -> float:
@@ -61,7 +78,8 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number, got {shown_value(text)}") from None
 
 
 def _help(entry: SchemaField, default_text: str | None = None) -> str:
@@ -96,6 +114,14 @@ def add_schema_option(p: argparse.ArgumentParser, entry: SchemaField,
     p.add_argument(flag, **kwargs)
 
 
+def add_prediction_type_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prediction-type", choices=PREDICTION_TYPES, default=None,
+                   help="what the model's UNet predicts: epsilon (the noise; SD 2.x 512 px "
+                        "models) or v_prediction (SD 2.x 768 px models). Needed once for a "
+                        "single SD 2.x .safetensors file, whose weights do not say; remembered "
+                        "for that file (default: what the model says)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", type=Path, required=True, help="input image (any format PIL reads)")
     p.add_argument("--model", default=DEFAULT_MODEL,
@@ -110,27 +136,19 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="UNSAFE: allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true",
                    help="allow downloading the model from the Hugging Face hub")
+    add_prediction_type_option(p)
     seed = schema_field(EditRequest, "seed")
     p.add_argument("--seed", type=_whole_number, default=seed.default,
                    help=_help(seed))
     max_side = schema_field(EditRequest, "max_side")
-    p.add_argument("--max-side", type=_whole_number, default=max_side.default,
-                   help=_help(max_side))
+    p.add_argument("--max-side", type=_whole_number, default=None,
+                   help=_help(max_side, "the model's: 768 for SD 1.x, 1152 for SD 2.x 768-v, "
+                                        "1536 for SDXL"))
     p.add_argument("--out", type=Path,
                    help="output image: .png (keeps the parameters as text), .jpg or .webp "
                         "(default: next to the input, e.g. photo.png -> photo.sdedrag.png)")
     p.add_argument("--json", type=Path, dest="json_out", help="write request + result metadata")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-# The CLI's own names for the methods of a kind (besides sde/ode), and its default method.
-METHOD_ALIASES = {"reconstruct": {"cycle-sde": "sde", "ddim-inversion": "ode"}}
-DEFAULT_METHOD = {"reconstruct": "cycle-sde"}
-# Parameters the CLI insists on (an edit without them means nothing).
-REQUIRED = {"diffedit": {"target_prompt"}}
-MASK_HELP = {"optional": "mask image, white = may change",
-             "required": "mask image, white = fill in",
-             "by_mode": "mask image for --mask-mode user"}
 
 
 def parse_region(text: str) -> str | tuple[int, int, int, int]:
@@ -143,54 +161,54 @@ def parse_region(text: str) -> str | tuple[int, int, int, int]:
         values = ()
     if len(values) != 4:
         raise argparse.ArgumentTypeError(
-            f"expected auto, whole or X,Y,W,H in whole pixels, got {text!r}")
+            f"expected auto, whole or X,Y,W,H in whole pixels, got {shown_value(text)}")
     return values  # type: ignore[return-value]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for kind in KINDS.values():
-        p = sub.add_parser(kind.kind, help=kind.help)
+    for kind in all_kinds():
+        p = sub.add_parser(kind.name, help=kind.cli.help)
         _common(p)
         _register_kind(p, kind)
         p.set_defaults(handler=lambda a, kind=kind: _run(a, kind))
 
 
 def _register_kind(p: argparse.ArgumentParser, kind: EditKind) -> None:
-    cls = kind.request_type
-    names = {f.name for f in fields(cls)}
-    if "points" in names:
+    cls, cli, mask_use = kind.request_type, kind.cli, kind.mask_use
+    if kind.uses_points:
         p.add_argument("--points", type=parse_points, required=True,
                        help="x1,y1:x2,y2[;x1,y1:x2,y2...] source:target pairs in image pixels "
                             "(0,0 = top left; required)")
-    if kind.mask_use != "unused":
-        p.add_argument("--mask", type=Path, required=kind.mask_required,
-                       help=MASK_HELP[kind.mask_use])
+    if mask_use.used:
+        p.add_argument("--mask", type=Path, required=mask_use.required,
+                       help=mask_use.cli_help())
     method = schema_field(cls, "method")
-    aliases = METHOD_ALIASES.get(kind.kind, {})
-    default_method = DEFAULT_METHOD.get(kind.kind, method.default)
-    p.add_argument("--method", choices=(*aliases, *method.literal_values),
+    default_method = cli.default_method or method.default
+    p.add_argument("--method", choices=(*cli.method_aliases, *method.literal_values),
                    default=default_method, help=_help(method, default_method))
     for entry in schema(cls):
         if not entry.info.cli or entry.name in ("seed", "max_side", "method"):
             continue
-        if kind.mask_use == "by_mode" and entry.name == "mask_mode":
-            p.add_argument("--mask-mode", choices=entry.literal_values, default=None,
-                           help=_help(entry, "user with --mask, else auto"))
+        if mask_use.use == "when" and entry.name == mask_use.field:
+            # Not given: the mask decides (with --mask the mask's mode, else the other one).
+            p.add_argument("--" + entry.name.replace("_", "-"), choices=entry.literal_values,
+                           default=None, help=_help(entry, f"{mask_use.value} with --mask, "
+                                                           f"else {mask_use.otherwise}"))
             continue
-        add_schema_option(p, entry, required=entry.name in REQUIRED.get(kind.kind, ()))
-    if kind.mask_use != "unused":  # the edits that change part of an image
+        add_schema_option(p, entry, required=entry.name in cli.required)
+    if mask_use.used:  # the edits that change part of an image
         p.add_argument("--region", type=parse_region, default="auto",
                        help="the part of the image the model edits: auto (around the points / "
                             "mask), whole, or X,Y,W,H in image pixels; the rest stays untouched "
                             "(default auto)")
-    if kind.takes_execution:
-        p.add_argument("--trajectory-batch", type=int, default=None,
+    if cli.trajectory_batch:
+        p.add_argument("--trajectory-batch", type=trajectory_batch, default=None,
                        help="predict trajectory noise this many steps per UNet call (speed only; "
                             "default 16 on CUDA, off on the CPU)")
-    if "points" in names:
+    if cli.saves_trajectory:
         p.add_argument("--save-trajectory", type=Path, metavar="DIR",
-                       help="write one image per drag step, named in order")
-    if kind.mask_use == "by_mode":
+                       help="write one image per step, named in order")
+    if cli.saves_mask:
         p.add_argument("--save-mask", type=Path, help="write the mask used (auto mask included)")
 
 
@@ -199,15 +217,20 @@ def _request(args: argparse.Namespace, kind: EditKind, image: np.ndarray,
     cls = kind.request_type
     names = {f.name for f in fields(cls)} - {"image", "mask", "model"}
     values: dict[str, Any] = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    values["max_side"] = args.max_side or None
-    values["method"] = METHOD_ALIASES.get(kind.kind, {}).get(args.method, args.method)
+    # --max-side 0 keeps the size; none given: the model's default, set once it is loaded
+    # (checked here with the SD 1.x one: the region does not depend on it).
+    values["max_side"] = default_max_side(None) if args.max_side is None else \
+        (args.max_side or None)
+    values["method"] = kind.cli.method_of(args.method)
     if "dtype" in names:
         # A request's latent precision follows the model's --dtype (float64 only on request).
         values["dtype"] = "float64" if args.dtype == "float64" else "float32"
-    if kind.mask_use == "by_mode":
-        values["mask_mode"] = args.mask_mode or ("user" if mask is not None else "auto")
-        if values["mask_mode"] == "user" and mask is None:
-            raise CliError("--mask-mode user needs --mask")
+    use = kind.mask_use
+    if use.use == "when":
+        chosen = getattr(args, use.field) or (use.value if mask is not None else use.otherwise)
+        values[use.field] = chosen
+        if chosen == use.value and mask is None:
+            raise CliError(f"--{use.field.replace('_', '-')} {use.value} needs --mask")
     values["region"] = region_choice(getattr(args, "region", "auto"), image.shape[1],
                                      image.shape[0])
     request = cls(image=image, mask=mask, **values)
@@ -227,28 +250,29 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
         raise CliError(str(exc)) from None
     request = _request(args, kind, image, mask)
     if args.out is None:
-        args.out = default_output(args.image, kind.kind)
+        args.out = default_output(args.image, kind.name)
         print(f"no --out given: the result will be written to {args.out}", flush=True)
-    for path in (args.out, args.json_out, getattr(args, "save_mask", None)):
-        if path is not None and not path.parent.exists():
-            raise CliError(f"{path}: the folder {path.parent} does not exist")
-        # Checked before minutes of computing, not after.
-        if path is not None and not os.access(path.parent, os.W_OK):
-            raise CliError(f"{path}: the folder {path.parent} is not writable; give --out "
-                           "(or --json) in a folder you can write to")
+    # Every output checked before minutes of computing, not after.
+    check_outputs(Output(args.out, "--out", IMAGE_SUFFIXES), Output(args.json_out, "--json"),
+                  Output(getattr(args, "save_mask", None), "--save-mask", IMAGE_SUFFIXES),
+                  Output(getattr(args, "save_trajectory", None), "--save-trajectory",
+                         folder=True))
     # torch is imported only here, when an edit runs: `sdedit --help` stays instant.
     from sdedit_desktop.edits.options import ExecutionOptions
     from sdedit_desktop.edits.run import run_edit
 
     model = load_cli_model(args)
     request = request.with_changes(model=model.identity)
+    if args.max_side is None:
+        request = request.with_changes(max_side=default_max_side(model.identity))
     progress = TerminalProgress(enabled=False if args.quiet else None)
     batch = getattr(args, "trajectory_batch", None)
     options = None if batch is None else ExecutionOptions(trajectory_batch=batch)
     from sdedit_desktop.models.errors import ModelError, is_out_of_memory
 
     try:
-        result = run_edit(model, request, progress=progress, lora=cli_lora_provider(args),
+        result = run_edit(model, request, progress=progress,
+                          lora=cli_lora_provider(getattr(request, "lora", "off")),
                           options=options)
     except (EditError, ModelError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
@@ -266,10 +290,12 @@ def _run(args: argparse.Namespace, kind: EditKind) -> int:
 def default_output(image: Path, kind: str) -> Path:
     """Where an edit without --out writes: next to its input, named after the input and the
     edit (photo.png -> photo.sdedrag.png), never over an existing file (-2, -3, ...)."""
-    base = image.with_name(f"{image.stem}.sde{kind}")
-    candidate, n = base.with_name(base.name + ".png"), 2
-    while candidate.exists():
-        candidate, n = base.with_name(f"{base.name}-{n}.png"), n + 1
+    def named(tail: str) -> Path:  # a long input name is shortened so the output's fits
+        return image.with_name(fitted_name("", image.stem, f".sde{kind}{tail}.png"))
+
+    candidate, n = named(""), 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate, n = named(f"-{n}"), n + 1
     return candidate
 
 
@@ -282,15 +308,17 @@ def load_cli_model(args: argparse.Namespace):
     apply_thread_policy()  # on the thread that runs the edit (models/cpu_threads.py)
     dtype = args.dtype
     spec = ModelSpec(source=args.model, device=args.device, dtype=dtype,
-                     allow_pickle=args.allow_pickle, allow_download=args.download)
+                     allow_pickle=args.allow_pickle, allow_download=args.download,
+                     prediction_type=getattr(args, "prediction_type", None))
     try:
         return load_model(spec)
     except ModelError as exc:
         raise CliError(str(exc).splitlines()[0]) from None
 
 
-def cli_lora_provider(args: argparse.Namespace):
-    if getattr(args, "lora", "off") == "off":
+def cli_lora_provider(setting: str):
+    """The LoRA hook for a request whose `lora` is `setting` (None for "off")."""
+    if setting == "off":
         return None
     from sdedit_desktop.models.lora_provider import lora_provider
 
@@ -331,9 +359,9 @@ def write_outputs(args: argparse.Namespace, result: EditResult) -> None:
     summary = {**result.metrics, "seconds": result.timings.get("total"), **result.summary()}
     if args.json_out is not None:
         try:
-            args.json_out.write_text(json.dumps(json_safe(summary), indent=2))
+            write_text(args.json_out, json.dumps(json_safe(summary), indent=2))
         except OSError as exc:
-            raise CliError(f"{args.json_out}: cannot write: {exc.strerror}") from None
+            raise CliError(str(exc)) from None
     if args.out is not None:
         print(f"wrote {args.out}")
     if not args.quiet:

@@ -6,7 +6,8 @@ import argparse
 import datetime
 from pathlib import Path
 
-from sdedit_desktop.cli import CliError
+from sdedit_desktop.cli.common import CliError, Output, check_outputs
+from sdedit_desktop.cli.edit_commands import add_prediction_type_option
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
@@ -20,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="hub id, diffusers folder, .safetensors file or 'tiny'")
     p.add_argument("--image", type=Path, required=True, help="the image to edit later")
     p.add_argument("--prompt", default="", help="the edit prompt (the training condition)")
-    p.add_argument("--max-side", type=int, default=768,
-                   help="scale the image as the edit will (default 768, as the edits)")
+    p.add_argument("--max-side", type=int, default=None,
+                   help="scale the image as the edit will (default: the model's, as the "
+                        "edits: 768 for SD 1.x, 1536 for SDXL)")
     p.add_argument("--rank", type=int, default=16, help="LoRA rank (paper: 16)")
     p.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (paper: 2e-4)")
     p.add_argument("--steps", type=int, default=100, help="training steps (paper: 100)")
@@ -33,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow .ckpt/.bin pickle checkpoints (they can run code)")
     p.add_argument("--download", action="store_true", help="download the model if missing")
+    add_prediction_type_option(p)
     p.add_argument("--export", type=Path, default=None,
-                   help="also copy the LoRA .safetensors here (usable with --lora PATH)")
+                   help="also copy the LoRA here, a .safetensors file (usable with --lora PATH); "
+                        "its metadata goes beside it as NAME.json")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="LoRA cache folder (default: the user cache dir)")
     p.set_defaults(handler=cmd_train)
@@ -60,6 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from safetensors import SafetensorError
 
     from sdedit_desktop.cli.terminal_progress import TerminalProgress
+    from sdedit_desktop.core.families import default_max_side
     from sdedit_desktop.edits.geometry import working_size
     from sdedit_desktop.edits.progress import EditError, StepReporter
     from sdedit_desktop.imaging import ImageFileError, load_image
@@ -73,10 +78,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size, seed=args.seed)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.export is not None:  # both files it writes, before the model loads
+        check_outputs(Output(args.export, "--export", (".safetensors",)),
+                      Output(args.export.with_suffix(".json"), "--export (its metadata)"))
     try:
         image = load_image(args.image)
         height, width = image.shape[:2]
-        image = working_size(width, height, args.max_side).to_work(image)
+        if args.max_side is not None:  # checked before the model loads
+            working_size(width, height, args.max_side)
     except (ImageFileError, EditError) as exc:
         raise CliError(str(exc)) from None
     cache = _cache(args)
@@ -89,7 +98,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         model = load_model(ModelSpec(args.model, args.device, args.dtype, args.allow_pickle,
-                                     args.download))
+                                     args.download, args.prediction_type))
+        max_side = default_max_side(model.identity) if args.max_side is None else args.max_side
+        image = working_size(width, height, max_side).to_work(image)
         key = ensure_lora(model, image, args.prompt, settings, cache, StepReporter(progress))
     except ModelError as exc:
         raise CliError(str(exc)) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from sdedit_desktop.cli import CliError
@@ -33,18 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default=None, help="fp32 or fp16 (default: what is present)")
     p.add_argument("--config-dir", type=Path, default=None,
                    help="for a single file: the diffusers folder whose configs give the "
-                        "architecture (default: SD 1.5's, as loading uses)")
+                        "architecture (default: the bundled configs of the file's family, as "
+                        "loading uses)")
     p.set_defaults(handler=cmd_verify)
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
+    from sdedit_desktop.models.hub_progress import format_bytes
+
+    return format_bytes(n)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -73,18 +69,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    from sdedit_desktop.cli.download_display import DownloadDisplay
     from sdedit_desktop.models.errors import ModelError
-    from sdedit_desktop.models.hub import DownloadPlan, DownloadProgress, download_model
+    from sdedit_desktop.models.hub import DownloadPlan, download_model, partial_download_bytes
     from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
 
     repo = args.model or default_model().hub_id
     known = known_model_for_hub_id(repo)
     if known and args.variant and args.variant not in known.variants:
         raise CliError(f"unknown variant {args.variant!r}: use {' or '.join(known.variants)}")
-    tty = sys.stderr.isatty()
-    last = [0.0]
-    started = time.perf_counter()
-    start_bytes: list[int] = []  # bytes already there: not part of the transfer rate
+    display = DownloadDisplay()
 
     def announce(plan: DownloadPlan) -> None:
         variant = args.variant or (known.default_variant if known else "default")
@@ -92,28 +86,19 @@ def cmd_download(args: argparse.Namespace) -> int:
               f"{_size(plan.needed_bytes)} to fetch into {plan.cache} "
               f"({_size(plan.free_bytes)} free)", flush=True)
 
-    def show(p: DownloadProgress) -> None:
-        now = time.perf_counter()
-        if not start_bytes:
-            start_bytes.append(p.done_bytes)
-        if not tty or (now - last[0] < 0.2 and p.file):
-            return
-        last[0] = now
-        pct = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 100.0
-        rate = (p.done_bytes - start_bytes[0]) / max(now - started, 1e-6)
-        sys.stderr.write(f"\r{pct:5.1f}%  {_size(p.done_bytes)} / {_size(p.total_bytes)}  "
-                         f"file {p.files_done + (1 if p.file else 0)}/{p.files_total}  "
-                         f"{_size(int(rate))}/s   ")
-        sys.stderr.flush()
-
     try:
         snapshot = download_model(repo, revision=args.revision, variant=args.variant,
-                                  progress=show, plan=announce)
+                                  progress=display, plan=announce)
     except ModelError as exc:
+        display.close()
         raise CliError(str(exc)) from None
-    finally:
-        if tty:
-            sys.stderr.write("\n")
+    except KeyboardInterrupt:  # Ctrl+C: what arrived stays for the next run
+        display.close()
+        kept = partial_download_bytes(repo)
+        print(f"sdedit: download stopped; {_size(kept)} of {repo} kept in the cache: run "
+              f"`sdedit models download {repo}` again to resume", file=sys.stderr)
+        return 130
+    display.close()
     print(f"downloaded {repo} at revision {snapshot.revision} to {snapshot.path}")
     if known:
         report = verify_folder(snapshot.path, known, args.variant)
@@ -125,7 +110,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from sdedit_desktop.models.errors import ModelError
     from sdedit_desktop.models.hub import find_snapshot, is_hub_id
-    from sdedit_desktop.models.manifest import default_model, known_model_for_hub_id, verify_folder
+    from sdedit_desktop.models.manifest import (
+        default_model,
+        known_model_for_family,
+        known_model_for_hub_id,
+        verify_folder,
+    )
 
     source = args.source or default_model().hub_id
     path = Path(source).expanduser()
@@ -133,7 +123,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if path.is_file():
             return _verify_file(path, args.config_dir)
         if path.is_dir():
-            report = verify_folder(path, default_model(), args.variant)
+            from sdedit_desktop.models.folder import folder_family
+
+            family = folder_family(path) if (path / "unet").is_dir() else None
+            known = known_model_for_family(family.name) if family else default_model()
+            report = verify_folder(path, known, args.variant)
         elif is_hub_id(source):
             snapshot = find_snapshot(source)
             report = verify_folder(snapshot.path, known_model_for_hub_id(source) or default_model(),
@@ -158,7 +152,7 @@ def _print_report(report) -> None:
 
 
 def _verify_file(path: Path, config_dir: Path | None = None) -> int:
-    """A single checkpoint: complete safetensors, and an SD 1.x layout."""
+    """A single checkpoint: complete safetensors, and the layout of a family we load."""
     from sdedit_desktop.models.errors import ModelError
     from sdedit_desktop.models.single_file import check_checkpoint_header
     from sdedit_desktop.models.weights import PICKLE_SUFFIXES, safetensors_header, sniff_format
@@ -175,11 +169,11 @@ def _verify_file(path: Path, config_dir: Path | None = None) -> int:
     try:
         header = safetensors_header(path)
         # Everything loading would refuse (layout, architecture, every tensor's shape).
-        check_checkpoint_header(header, path, config_dir)
+        family = check_checkpoint_header(header, path, config_dir)
     except ModelError as exc:
         print(f"BAD {path.name}: {shown(exc, None)}")
         return 1
     keys = [k for k in header if k != "__metadata__"]
     print(f"ok  {path.name}: complete ({_size(path.stat().st_size)}, {len(keys)} tensors), "
-          "Stable Diffusion 1.x layout")
+          f"{family.info.label} layout")
     return 0

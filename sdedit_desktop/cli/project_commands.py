@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdedit_desktop.cli import CliError
+from sdedit_desktop.cli.common import CliError, Output, check_outputs
 from sdedit_desktop.project import (
     FileInfo,
     Project,
@@ -65,6 +65,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.entry is None:
+        check_outputs(Output(args.out, "--out", folder=True))
+    else:
+        check_outputs(Output(args.out, "--out", (".png",)))
     project, _ = _load(args.file)
     try:
         if args.entry is None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sdedit_desktop.cli.common import CliError, check_range, float_list
+from sdedit_desktop.cli.common import CliError, Output, check_outputs, check_range, float_list
+from sdedit_desktop.filesave import write_bytes, write_text
 
 if TYPE_CHECKING:
     from sdedit_desktop.diffusion.theory import KLCurve
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     # Enough for a usable estimate, few enough to fit in memory (8 bytes per sample, a few
     # copies along the way).
     check_range("--samples", args.samples, 1000, MAX_SAMPLES)
+    check_outputs(Output(args.out, "--out", folder=True))
     schedule = cosine_schedule() if args.schedule == "cosine" else sd15_schedule()
     curves: dict[str, KLCurve] = {}
     for spec, prior in zip(args.prior or ["normal:0,2"], priors, strict=True):
@@ -73,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
             k: {"t": c.t, "kl_sde": c.kl_sde, "kl_ode": c.kl_ode} for k, c in curves.items()
         },
     }
-    (args.out / "theory.json").write_text(json.dumps(record, indent=2))
-    plot_curves(curves, args.out / "theory.png")
+    try:
+        write_text(args.out / "theory.json", json.dumps(record, indent=2))
+        plot_curves(curves, args.out / "theory.png")
+    except OSError as exc:
+        raise CliError(str(exc)) from None
     for spec, c in curves.items():
         print(f"{spec:>20}: KL SDE {c.kl_sde[0]:.4f} -> {c.kl_sde[-1]:.4f}   "
               f"KL ODE {c.kl_ode[0]:.4f} -> {c.kl_ode[-1]:.4f}")
@@ -105,5 +111,7 @@ def plot_curves(curves: dict[str, KLCurve], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    write_bytes(path, buffer.getvalue())

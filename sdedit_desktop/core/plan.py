@@ -1,5 +1,5 @@
 """A job plan: the phases an edit is expected to report and what their steps cost. Each edit
-kind computes its plan next to its algorithm (edits/registry.py); the engine's progress tracker
+kind computes its plan in its kind module (edits/kinds/); the engine's progress tracker
 consumes it."""
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from sdedit_desktop.diffusion.ddim import StepHook, step_mean, step_sigma
+from sdedit_desktop.diffusion.grids import GridError, Step
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import GridError, NoiseSchedule, Step
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
 
 
 @dataclass

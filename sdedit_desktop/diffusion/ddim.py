@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from sdedit_desktop.diffusion.grids import Step
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
 
 # Called after every step with (step index, step, new latent); returns the latent to continue
 # with (e.g. with the region outside a mask reset). Used for masks, progress and cancel.

@@ -18,8 +18,9 @@ from typing import Literal
 import torch
 
 from sdedit_desktop.diffusion.ddim import StepHook, predict_x0
+from sdedit_desktop.diffusion.grids import Step
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
 
 SolverForm = Literal["ode", "sde"]
 

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import torch
 
+from sdedit_desktop.diffusion.conditioning import Cond, concat, expand_batch
 from sdedit_desktop.diffusion.predictor import NoisePredictor, Timestep
 
-# predict(x [B,...], t (int or [B]), prompt_embeds [B,...], lora_scale) -> eps [B,...]
-ConditionalPredictor = Callable[[torch.Tensor, Timestep, torch.Tensor, float], torch.Tensor]
+# predict(x [B,...], t (int or [B]), conditioning of batch B, lora_scale) -> eps [B,...]
+ConditionalPredictor = Callable[[torch.Tensor, Timestep, Cond, float], torch.Tensor]
 Scale = float | Callable[[int], float]
 
 
@@ -22,7 +23,7 @@ def _at(scale: Scale, t: int) -> float:
     return float(scale(t)) if callable(scale) else float(scale)
 
 
-def guided(predict: ConditionalPredictor, cond: torch.Tensor, uncond: torch.Tensor | None,
+def guided(predict: ConditionalPredictor, cond: Cond, uncond: Cond | None,
            guidance: Scale = 1.0, lora_scale: Scale = 1.0,
            skip_uncond_at_one: bool = True) -> NoisePredictor:
     """eps(x, t) = u + g(t) (c - u). With g == 1 (or no unconditional embedding) only the
@@ -48,10 +49,10 @@ def guided(predict: ConditionalPredictor, cond: torch.Tensor, uncond: torch.Tens
         n = x.shape[0]
         g = [_at(guidance, lv) for lv in levels]
         if uncond is None or (skip_uncond_at_one and all(v == 1.0 for v in g)):
-            return predict(x, t, cond.expand(n, *cond.shape[1:]), lscale)
+            return predict(x, t, expand_batch(cond, n), lscale)
         t2 = torch.cat([t, t]) if isinstance(t, torch.Tensor) else t
-        embeds = torch.cat([uncond.expand(n, *uncond.shape[1:]), cond.expand(n, *cond.shape[1:])])
-        u, c = predict(torch.cat([x, x]), t2, embeds, lscale).chunk(2)
+        both = concat([expand_batch(uncond, n), expand_batch(cond, n)])
+        u, c = predict(torch.cat([x, x]), t2, both, lscale).chunk(2)
         if len(set(g)) == 1:
             return u + g[0] * (c - u)
         gt = torch.tensor(g, dtype=x.dtype, device=x.device).view(-1, *([1] * (x.ndim - 1)))

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from sdedit_desktop.diffusion.ddim import sample
-from sdedit_desktop.diffusion.schedule import NoiseSchedule, Step, edit_window
+from sdedit_desktop.diffusion.grids import Step, edit_window
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
 from sdedit_desktop.diffusion.toy import GaussianMixture1D, mixture_noise_predictor
 
 

@@ -2,13 +2,12 @@
 
 `run_edit` (edits/run.py) is the one entry point the GUI engine, the CLI, the tests and the
 benchmark share. The names below are loaded on first use, so that importing a torch-free part
-(`edits.requests`, `edits.registry`, `edits.schema`) does not load torch.
+(`edits.requests`, `edits.kinds`, `edits.schema`) does not load torch.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sdedit_desktop.core.lazy import lazy_attributes
 
 _EXPORTS = {
     "run_edit": "sdedit_desktop.edits.run",
@@ -20,19 +19,15 @@ _EXPORTS = {
     "Progress": "sdedit_desktop.core.progress",
     "ProgressFn": "sdedit_desktop.core.progress",
     "StepReporter": "sdedit_desktop.core.progress",
-    "DiffEditRequest": "sdedit_desktop.edits.requests",
-    "DragRequest": "sdedit_desktop.edits.requests",
+    "DiffEditRequest": "sdedit_desktop.edits.kinds",
+    "DragRequest": "sdedit_desktop.edits.kinds",
     "EditRequest": "sdedit_desktop.edits.requests",
     "EditResult": "sdedit_desktop.edits.requests",
-    "InpaintRequest": "sdedit_desktop.edits.requests",
-    "ReconstructRequest": "sdedit_desktop.edits.requests",
+    "InpaintRequest": "sdedit_desktop.edits.kinds",
+    "ReconstructRequest": "sdedit_desktop.edits.kinds",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -10,13 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
+from sdedit_desktop.diffusion.grids import (
+    GridError,
+)
 from sdedit_desktop.diffusion.predictor import NoisePredictor, randn_like
-from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
+from sdedit_desktop.edits.kinds.diffedit import DiffEditRequest, auto_mask_level, diffedit_window
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import DiffEditRequest, EditResult
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
 
 
@@ -52,13 +54,13 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                  ) -> EditResult:
     # Parameter ranges are checked by DiffEditRequest.validate() (run_edit calls it).
     auto = req.mask_mode == "auto"
+    schedule = session.schedule
+    levels = schedule.num_train_timesteps
     try:
-        steps = edit_window("uniform", req.steps, req.encode_ratio)
-        # the level the automatic mask noises to (481 for strength 0.5 on the 50-step grid)
-        mask_level = edit_window("uniform", req.steps, req.mask_strength)[0].t if auto else 0
+        steps = diffedit_window(req, levels)
+        mask_level = auto_mask_level(req, levels) if auto else 0
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
 
@@ -92,20 +94,10 @@ def run_diffedit(session: EditSession, req: DiffEditRequest, reporter: StepRepor
                              hook=session.progress_hook(phases.INVERTING, len(steps)))
         eps_edit = session.calls.predictor(req.target_prompt, req.guidance,
                                            negative_prompt=req.source_prompt)
+        if req.grid == "reference":
+            # diffusers' DiffEdit resets outside the mask after step i with the inversion's
+            # state *before* the step (one level too noisy), ending on the level-1 latent there.
+            states = [states[0], *states[:-1]]
         x = sample(states[0], steps, eps_edit, schedule, eta=0.0,
                    hook=session.reverse_hook(phases.EDITING, states, mask))
     return session.result(req, session.decode(x), mask=mask_pixels)
-
-
-def plan_diffedit(request: DiffEditRequest) -> JobPlan:
-    out: list[PlannedPhase] = []
-    if request.mask_mode == "auto":
-        # Reported as one step; it predicts under both prompts for every noise sample.
-        out.append(PlannedPhase(phases.COMPUTING_MASK, 1, 2.0 * max(1, request.mask_samples)))
-    k = max(1, int(request.encode_ratio * request.steps))
-    guided = guided_cost(request.guidance)
-    if request.method == "sde":
-        out.append(PlannedPhase(phases.EDITING, k, 2 * guided))
-    else:
-        out += [PlannedPhase(phases.INVERTING, k, 1.0), PlannedPhase(phases.EDITING, k, guided)]
-    return tuple(out)

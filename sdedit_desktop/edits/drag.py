@@ -18,29 +18,28 @@ from dataclasses import dataclass
 import torch
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase
 from sdedit_desktop.diffusion.cycle_sde import (
     cycle_sde_sample,
     noise_adding_trajectory,
     trajectory_noise_predictions,
 )
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
+from sdedit_desktop.diffusion.grids import GridError, Step, edit_window
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import GridError, Step, edit_window, sd15_schedule
 from sdedit_desktop.edits.drag_steps import (
     LatentPair,
     LatentPoint,
     drag_plan,
     drag_step_count,
 )
+from sdedit_desktop.edits.kinds.drag import DragRequest
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import DragRequest, EditResult
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
-from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 
 __all__ = ["copy_paste", "drag_plan", "drag_step_count", "guidance_schedules", "patch_box",
-           "plan_drag", "run_drag"]
+           "run_drag"]
 
 
 @dataclass(frozen=True)
@@ -98,13 +97,13 @@ def guidance_schedules(req: DragRequest, steps: Sequence[Step]) -> tuple[dict, d
 def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
              options: ExecutionOptions, lora: LoraProvider | None) -> EditResult:
     # Parameter ranges and points are checked by DragRequest.validate() (run_edit calls it).
-    schedule = sd15_schedule()
+    schedule = session.schedule
     try:
-        steps = edit_window(req.grid, req.steps, req.t0)
+        steps = edit_window(req.grid, req.steps, req.t0, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     cfg, lora_scale = guidance_schedules(req, steps)
-    lora_id = session.attach_lora(lora, req.lora, req.prompt, reporter)
+    lora_id = session.attach_lora(lora, req.lora, req.prompt, reporter, req.lora_rank)
     if lora_id is None:
         lora_scale = {t: 1.0 for t in lora_scale}  # nothing attached: one group per call
     eps = session.calls.predictor(req.prompt, cfg.__getitem__, lora_scale.__getitem__)
@@ -145,30 +144,3 @@ def run_drag(session: EditSession, req: DragRequest, reporter: StepReporter,
         timings[f"drag_step_{i + 1}"] = time.perf_counter() - t_start
     return session.result(req, trajectory_images[-1], trajectory=trajectory_images,
                           timings=timings, lora_id=lora_id)
-
-
-# Per-image LoRA training: each step a forward + backward pass of one sample (~3 samples).
-LORA_STEP_COST = 3.0
-
-
-def plan_drag(request: DragRequest) -> JobPlan:
-    """Expected phases: LoRA training (when on), then per drag step the reverse pass (and, for
-    ODE-Drag, the inversion before it)."""
-    out: list[PlannedPhase] = []
-    if request.lora != "off":
-        out.append(PlannedPhase(phases.LORA, LORA_TRAIN_STEPS, LORA_STEP_COST))
-    k = max(1, int(request.t0 * request.steps))
-    try:
-        m = request.drag_step_count()
-    except (EditError, ValueError, ZeroDivisionError):
-        m = 1  # an invalid request fails before its first step
-    # Guidance rises from 1 to 3 along the reverse pass: about 1.5 samples per prediction.
-    for i in range(1, m + 1):
-        if request.method == "sde":
-            # Noise-adding makes no model call (no phase); each reverse step predicts on the
-            # sample and on the recorded trajectory.
-            out.append(PlannedPhase(phases.drag_step_prefix(i), k, 3.0))
-        else:
-            out.append(PlannedPhase(phases.drag_inverting_prefix(i), k, 1.5))
-            out.append(PlannedPhase(phases.drag_step_prefix(i), k, 1.5))
-    return tuple(out)

@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-from PIL import Image, ImageFilter
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.dpm_solver import dpm_solver_sample
+from sdedit_desktop.diffusion.grids import GridError, Step, uniform_grid
 from sdedit_desktop.diffusion.predictor import randn_like
-from sdedit_desktop.diffusion.schedule import (
-    GridError,
-    NoiseSchedule,
-    Step,
-    sd15_schedule,
-    uniform_grid,
-)
+from sdedit_desktop.diffusion.schedule import NoiseSchedule
+from sdedit_desktop.edits.kinds.inpaint import InpaintRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import EditResult, InpaintRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.edits.tensors import blend
 
@@ -39,23 +32,13 @@ def noised_known(x0: torch.Tensor, level: int, schedule: NoiseSchedule,
     return math.sqrt(ab) * x0 + math.sqrt(1 - ab) * randn_like(x0, generator)
 
 
-def composite(original: np.ndarray, edited: np.ndarray, mask: np.ndarray,
-              feather: float = 2.0) -> np.ndarray:
-    """Keep the user's pixels outside the mask (the VAE round trip would blur them), with a
-    feathered seam that only reaches outward from the mask."""
-    grown = Image.fromarray(mask).filter(ImageFilter.MaxFilter(3))
-    soft = np.asarray(grown.filter(ImageFilter.GaussianBlur(feather)), dtype=np.float32) / 255.0
-    soft = np.maximum(soft, (mask >= 128).astype(np.float32))[..., None]
-    out = original.astype(np.float32) * (1 - soft) + edited.astype(np.float32) * soft
-    return np.clip(out.round(), 0, 255).astype(np.uint8)
-
-
 def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporter) -> EditResult:
+    schedule = session.schedule
     try:
-        grid = uniform_grid(req.steps)  # from noise: the top level is within a spacing of T-1
+        # from noise: the top level is within a spacing of T-1
+        grid = uniform_grid(req.steps, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
-    schedule = sd15_schedule()
     gen = torch.Generator().manual_seed(req.seed)
     x0 = session.encode()
     mask = session.latent_mask(x0)
@@ -70,10 +53,6 @@ def run_inpaint(session: EditSession, req: InpaintRequest, reporter: StepReporte
         return x_s
 
     x = dpm_solver_sample(x, grid, eps, schedule, req.method, req.order, gen, hook)
-    edited = session.decode(x)
-    image = composite(req.image, edited, req.mask)
-    return session.result(req, image)
-
-
-def plan_inpaint(request: InpaintRequest) -> JobPlan:
-    return (PlannedPhase(phases.INPAINTING, request.steps, guided_cost(request.guidance)),)
+    # The user's pixels go back outside the mask, with the seam in the known region, when the
+    # region is pasted into the original (edits/composite.py, SeamSide.OUTSIDE).
+    return session.result(req, session.decode(x))

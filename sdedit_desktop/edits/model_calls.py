@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sdedit_desktop.diffusion.conditioning import Cond, to_device
 from sdedit_desktop.diffusion.guidance import Scale, guided
 from sdedit_desktop.diffusion.predictor import NoisePredictor, Timestep
 from sdedit_desktop.edits.progress import StepReporter
@@ -37,15 +38,19 @@ class ModelCalls:
         self.counter = CallCounter()
         self.always_batch_uncond = always_batch_uncond
 
-    def _predict(self, x: torch.Tensor, t: Timestep, embeds: torch.Tensor,
+    def _predict(self, x: torch.Tensor, t: Timestep, cond: Cond,
                  lora_scale: float) -> torch.Tensor:
         self.reporter.check_cancel()  # cancel takes effect before the next model call
         self.counter.count(x.shape[0])
         with torch.no_grad():  # (LoRA training, the one place with gradients, is elsewhere)
-            return self.model.predict_noise(x, t, embeds.to(x.device), lora_scale=lora_scale)
+            return self.model.predict_noise(x, t, to_device(cond, x.device),
+                                            lora_scale=lora_scale)
 
-    def embeddings(self, prompt: str) -> torch.Tensor:
+    def embeddings(self, prompt: str, negative: bool = False) -> Cond:
+        """The model's conditioning for `prompt` (opaque: guidance batches it)."""
         with torch.no_grad():
+            if negative:
+                return self.model.encode_prompt(prompt, negative=True)
             return self.model.encode_prompt(prompt)
 
     def predictor(self, prompt: str, guidance: Scale = 1.0, lora_scale: Scale = 1.0,
@@ -54,6 +59,6 @@ class ModelCalls:
         unconditional embedding)."""
         cond = self.embeddings(prompt)
         needs_uncond = callable(guidance) or float(guidance) != 1.0
-        uncond = self.embeddings(negative_prompt) if needs_uncond else None
+        uncond = self.embeddings(negative_prompt, negative=True) if needs_uncond else None
         return guided(self._predict, cond, uncond, guidance, lora_scale,
                       skip_uncond_at_one=not self.always_batch_uncond)

@@ -5,21 +5,21 @@ from __future__ import annotations
 import torch
 
 from sdedit_desktop.core import phases
-from sdedit_desktop.core.plan import JobPlan, PlannedPhase, guided_cost
 from sdedit_desktop.diffusion.cycle_sde import cycle_sde_sample, noise_adding_trajectory
 from sdedit_desktop.diffusion.ddim import ddim_invert, sample
-from sdedit_desktop.diffusion.schedule import GridError, edit_window, sd15_schedule
+from sdedit_desktop.diffusion.grids import GridError, edit_window
+from sdedit_desktop.edits.kinds.reconstruct import ReconstructRequest
 from sdedit_desktop.edits.progress import EditError, StepReporter
-from sdedit_desktop.edits.requests import EditResult, ReconstructRequest
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.edits.tensors import psnr
 
 
 def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: StepReporter
                     ) -> EditResult:
-    schedule = sd15_schedule()
+    schedule = session.schedule
     try:
-        steps = edit_window(req.grid, req.steps, req.t0)
+        steps = edit_window(req.grid, req.steps, req.t0, schedule.num_train_timesteps)
     except GridError as exc:
         raise EditError(f"bad step settings: {exc}") from None
     gen = torch.Generator().manual_seed(req.seed)
@@ -44,12 +44,3 @@ def run_reconstruct(session: EditSession, req: ReconstructRequest, reporter: Ste
         "psnr_input": psnr(decoded, session.image),  # vs the input pixels: + the VAE's error
     }
     return session.result(req, session.size.to_original(decoded), metrics=metrics)
-
-
-def plan_reconstruct(request: ReconstructRequest) -> JobPlan:
-    k = max(1, round(request.t0 * request.steps))
-    guided = guided_cost(request.guidance)
-    if request.method == "sde":
-        return (PlannedPhase(phases.RECONSTRUCTING, k, 2 * guided),)
-    return (PlannedPhase(phases.INVERTING, k, guided),
-            PlannedPhase(phases.RECONSTRUCTING, k, guided))

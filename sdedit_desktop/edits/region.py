@@ -10,24 +10,25 @@ All functions are pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.requests import (
-    DiffEditRequest,
-    DragRequest,
-    EditRequest,
-    InpaintRequest,
-    PointPair,
-)
+from sdedit_desktop.core.families import native_side as model_native_side
+from sdedit_desktop.core.progress import EditError
+from sdedit_desktop.core.types import PointPair
+from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.schema import check_value, schema_field
+from sdedit_desktop.textsafe import shown
+
+if TYPE_CHECKING:  # requests.py builds on this module
+    from sdedit_desktop.edits.requests import EditRequest
 
 Region = tuple[int, int, int, int]  # x, y, w, h in image pixels
 
-NATIVE_SIDE = 512  # SD 1.5's training resolution: auto regions are at least this (where possible)
 CONTEXT = 64  # image pixels of surroundings around what changes, so the model sees the scene
 ALIGN = 8  # the VAE's downsampling: regions start and span multiples of 8 where the image allows
-LATENT_PIXELS = 8  # image pixels per latent pixel at scale 1 (SD's VAE)
+LATENT_PIXELS = 8  # image pixels per latent pixel at scale 1 (every SD family's VAE)
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def region_choice(choice: str | tuple[int, int, int, int] | None, width: int, he
 
 
 def mask_bounds(mask: np.ndarray) -> Box | None:
-    """Bounding box of the mask's "may change" pixels (>= 128), or None when there are none."""
-    on = mask >= 128
+    """Bounding box of the mask's painted pixels (any value above 0: a soft edge counts), or
+    None when there are none."""
+    on = mask > 0
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     if rows.size == 0:
         return None
@@ -93,8 +95,7 @@ def _span(lo: int, hi: int, size: int, minimum: int) -> tuple[int, int]:
     return start, length
 
 
-def expand_to_region(box: Box, width: int, height: int, pad: int,
-                     native_side: int = NATIVE_SIDE) -> Region:
+def expand_to_region(box: Box, width: int, height: int, pad: int, native_side: int) -> Region:
     """`box` plus `pad` on every side, grown to at least native_side (or the whole axis when the
     image is smaller), aligned to multiples of 8, inside the image."""
     x, w = _span(box.x0 - pad, box.x1 + pad, width, min(native_side, width))
@@ -102,68 +103,56 @@ def expand_to_region(box: Box, width: int, height: int, pad: int,
     return (x, y, w, h)
 
 
-def auto_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
-    """The default region of a request: drag: its points plus the patch and context; inpaint and
-    DiffEdit with the user's mask: the mask plus context; anything else: the whole image."""
+def auto_region(request: EditRequest, native_side: int | None = None) -> Region:
+    """The default region of a request: what it focuses on (its kind says: drag points, a
+    mask) plus context, at least `native_side` (default: the native side of the request's model,
+    whose training resolution the model composes best at) where the image allows; else the
+    whole image."""
     height, width = request.image.shape[:2]
-    if isinstance(request, DragRequest) and request.points:
-        pad = request.half_size * LATENT_PIXELS + CONTEXT
-        return expand_to_region(points_bounds(request.points), width, height, pad, native_side)
-    if uses_user_mask(request) and request.mask is not None:
-        bounds = mask_bounds(request.mask)
-        if bounds is not None:
-            return expand_to_region(bounds, width, height, CONTEXT, native_side)
-    return whole_image(width, height)
+    if native_side is None:
+        native_side = model_native_side(request.model)
+    focus = request.focus()
+    if focus is None:
+        return whole_image(width, height)
+    box, pad = focus
+    return expand_to_region(box, width, height, pad, native_side)
 
 
-def uses_user_mask(request: EditRequest) -> bool:
-    """Whether the edit limits itself to the request's mask (DiffEdit only in "user" mode)."""
-    if isinstance(request, DiffEditRequest):
-        return request.mask_mode == "user"
-    return isinstance(request, DragRequest | InpaintRequest)
+def _whole(value: object) -> bool:
+    # true/false are numbers to Python, not to a user; 8.0 and Infinity are not whole pixels.
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def check_region(region: object, width: int, height: int) -> Region:
-    """A user's region as four whole numbers inside the image, or EditError."""
-    try:
-        values = [int(v) for v in region]  # type: ignore[union-attr]
-        if len(values) != 4 or values != list(region):  # type: ignore[call-overload]
-            raise ValueError
-    except (TypeError, ValueError):
+    """A region (the user's, a request's, a project's) as four whole numbers inside the image,
+    or EditError: the one check of a region value, for every reader."""
+    if not isinstance(region, tuple | list) or len(region) != 4 \
+            or not all(_whole(v) for v in region):
         raise EditError(f"the edit region must be four whole numbers x, y, width, height; got "
-                        f"{region!r:.80}") from None
-    x, y, w, h = values
+                        f"{shown(region, 80)}")
+    x, y, w, h = (int(v) for v in region)
     if w < 1 or h < 1:
-        raise EditError(f"the edit region {w}x{h} is empty: it needs a width and height of at "
-                        "least 1 pixel")
+        raise EditError(f"the edit region {shown(w, 20)}x{shown(h, 20)} is empty: it needs a "
+                        "width and height of at least 1 pixel")
     if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise EditError(f"the edit region ({x}, {y}, {w}x{h}) reaches outside the "
-                        f"{width}x{height} image")
+        where = ", ".join(shown(v, 20) for v in (x, y)) + f", {shown(w, 20)}x{shown(h, 20)}"
+        raise EditError(f"the edit region ({where}) reaches outside the {width}x{height} image")
     return (x, y, w, h)
 
 
-def resolve_region(request: EditRequest, native_side: int = NATIVE_SIDE) -> Region:
+def resolve_region(request: EditRequest, native_side: int | None = None) -> Region:
     """The region the edit will use: the request's own (validated) or the auto region. Expects a
     valid image, mask and points (the session's checks)."""
     height, width = request.image.shape[:2]
-    if type(request.feather) is not int or request.feather < 0:
-        raise EditError(f"the feather width must be a whole number of pixels, 0 or more; got "
-                        f"{request.feather!r:.40}")
+    check_value(schema_field(type(request), "feather"), request.feather)
     if request.region is None:
         region = auto_region(request, native_side)
     else:
         region = check_region(request.region, width, height)
-    x, y, w, h = region
-    if isinstance(request, DragRequest):
-        for n, pair in enumerate(request.points, start=1):
-            for name, (px, py) in zip(("source", "target"), pair, strict=True):
-                if not (x <= px < x + w and y <= py < y + h):
-                    raise EditError(f"the edit region ({x}, {y}, {w}x{h}) does not contain the "
-                                    f"{name} ({px}, {py}) of point pair {n}")
-    if uses_user_mask(request) and request.mask is not None and \
-            not (request.mask[y:y + h, x:x + w] >= 128).any():
-        raise EditError(f"the mask lies entirely outside the edit region ({x}, {y}, {w}x{h}): "
-                        "nothing could change")
+    problem = request.region_problem(region)
+    if problem:
+        raise EditError(problem)
+    working_size(region[2], region[3], request.max_side)  # refuses what the size cap cannot hold
     return region
 
 
@@ -192,13 +181,3 @@ def paste(full: np.ndarray, part: np.ndarray, region: Region) -> np.ndarray:
     out = full.copy()
     out[y:y + h, x:x + w] = part
     return out
-
-
-def crop_request(request: EditRequest, region: Region) -> EditRequest:
-    """The request the per-method code runs: image, mask and points in crop coordinates."""
-    changes: dict[str, object] = {"image": crop(request.image, region), "region": None}
-    if request.mask is not None:
-        changes["mask"] = crop(request.mask, region)
-    if isinstance(request, DragRequest):
-        changes["points"] = points_to_crop(request.points, region)
-    return request.with_changes(**changes)

@@ -8,43 +8,36 @@ from dataclasses import replace
 
 import numpy as np
 
-from sdedit_desktop.edits.composite import Compositor
+from sdedit_desktop.edits.composite import Compositor, SeamSide
 from sdedit_desktop.edits.geometry import (
     working_size,
 )
 from sdedit_desktop.edits.progress import Progress, ProgressFn
-from sdedit_desktop.edits.region import (
-    Region,
-    crop_request,
-    paste,
-    resolve_region,
-    uses_user_mask,
-)
-from sdedit_desktop.edits.requests import (
-    DiffEditRequest,
-    EditRequest,
-    EditResult,
-)
+from sdedit_desktop.edits.region import Region, paste, resolve_region
+from sdedit_desktop.edits.requests import EditRequest, EditResult
 
 
 def edit_in_region(request: EditRequest,
                    run: Callable[[EditRequest, ProgressFn | None], EditResult],
-                   progress: ProgressFn | None = None) -> EditResult:
+                   progress: ProgressFn | None = None,
+                   seam: SeamSide = SeamSide.INSIDE) -> EditResult:
     """`run(cropped, progress)` edits a whole (cropped) request; this returns the full-size
-    result of `request`: pixels outside the mask (or, without one, outside the region) are the
-    input's, bit for bit. Progress previews come back placed in the whole image."""
+    result of `request`: pixels outside the mask and its seam (or, without a mask, outside the
+    region) are the input's, bit for bit. `seam`: which side of the mask the seam lies on (the
+    edit kind's to say). Progress previews come back placed in the whole image."""
     region = plan_region(request)
-    return put_back(request, region, run(crop_request(request, region),
-                                         _placed_progress(request, region, progress)))
+    return put_back(request, region, run(request.in_region(region),
+                                         _placed_progress(request, region, progress, seam)),
+                    seam)
 
 
-def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None
-                     ) -> ProgressFn | None:
+def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn | None,
+                     seam: SeamSide = SeamSide.INSIDE) -> ProgressFn | None:
     """Progress with decoded previews pasted into the original and latents tagged with their
     region, so a preview never shows the crop as if it were the whole photo."""
     if progress is None:
         return None
-    preview_mask = request.mask if uses_user_mask(request) else None
+    preview_mask = request.limiting_mask()
     compositor: list[Compositor] = []  # built on the first decoded preview (most have none)
 
     def report(p: Progress) -> None:
@@ -52,7 +45,7 @@ def _placed_progress(request: EditRequest, region: Region, progress: ProgressFn 
         if isinstance(image, np.ndarray):
             if not compositor:
                 compositor.append(Compositor(request.image, region, preview_mask,
-                                             request.feather))
+                                             request.feather, seam))
             image = compositor[0].apply(image)
         progress(replace(p, image=image, region=region))
     return report
@@ -66,18 +59,18 @@ def plan_region(request: EditRequest) -> Region:
     return resolve_region(request)
 
 
-def put_back(request: EditRequest, region: Region, result: EditResult) -> EditResult:
+def put_back(request: EditRequest, region: Region, result: EditResult,
+             seam: SeamSide = SeamSide.INSIDE) -> EditResult:
     height, width = request.image.shape[:2]
-    used_mask = request.mask
-    if isinstance(request, DiffEditRequest):
-        # DiffEdit reports the mask it used (its auto mask, the user's, or none for "full")
-        used_mask = None if result.mask is None else \
-            paste(np.zeros((height, width), np.uint8), result.mask, region)
-    compositor = Compositor(request.image, region, used_mask, request.feather)
+    # A method that reports the mask it used (DiffEdit's auto mask) is composited with that
+    # mask; otherwise the request's own mask bounds what may change.
+    used_mask = request.limiting_mask() if result.mask is None else \
+        paste(np.zeros((height, width), np.uint8), result.mask, region)
+    compositor = Compositor(request.image, region, used_mask, request.feather, seam)
     w, h = region[2:]
-    work = working_size(w, h, request.max_side).work
+    scale = working_size(w, h, request.max_side).scale
     return replace(
         result, request=request, image=compositor.apply(result.image),
         trajectory=[compositor.apply(image) for image in result.trajectory],
-        mask=used_mask if isinstance(request, DiffEditRequest) else result.mask,
-        region=region, work_scale=work[0] / w)
+        mask=None if result.mask is None else used_mask,
+        region=region, work_scale=scale)

@@ -8,9 +8,10 @@ import math
 import torch
 
 from sdedit_desktop.core.progress import CancelFn, EditError, ProgressFn, StepReporter
+from sdedit_desktop.edits.kind import EditKind
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.edits.options import ExecutionOptions, LoraProvider
 from sdedit_desktop.edits.regional import edit_in_region
-from sdedit_desktop.edits.registry import EditKind, kind_of
 from sdedit_desktop.edits.requests import EditRequest, EditResult
 from sdedit_desktop.edits.session import EditSession
 from sdedit_desktop.models.interface import LatentDiffusionModel
@@ -32,7 +33,7 @@ def run_edit(model: LatentDiffusionModel, request: EditRequest,
         raise EditError(f"unknown edit type {type(request).__name__}") from None
     # edit_in_region checks the request (plan_region -> request.validate()) before any work.
     return edit_in_region(request, lambda cropped, report: _run_on_image(
-        model, kind, cropped, report, cancel, lora, options), progress)
+        model, kind, cropped, report, cancel, lora, options), progress, kind.seam)
 
 
 def _run_on_image(model: LatentDiffusionModel, kind: EditKind, request: EditRequest,

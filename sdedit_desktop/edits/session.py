@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sdedit_desktop.diffusion.ddim import StepHook
-from sdedit_desktop.diffusion.schedule import Step
+from sdedit_desktop.diffusion.grids import Step
 from sdedit_desktop.edits.geometry import (
     working_size,
 )
@@ -32,6 +32,7 @@ class EditSession:
         self.request = request
         self.reporter = reporter
         self.calls = ModelCalls(model, reporter, always_batch_uncond)
+        self.schedule = model.schedule  # the model's own training schedule (its family's)
         height, width = request.image.shape[:2]
         self.size = working_size(width, height, request.max_side)
         self.image = self.size.to_work(request.image)
@@ -69,9 +70,7 @@ class EditSession:
         return latent_mask(mask, tuple(latent.shape[-2:]), latent)
 
     def point_to_latent(self, point: tuple[int, int]) -> tuple[int, int]:
-        x, y = self.size.point_to_work(point)
-        f = self.model.vae_scale_factor
-        return x // f, y // f
+        return self.size.point_to_latent(point, self.model.vae_scale_factor)
 
     # --- the loop -------------------------------------------------------------------------
     @staticmethod
@@ -99,7 +98,7 @@ class EditSession:
 
     # --- LoRA -----------------------------------------------------------------------------
     def attach_lora(self, provider: LoraProvider | None, setting: str, prompt: str,
-                    reporter: StepReporter) -> str | None:
+                    reporter: StepReporter, rank: int) -> str | None:
         if setting == "off":
             if isinstance(self.model, LoraCapable):
                 self.model.detach_lora()
@@ -107,7 +106,7 @@ class EditSession:
         if provider is None:
             raise EditError("per-image LoRA is not available here (no LoRA cache configured)")
         self._lora_attached = True
-        return provider(self.model, setting, self.image, prompt, reporter)
+        return provider(self.model, setting, self.image, prompt, reporter, rank)
 
     def close(self) -> None:
         if self._lora_attached and isinstance(self.model, LoraCapable):

@@ -12,9 +12,10 @@ __all__ = ["blend", "image_to_tensor", "latent_mask", "psnr", "tensor_to_image"]
 
 
 def latent_mask(mask: np.ndarray, latent_hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-    """Pixel mask (255 = may change) -> [1,1,h,w] tensor of 0/1 in like's dtype/device: a latent
-    pixel may change when at least half of its 8x8 pixels may."""
-    m = torch.from_numpy((mask >= 128).astype(np.float32))[None, None]
+    """Pixel mask (0 = keep; anything painted, soft edges included, may change) -> [1,1,h,w]
+    tensor of 0/1 in like's dtype/device: a latent pixel may change when at least half of its
+    8x8 pixels are painted. The composite then blends by the mask's value (edits/composite.py)."""
+    m = torch.from_numpy((mask > 0).astype(np.float32))[None, None]
     m = F.adaptive_avg_pool2d(m, latent_hw)
     return (m >= 0.5).to(like.device, like.dtype)
 

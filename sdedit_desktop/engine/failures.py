@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import traceback
 
-import torch
-
 from sdedit_desktop.edits.progress import EditError
 from sdedit_desktop.engine.types import EngineFailure
 from sdedit_desktop.models.errors import ModelError, exception_chain, is_out_of_memory
@@ -35,7 +33,7 @@ def _detail_of(exc: BaseException) -> str:
     return text
 
 
-def classify_failure(exc: BaseException, device: torch.device | str | None = None,
+def classify_failure(exc: BaseException, device: object = None,
                      what: str = "The edit") -> EngineFailure:
     """Map an exception to an EngineFailure the UI can show.
 
@@ -50,7 +48,7 @@ def classify_failure(exc: BaseException, device: torch.device | str | None = Non
         if isinstance(exc, ModelError):
             # models/ already said what ran out where and what to do.
             return EngineFailure("out-of-memory", _user_message_of(exc), detail)
-        kind = torch.device(device).type if device is not None else "cpu"
+        kind = str(device).split(":")[0] if device is not None else "cpu"  # "cuda:0" -> cuda
         where, where2 = ("GPU", "GPU") if kind in ("cuda", "mps") else ("system", "memory")
         return EngineFailure("out-of-memory", OOM_MESSAGE.format(where=where, where2=where2),
                              detail)
@@ -76,6 +74,8 @@ def classify_failure(exc: BaseException, device: torch.device | str | None = Non
 def empty_device_cache() -> None:
     """Give cached accelerator memory back to the device (most important after an OOM). No
     garbage collection here: that runs on the UI thread (see gc_policy)."""
+    import torch  # imported once a model has run; the editor starts without it
+
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     mps = getattr(torch, "mps", None)

@@ -9,7 +9,6 @@ held off while a job or a load runs, and releasing a model (which collects) runs
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -20,14 +19,15 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sdedit_desktop.core.families import LatentRgb, family_of, same_family
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.edits.options import ExecutionOptions
 from sdedit_desktop.edits.progress import EditCancelled, Progress
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine import gc_policy
 from sdedit_desktop.engine.commands import CommandQueue, LoadModel, RunJob, Stop, UnloadModel
 from sdedit_desktop.engine.failures import classify_failure, empty_device_cache
-from sdedit_desktop.engine.latent_preview import latent_to_rgb
-from sdedit_desktop.engine.plan import plan_for
+from sdedit_desktop.engine.latent_preview import DEFAULT_LATENT_RGB, latent_to_rgb
 from sdedit_desktop.engine.progress_tracker import ProgressTracker
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.engine.region_preview import RegionPreviewPlacer
@@ -38,6 +38,7 @@ from sdedit_desktop.models.interface import LoraCapable, ModelIdentity, ModelSpe
 log = logging.getLogger(__name__)
 
 # run_edit(model, request, progress=, cancel=, lora=, options=) -> EditResult
+# run_edit's signature: (model, request, *, progress, cancel, lora, options) -> EditResult
 EditRunner = Callable[..., Any]
 ModelLoader = Callable[..., Any]  # load_model(spec, progress=)
 
@@ -50,7 +51,22 @@ def _dtype_name(dtype: object) -> str | None:
     return None if dtype is None else str(dtype).removeprefix("torch.")
 
 
+def model_mismatch_message(wanted: ModelIdentity, loaded: ModelIdentity) -> str:
+    """Why an edit made with other weights does not run on the loaded ones; another family
+    (SD 1.x vs SDXL, ...) is said first: those edits cannot be repeated on this model at all."""
+    if not same_family(wanted, loaded):
+        return (f"This edit was made with a {family_of(wanted).label} model ('{wanted.source}'), "
+                f"but the loaded model '{loaded.source}' is {family_of(loaded).label}: the "
+                f"result would not be the same edit. Load a {family_of(wanted).label} model to "
+                "repeat it, or clear the request's model to run it with the loaded one.")
+    return (f"This edit asks for the model '{wanted.source}' ({wanted.kind}) but "
+            f"'{loaded.source}' ({loaded.kind}) is loaded. Load that model, or clear the "
+            "request's model to run it with the loaded one.")
+
+
 def _same_weights(wanted: ModelIdentity, loaded: ModelIdentity) -> bool:
+    if not same_family(wanted, loaded):
+        return False
     if (wanted.kind, wanted.source) != (loaded.kind, loaded.source):
         return False
     if wanted.revision and loaded.revision and wanted.revision != loaded.revision:
@@ -64,8 +80,10 @@ class _JobReporter:
 
     def __init__(self, worker: EngineWorker, job_id: int, tracker: ProgressTracker,
                  progress_interval_s: float, preview_interval_s: float,
-                 clock: Callable[[], float], image: np.ndarray | None = None):
+                 clock: Callable[[], float], image: np.ndarray | None = None,
+                 latent_rgb: LatentRgb = DEFAULT_LATENT_RGB):
         self._worker = worker
+        self._latent_rgb = latent_rgb  # the model family's latent -> RGB map
         # Latent previews of a region edit are placed into the photo (engine/region_preview.py).
         self._placer = RegionPreviewPlacer(image) if image is not None else None
         self._job_id = job_id
@@ -97,7 +115,7 @@ class _JobReporter:
                 # A decoded image (a finished drag step) is rare and worth showing every time.
                 self._emit_preview(rgb_to_qimage(progress.image), now)
             elif progress.latent is not None and now - self._last_preview >= self._preview_interval:
-                rgb = latent_to_rgb(progress.latent)
+                rgb = latent_to_rgb(progress.latent, self._latent_rgb)
                 if progress.region is not None and self._placer is not None:
                     rgb = self._placer.place(rgb, progress.region)
                 self._emit_preview(rgb_to_qimage(rgb), now)
@@ -292,19 +310,17 @@ class EngineWorker(QObject):
         wanted = request.model
         loaded = getattr(self._model, "identity", None)
         if wanted is not None and loaded is not None and not _same_weights(wanted, loaded):
-            return EngineFailure(
-                "model",
-                f"This edit asks for the model '{wanted.source}' ({wanted.kind}) but "
-                f"'{loaded.source}' ({loaded.kind}) is loaded. Load that model, or clear the "
-                "request's model to run it with the loaded one.",
-                f"requested {wanted}\nloaded {loaded}")
+            return EngineFailure("model", model_mismatch_message(wanted, loaded),
+                                 f"requested {wanted}\nloaded {loaded}")
         return None
 
     def _execute(self, job: RunJob) -> None:
         model = self._model
         request = job.request
         try:
-            plan = plan_for(request)
+            plan = kind_of(request).plan(request)
+        except KeyError:  # no registered kind: the tracker follows the phases as they come
+            plan = ()
         except Exception:
             # The plan only shapes the progress bar; a request it cannot read is the edit's
             # to reject, with its own message.
@@ -313,7 +329,8 @@ class EngineWorker(QObject):
         tracker = ProgressTracker(plan, clock=self._clock)
         reporter = _JobReporter(self, job.job_id, tracker, self._progress_interval,
                                 self._preview_interval, self._clock,
-                                getattr(request, "image", None))
+                                getattr(request, "image", None),
+                                family_of(getattr(model, "identity", None)).latent_rgb)
         failure: EngineFailure | None = None
         cancelled = False
         result: Any = None
@@ -321,7 +338,7 @@ class EngineWorker(QObject):
             runner = self._edit_runner or _default_edit_runner()
             kwargs = {"progress": reporter, "cancel": job.cancel_event.is_set,
                       "lora": self._lora_provider_for(request), "options": self._options}
-            result = runner(model, request, **_accepted(runner, kwargs))
+            result = runner(model, request, **kwargs)
         except EditCancelled:
             cancelled = True
         except BaseException as exc:  # KeyboardInterrupt etc. end the job too
@@ -387,19 +404,6 @@ class EngineWorker(QObject):
         if app is not None:
             self.moveToThread(app.thread())
         QThread.currentThread().quit()
-
-
-def _accepted(function: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments `function` takes: an injected runner (a test double, a wrapper)
-    need not accept every hook; a request that needs LoRA still fails clearly inside
-    edits/ when no provider reaches it."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return kwargs
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return kwargs
-    return {name: value for name, value in kwargs.items() if name in parameters}
 
 
 def _default_edit_runner() -> EditRunner:

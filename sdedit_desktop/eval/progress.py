@@ -29,10 +29,14 @@ def write_counters(store: RunStore, rank: int, counters: Counters) -> None:
 
 
 def read_counters(store: RunStore, rank: int) -> Counters | None:
+    """A process's counters, or None while its file is missing or not what we write."""
     data = read_json(store.progress_path(rank))
     if not isinstance(data, dict):
         return None
-    return Counters(**{k: data[k] for k in asdict(Counters()) if k in data})
+    fields = asdict(Counters())
+    kept = {k: data[k] for k in fields if k in data
+            and type(data[k]) is type(fields[k])}  # bool is not an int here, nor the reverse
+    return Counters(**kept)
 
 
 def format_eta(seconds: float) -> str:

@@ -11,12 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from sdedit_desktop.edits import DiffEditRequest, DragRequest, InpaintRequest, ReconstructRequest
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.edits.region import region_choice
 from sdedit_desktop.eval.samples import Sample, SampleInputs
-
-REQUEST_CLASSES = {"drag": DragRequest, "inpaint": InpaintRequest, "diffedit": DiffEditRequest,
-                   "reconstruct": ReconstructRequest}
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ def build_request(kind: str, inputs: SampleInputs, kwargs: dict[str, Any], model
     if "region" in kwargs:  # --region auto|whole|X,Y,W,H, per sample's image
         height, width = inputs.image.shape[:2]
         kwargs = {**kwargs, "region": region_choice(kwargs["region"], width, height)}
-    return REQUEST_CLASSES[kind](image=inputs.image, mask=inputs.mask, model=model_identity,
+    return kind_named(kind).request_type(image=inputs.image, mask=inputs.mask, model=model_identity,
                                  **kwargs)
 
 

@@ -7,20 +7,61 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+)
 
 from sdedit_desktop.models.errors import MissingComponentError, WrongCheckpointError
+from sdedit_desktop.models.families import FamilyConfigs, ModelFamily
 from sdedit_desktop.models.tokenizer import build_clip_tokenizer
-from sdedit_desktop.resources import model_configs_dir
 
 
-def sd15_config_dir() -> Path:
-    return model_configs_dir() / "sd15"
+@dataclass(frozen=True)
+class ModelParts:
+    """Everything a `StableDiffusionModel` is made of, before it moves to its device."""
+
+    family: ModelFamily
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    text_encoders: tuple[torch.nn.Module, ...]
+    tokenizers: tuple[CLIPTokenizer, ...]
+    scheduler_config: dict
+    pipeline_config: dict = field(default_factory=dict)
+
+
+def bundled_pipeline_config(family: ModelFamily) -> dict:
+    """The family's bundled model_index.json (pipeline options such as SDXL's
+    `force_zeros_for_empty_prompt`)."""
+    return read_json(family.config_dir() / "model_index.json", "pipeline index")
+
+
+def read_family_configs(family: ModelFamily, root: Path | None = None,
+                        prediction_type: str | None = None) -> FamilyConfigs:
+    """The configs of a model of `family` from a diffusers-style folder (default: the family's
+    bundled configs in models/, adapted to `prediction_type` when given)."""
+    bundled = root is None
+    root = family.config_dir() if root is None else Path(root)
+    pipeline_path = root / "model_index.json"
+    configs = FamilyConfigs(
+        unet=read_json(root / "unet" / "config.json", "UNet config"),
+        vae=read_json(root / "vae" / "config.json", "VAE config"),
+        text_encoders=tuple(read_json(root / spec.folder / "config.json",
+                                      f"{spec.folder.replace('_', ' ')} config")
+                            for spec in family.encoders),
+        scheduler=read_json(root / "scheduler" / "scheduler_config.json", "scheduler config"),
+        pipeline=read_json(pipeline_path, "pipeline index") if pipeline_path.is_file() else {})
+    if bundled and prediction_type is not None:
+        configs = family.adapt_configs(configs, prediction_type)
+    return configs
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -77,9 +118,13 @@ def empty_vae(config: dict) -> AutoencoderKL:
         return AutoencoderKL.from_config(model_config(config))
 
 
-def empty_text_encoder(config: dict) -> CLIPTextModel:
+def text_encoder_class(with_projection: bool) -> type:
+    return CLIPTextModelWithProjection if with_projection else CLIPTextModel
+
+
+def empty_text_encoder(config: dict, with_projection: bool = False) -> torch.nn.Module:
     with init_empty_weights(), quiet_diffusers():
-        return CLIPTextModel(CLIPTextConfig(**model_config(config)))
+        return text_encoder_class(with_projection)(CLIPTextConfig(**model_config(config)))
 
 
 def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], component: str,
@@ -102,7 +147,7 @@ def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], compon
         raise WrongCheckpointError(
             f"{file.name} does not hold a {component} of this architecture: "
             f"{len(missing)} tensors missing, {len(wrong)} of the wrong shape, e.g. "
-            f"{first[0]}{shape}. Is it a Stable Diffusion 1.x checkpoint?",
+            f"{first[0]}{shape}. Is it a complete checkpoint of this model family?",
             detail=f"{file}: missing {missing[:5]}, wrong shape {wrong[:5]}, "
                    f"unexpected {unexpected[:5]}", path=file)
     module.load_state_dict({k: _aligned(state[k]) for k in expected}, strict=True, assign=True)
@@ -121,8 +166,30 @@ def _aligned(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.clone()
 
 
-def tokenizer_for(folder: Path | None, text_config: dict) -> CLIPTokenizer:
-    """The folder's tokenizer when it has one, else CLIP's (the only tokenizer SD 1.x uses)."""
+def align_weights(module: torch.nn.Module) -> torch.nn.Module:
+    """Give every unaligned CPU weight of a module (e.g. one a library read from a file) its
+    own aligned storage, as `load_weights` does."""
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            aligned = _aligned(tensor)
+            if aligned is not tensor:
+                tensor.data = aligned
+    return module
+
+
+def bundled_tokenizer(config_dir: Path) -> CLIPTokenizer:
+    """CLIP's tokenizer built from the bundled BPE merges, with the special tokens of the
+    tokenizer_config.json in `config_dir` (SD 2.x and SDXL's second encoder pad with "!")."""
+    path = config_dir / "tokenizer_config.json"
+    config = read_json(path, "tokenizer config") if path.is_file() else {}
+    return build_clip_tokenizer(pad_token=str(config.get("pad_token", "<|endoftext|>")))
+
+
+def tokenizer_for(folder: Path | None, text_config: dict,
+                  fallback: Path | None = None) -> CLIPTokenizer:
+    """The folder's tokenizer when it has one, else CLIP's from the bundled merges with the
+    special tokens of `fallback` (the family's bundled tokenizer folder); every SD family
+    tokenizes with CLIP's BPE vocabulary."""
     if folder is not None and folder.is_dir() and any(
             (folder / name).is_file() for name in ("tokenizer.json", "vocab.json")):
         try:
@@ -134,7 +201,7 @@ def tokenizer_for(folder: Path | None, text_config: dict) -> CLIPTokenizer:
                 path=folder) from exc
     vocab = int(text_config.get("vocab_size", 49408))
     if vocab == 49408:
-        return build_clip_tokenizer()
+        return bundled_tokenizer(fallback) if fallback is not None else build_clip_tokenizer()
     raise MissingComponentError(
         f"Missing tokenizer: {folder or 'the model'} has no tokenizer files (vocab.json + "
         "merges.txt or tokenizer.json) and its text encoder is not CLIP's (vocab size "

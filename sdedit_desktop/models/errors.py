@@ -38,7 +38,12 @@ class CorruptWeightsError(ModelError):
 
 
 class WrongCheckpointError(ModelError):
-    """A readable file that is not a Stable Diffusion 1.x checkpoint (a LoRA, a VAE, SDXL, ...)."""
+    """A readable file that is not a complete checkpoint of a supported family (a LoRA, a VAE,
+    an SDXL refiner, a flow-matching model, ...)."""
+
+
+class PredictionTypeNeededError(ModelError):
+    """An SD 2.x single file: whether it predicts ε or v must be said (the weights do not)."""
 
 
 class PickleRefusedError(ModelError):

@@ -4,36 +4,15 @@ once, not on every load."""
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from sdedit_desktop.models.file_memo import FileMemo
 from sdedit_desktop.models.paths import hash_cache_file
 
 _CHUNK = 8 * 1024 * 1024
-_LOCK = threading.Lock()
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _load_cache(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _store_cache(path: Path, data: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
 
 
 def file_sha256(path: Path) -> str:
@@ -42,23 +21,16 @@ def file_sha256(path: Path) -> str:
     real = Path(path).resolve()
     if real.parent.name == "blobs" and _HEX64.match(real.name):
         return real.name  # HF stores LFS blobs under their sha256
-    stat = real.stat()
-    key = str(real)
-    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    cache_path = hash_cache_file()
-    with _LOCK:
-        entry = _load_cache(cache_path).get(key)
-    if isinstance(entry, dict) and all(entry.get(k) == v for k, v in stamp.items()):
-        return str(entry["sha256"])
+    memo = FileMemo(hash_cache_file(), "sha256")
+    known = memo.get(real)
+    if isinstance(known, str) and _HEX64.match(known):
+        return known
     digest = hashlib.sha256()
     with open(real, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     value = digest.hexdigest()
-    with _LOCK:
-        data = _load_cache(cache_path)
-        data[key] = {**stamp, "sha256": value}
-        _store_cache(cache_path, data)
+    memo.put(real, value)
     return value
 
 

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdedit_desktop.models.errors import DownloadError, ModelNotFoundError
+from sdedit_desktop.models.errors import DownloadError, ModelError, ModelNotFoundError
+from sdedit_desktop.models.hub_progress import (
+    DownloadCancelled,
+    DownloadProgress,
+    ProgressReporter,
+    hub_log_notes,
+)
 from sdedit_desktop.models.manifest import known_model_for_hub_id, required_files
 from sdedit_desktop.textsafe import shown
 
@@ -37,6 +43,8 @@ def hub_cache_dir() -> Path:
 
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+__all__ = ["DownloadCancelled", "DownloadPlan", "DownloadProgress", "Snapshot", "download_model",
+           "find_snapshot", "hub_cache_dir", "is_hub_id", "partial_download_bytes", "repo_folder"]
 
 
 def repo_folder(repo_id: str) -> Path:
@@ -51,18 +59,16 @@ class Snapshot:
 
 
 def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
-    """The cached snapshot of `repo_id` at a branch/tag (via refs/) or a commit hash, offline."""
+    """The cached snapshot of `repo_id` at a branch/tag (via refs/) or a commit hash, offline.
+
+    "main" (what the loader asks for) without a refs/main is the latest complete download of
+    any revision: a download of a tag or a commit hash writes its own ref, not main's."""
     repo = repo_folder(repo_id)
     commit = revision
-    if ".." in Path(revision).parts or Path(revision).is_absolute():
-        raise ModelNotFoundError(f"Bad revision {shown(revision, 60)!r}: a branch, tag or "
-                                 "commit hash.", detail=revision)
+    _check_revision(revision, ModelNotFoundError)
     ref = repo / "refs" / revision
     if ref.is_file():
-        try:
-            commit = ref.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            commit = f"(unreadable: {exc})"
+        commit = _read_ref(ref)
         # Anything but a commit hash would be followed as a path (`../..`) and recorded as
         # the model's revision.
         if not _COMMIT.fullmatch(commit):
@@ -70,6 +76,8 @@ def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
                 f"The Hugging Face cache entry of {repo_id} is damaged: refs/{revision} does not "
                 f"hold a commit hash ({shown(commit, 60)!r}). Download it again with `sdedit "
                 f"models download {repo_id}`.", detail=str(ref), path=ref)
+    elif revision == "main":
+        commit = _latest_complete_download(repo) or revision
     path = repo / "snapshots" / commit
     if not path.is_dir():
         raise ModelNotFoundError(
@@ -79,13 +87,30 @@ def find_snapshot(repo_id: str, revision: str = "main") -> Snapshot:
     return Snapshot(repo_id, commit, path)
 
 
-@dataclass(frozen=True)
-class DownloadProgress:
-    file: str  # the file being transferred ("" when done)
-    done_bytes: int  # bytes present so far, over all files (resumed bytes count)
-    total_bytes: int  # bytes of all files that make up the model
-    files_done: int
-    files_total: int
+def _check_revision(revision: str, error: type[ModelError]) -> None:
+    """A revision names a file under refs/: it must stay there."""
+    if not revision or ".." in Path(revision).parts or Path(revision).is_absolute() \
+            or "\\" in revision or "\0" in revision:
+        raise error(f"Bad revision {shown(revision, 60)!r}: a branch, tag or commit hash.",
+                    detail=shown(revision, 200))
+
+
+def _read_ref(ref: Path) -> str:
+    try:
+        return ref.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"(unreadable: {exc})"
+
+
+def _latest_complete_download(repo: Path) -> str | None:
+    """The commit named by the most recently written ref whose snapshot is there."""
+    refs = repo / "refs"
+    found = []
+    for ref in refs.rglob("*") if refs.is_dir() else ():
+        commit = _read_ref(ref) if ref.is_file() and not ref.is_symlink() else ""
+        if _COMMIT.fullmatch(commit) and (repo / "snapshots" / commit).is_dir():
+            found.append((ref.stat().st_mtime_ns, commit))
+    return max(found)[1] if found else None
 
 
 @dataclass(frozen=True)
@@ -102,38 +127,6 @@ class DownloadPlan:
     cache: Path
 
 
-class DownloadCancelled(Exception):
-    pass
-
-
-def _byte_bar(on_bytes: Callable[[int], None]):
-    """A tqdm stand-in that forwards byte counts (huggingface_hub reports through tqdm_class)."""
-    from tqdm.auto import tqdm
-
-    class _Bar(tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs.pop("name", None)
-            initial = int(kwargs.get("initial") or 0)
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-            if initial:
-                on_bytes(initial)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            on_bytes(int(n or 0))
-            return None
-
-        def update_transfer(self, n: float | None = 1) -> None:
-            """Network bytes of a Xet download: with this method present huggingface_hub
-            reports them here instead of on a second bar, so `update` counts each byte of
-            the file once (as written to disk)."""
-
-        def set_transfer_postfix_str(self, s: str = "", refresh: bool = True) -> None:
-            """Speed text of the Xet transfer; nothing to show."""
-
-    return _Bar
-
-
 def hub_endpoint() -> str:
     """The hub to download from: HF_ENDPOINT (a mirror, or a test server) read at each call;
     huggingface_hub reads it once, at import, and takes an `endpoint` argument for the rest."""
@@ -148,96 +141,105 @@ def download_model(repo_id: str, *, revision: str = "main", variant: str | None 
                    plan: Callable[[DownloadPlan], None] | None = None) -> Snapshot:
     """Download the files a complete model needs into the hub cache, resuming partial files.
 
-    Progress counts bytes over all files (files already cached count as done at once). `cancel`
-    is polled as bytes arrive; a cancelled or failed download keeps its partial file
-    (`blobs/<etag>.incomplete`) for the next run, which resumes it. `refs/<revision>` is written
-    only once every file is complete, so offline loading never picks up a half-fetched snapshot.
-    `plan` hears what will be fetched once the file list is in. Every failure is a
-    `DownloadError` with a one-line message.
+    `progress` hears every step (each chunk written, each block of kept bytes checked, each
+    file, each note: a display throttles with `hub_progress.throttled`); bytes of files already
+    cached count as done when their file comes. `cancel` is polled at every step; a cancelled or
+    failed download keeps what arrived (`blobs/<etag>.incomplete`) for the next run, which
+    resumes it. `refs/<revision>` is written only once every file is complete, so offline loading
+    never picks up a half-fetched snapshot. `plan` hears what will be fetched once the file list
+    is in. Every failure is a `DownloadError` with a one-line message.
     """
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import constants
 
     from sdedit_desktop.models.hub_errors import download_failure, offline_mode_error
-    from sdedit_desktop.models.hub_transfer import fetch_file, safe_repo_path
 
     if constants.is_offline_mode():
         raise offline_mode_error(repo_id)
-    known = known_model_for_hub_id(repo_id)
+    _check_revision(revision, DownloadError)
     cache, endpoint = hub_cache_dir(), hub_endpoint()
-    storage = repo_folder(repo_id)
-
-    def failure(exc: BaseException, what: str) -> DownloadError:
-        return download_failure(exc, repo_id, what=what, endpoint=endpoint, cache=cache)
-
+    reporter = ProgressReporter(progress, cancel, what=repo_id)
     try:
-        info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision,
-                                                   files_metadata=True)
-    except Exception as exc:  # HTTP errors, offline, DNS, proxy ...
-        raise failure(exc, "listing the files") from exc
+        with hub_log_notes(reporter):
+            return _download(repo_id, revision, variant, reporter, plan, cache, endpoint)
+    except (DownloadCancelled, DownloadError):
+        raise
+    except Exception as exc:  # HTTP errors, offline, DNS, proxy, disk ...
+        if reporter.aborted is not None and exc is reporter.aborted:
+            raise  # the caller's own exception, e.g. the engine shutting down
+        what = (f"downloading {reporter.current_file}" if reporter.current_file
+                else "listing the files")
+        raise download_failure(exc, repo_id, what=what, endpoint=endpoint,
+                               cache=cache) from exc
+
+
+def _download(repo_id: str, revision: str, variant: str | None, reporter: ProgressReporter,
+              plan: Callable[[DownloadPlan], None] | None, cache: Path,
+              endpoint: str) -> Snapshot:
+    from huggingface_hub import HfApi
+
+    from sdedit_desktop.models.hub_errors import retried
+    from sdedit_desktop.models.hub_transfer import COMMIT, fetch_file
+
+    known = known_model_for_hub_id(repo_id)
+    storage = repo_folder(repo_id)
+    info = retried(lambda: HfApi(endpoint=endpoint).model_info(
+        repo_id, revision=revision, files_metadata=True), what="listing the files",
+        note=reporter.note, tick=reporter.tick)
     commit = str(info.sha or "")
-    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+    if not COMMIT.fullmatch(commit):
         raise DownloadError(f"The hub did not say which commit of {repo_id} to download: check "
-                            "HF_ENDPOINT.", detail=f"sha {info.sha!r}")
-    siblings = {s.rfilename: s for s in info.siblings or []}
-    sizes = {name: int(s.size or 0) for name, s in siblings.items()}
+                            "HF_ENDPOINT.", detail=f"sha {shown(info.sha, 80)!r}")
+    listing = listed_files(info.siblings)
+    sizes = {name: size for name, (size, _) in listing.items()}
     wanted = required_files(known, variant) if known else _default_files(sizes, variant)
     weights = [f for f in wanted if f.endswith(".safetensors")]
     absent = [f for f in weights if f not in sizes]
     wanted = [f for f in wanted if f in sizes]  # a config the repo lacks is not fatal
-    for name in wanted:
-        safe_repo_path(name)
     if absent:
         raise DownloadError(f"{repo_id} does not have the files a diffusers SD model needs: "
                             f"{', '.join(absent[:4])}.", detail=f"files: {sorted(sizes)[:20]}")
     if known:  # the manifest knows sizes the listing may leave out
         listed = known.variants[variant or known.default_variant]
-        sizes.update({f: int(listed[f]) for f in wanted if not sizes[f] and listed.get(f)})
-    total = sum(sizes[f] for f in wanted)
+        sizes.update({f: int(listed[f]) for f in wanted if sizes[f] is None and listed.get(f)})
+    total = sum(sizes[f] or 0 for f in wanted)
     needed, free = check_free_space(repo_id, storage, commit,
-                                    {f: (_blob_id(siblings[f]), sizes[f]) for f in wanted})
+                                    {f: (listing[f][1], sizes[f] or 0) for f in wanted})
     if plan:
         plan(DownloadPlan(repo_id, commit, tuple(wanted), total, needed, free, cache))
-    state = {"done": 0, "files": 0, "current": ""}
-    aborted: list[BaseException] = []
-
-    def emit() -> None:
-        if progress:
-            try:
-                progress(DownloadProgress(state["current"], state["done"], total,
-                                          state["files"], len(wanted)))
-            except BaseException as exc:  # the caller stops the download from its callback
-                aborted.append(exc)
-                raise
-
-    def on_bytes(n: int) -> None:
-        state["done"] += n
-        emit()
-        if cancel and cancel():
-            raise DownloadCancelled(f"download of {repo_id} cancelled")
-
+    reporter.planned(total, len(wanted), needed)
     for name in wanted:
-        state["current"] = name
-        before = state["done"]
-        try:
-            fetch_file(storage, cache / ".locks", repo_id, name, commit, endpoint=endpoint,
-                       bar_class=_byte_bar(on_bytes))
-        except (DownloadCancelled, DownloadError):
-            raise
-        except Exception as exc:
-            if aborted and exc is aborted[-1]:
-                raise  # the caller's own exception, e.g. the engine shutting down
-            raise failure(exc, f"downloading {name}") from exc
-        state["done"] = before + sizes[name]  # a cached file reports no bytes: count it whole
-        state["files"] += 1
-        emit()
-    # Point the branch at the commit just completed, as snapshot_download does.
-    if not re.fullmatch(r"[0-9a-f]{40}", revision):
-        ref = storage / "refs" / revision
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(commit, encoding="utf-8")
-    state["current"] = ""
-    emit()
+        reporter.start_file(name)
+        present = fetch_file(storage, cache / ".locks", repo_id, name, commit,
+                             endpoint=endpoint, listed_size=sizes[name], report=reporter)
+        reporter.finish_file(present.stat().st_size)  # checked against the hub's size
+    # Mark the download complete: refs/<branch or tag> names the commit, as snapshot_download
+    # writes it. A commit asked for by its hash gets refs/<hash>, which no HF tool writes but
+    # every one reads: the offline loader then knows the snapshot is whole (see find_snapshot).
+    ref = storage / "refs" / revision
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(commit, encoding="utf-8")
+    reporter.finish()
     return Snapshot(repo_id, commit, storage / "snapshots" / commit)
+
+
+def listed_files(siblings: object) -> dict[str, tuple[int | None, str | None]]:
+    """The hub's file list as name -> (size, blob id), every value checked: the listing comes
+    from a server, and a size that is not a whole number of bytes, or is negative, would defeat
+    the free-space check and the size limit on what is written."""
+    from sdedit_desktop.models.hub_transfer import ETAG, safe_repo_path
+
+    files: dict[str, tuple[int | None, str | None]] = {}
+    for sibling in siblings or []:
+        name = getattr(sibling, "rfilename", None)
+        safe_repo_path(name)
+        size = getattr(sibling, "size", None)
+        if size is not None and (type(size) is not int or size < 0):
+            raise DownloadError(f"The hub listed an unusable size for {shown(name, 80)}: "
+                                f"{shown(repr(size), 40)} (not a whole number of bytes): check "
+                                "HF_ENDPOINT.", detail=f"size {shown(repr(size), 200)}")
+        blob = _blob_id(sibling)
+        files[name] = (size, blob if isinstance(blob, str) and ETAG.match(blob) else None)
+    return files
 
 
 def partial_download_bytes(repo_id: str) -> int:
@@ -258,17 +260,18 @@ def check_free_space(repo_id: str, storage: Path, commit: str,
     """Refuse before fetching anything when the cache's disk cannot hold what is still missing
     (files already complete or partly there need less). `files`: name -> (blob id, size).
     Returns the bytes still needed and the bytes free."""
-    from sdedit_desktop.models.hub_transfer import ETAG, partial_path
+    from sdedit_desktop.models.hub_transfer import partial_path
 
     needed = 0
     for name, (blob, size) in files.items():
         if (storage / "snapshots" / commit / name).exists():
             continue
-        if blob and ETAG.match(blob):
+        if blob:
             if (storage / "blobs" / blob).exists():
                 continue
             partial = partial_path(storage, blob)
-            size -= min(size, partial.stat().st_size) if partial.is_file() else 0
+            size -= min(size, partial.lstat().st_size) if partial.is_file() \
+                and not partial.is_symlink() else 0
         needed += size
     probe = storage
     while not probe.exists() and probe != probe.parent:

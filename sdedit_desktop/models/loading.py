@@ -1,9 +1,11 @@
-"""`load_model(spec)`: one entry point for every model source.
+"""`load_model(spec)`: one entry point for every model source and family.
 
 Sources: "tiny" (or "tiny:SEED"), a hub id (default `stable-diffusion-v1-5/stable-diffusion-v1-5`)
 read from the local HF cache (downloaded first only when `spec.allow_download`), a local
 diffusers folder, or a single original-layout checkpoint (.safetensors; .ckpt/.bin/.pt/.pth only
-with `spec.allow_pickle`). Every failure is a `ModelError` naming what is wrong and what to do.
+with `spec.allow_pickle`). The family (SD 1.x, SD 2.x, SDXL) is told from the folder's configs
+or the file's key layout (docs/models.md). Every failure is a `ModelError` naming what is wrong
+and what to do.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from sdedit_desktop.models.errors import (
 )
 from sdedit_desktop.models.hashing import file_sha256, files_sha256
 from sdedit_desktop.models.hub import DownloadProgress, download_model, find_snapshot, is_hub_id
+from sdedit_desktop.models.hub_progress import describe_progress
 from sdedit_desktop.models.interface import ModelIdentity, ModelSpec
+from sdedit_desktop.models.prediction_choice import (
+    remember_prediction_type,
+    remembered_prediction_type,
+)
 from sdedit_desktop.models.sd_model import StableDiffusionModel
 from sdedit_desktop.models.weights import (
     PICKLE_SUFFIXES,
@@ -57,15 +64,16 @@ def load_model(spec: ModelSpec, progress: ProgressCallback | None = None,
     """Load the model `spec` asks for on its device in its precision.
 
     `config_dir` (a diffusers folder whose configs are used) only matters for single-file
-    checkpoints; by default the repo's models/sd15 configs are used, so loads are offline.
+    checkpoints; by default the family's bundled configs (models/sd15, sd21, sdxl) are used,
+    so loads are offline.
     """
     report = progress or (lambda _p: None)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     source = spec.source.strip()
     if not source:
-        raise ModelNotFoundError("No model chosen: pick the SD 1.5 download, a local folder, a "
-                                 ".safetensors file, or the tiny demo model.")
+        raise ModelNotFoundError("No model chosen: pick a download (SD 1.5, SD 2.1, SDXL), a "
+                                 "local folder, a .safetensors file, or the tiny demo model.")
     if source.lower() == "tiny" or source.lower().startswith("tiny:"):
         return _load_tiny(source, device, dtype)
     path = Path(source).expanduser()
@@ -113,12 +121,10 @@ def _load_folder(folder: Path, spec: ModelSpec, device: torch.device, dtype: tor
     from sdedit_desktop.models.folder import load_folder_components
 
     report(LoadProgress(f"Loading {folder.name} ({dtype_name(dtype)}, {device})", 0, 2))
-    unet, vae, text, tokenizer, scheduler, files = load_folder_components(
-        folder, dtype, spec.allow_pickle)
-    report(LoadProgress(f"Moving the model to {device}", 1, 2))
-    model = StableDiffusionModel(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer,
-                                 scheduler_config=scheduler, device=device, dtype=dtype,
-                                 identity=lambda: identity(files))
+    parts, files = load_folder_components(folder, dtype, spec.allow_pickle,
+                                          spec.prediction_type)
+    report(LoadProgress(f"Moving the {parts.family.info.label} model to {device}", 1, 2))
+    model = StableDiffusionModel.from_parts(parts, device, dtype, lambda: identity(files))
     report(LoadProgress("Model ready", 2, 2))
     return model
 
@@ -142,13 +148,16 @@ def _load_single_file(path: Path, spec: ModelSpec, device: torch.device, dtype: 
             f"{path.name} is not a model file this app reads: use a diffusers folder, a "
             ".safetensors checkpoint or (with --allow-pickle) a .ckpt file.", path=path)
     report(LoadProgress("Converting the checkpoint", 1, 3))
-    unet, vae, text, tokenizer, scheduler = build_from_ldm(state, path, config_dir)
+    # What the UNet predicts: the user's word now, else what they said for this file before.
+    prediction = spec.prediction_type or remembered_prediction_type(path)
+    parts = build_from_ldm(state, path, config_dir, prediction)
     del state
-    report(LoadProgress(f"Moving the model to {device}", 2, 3))
-    model = StableDiffusionModel(
-        unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer, scheduler_config=scheduler,
-        device=device, dtype=dtype,
-        identity=lambda: ModelIdentity("single-file", str(path.resolve()), None, file_sha256(path)))
+    report(LoadProgress(f"Moving the {parts.family.info.label} model to {device}", 2, 3))
+    model = StableDiffusionModel.from_parts(
+        parts, device, dtype,
+        lambda: ModelIdentity("single-file", str(path.resolve()), None, file_sha256(path)))
+    if spec.prediction_type is not None:
+        remember_prediction_type(path, spec.prediction_type)
     report(LoadProgress("Model ready", 3, 3))
     return model
 
@@ -164,10 +173,7 @@ def _load_hub(repo_id: str, spec: ModelSpec, device: torch.device, dtype: torch.
             raise
         folder_ok = False
     if not folder_ok:
-        def on_bytes(p: DownloadProgress) -> None:
-            report(LoadProgress(f"Downloading {p.file or repo_id}", p.done_bytes, p.total_bytes))
-
-        snapshot = download_model(repo_id, progress=on_bytes)
+        snapshot = download_model(repo_id, progress=_download_stages(report))
     try:
         return _load_folder(snapshot.path, spec, device, dtype, report,
                             lambda files: ModelIdentity("hub", repo_id, snapshot.revision,
@@ -179,11 +185,24 @@ def _load_hub(repo_id: str, spec: ModelSpec, device: torch.device, dtype: torch.
                                 f"download {repo_id}` to finish it.")
             raise
     # An incomplete snapshot and downloads allowed: complete it (resumes), then load.
-    snapshot = download_model(repo_id, progress=lambda p: report(
-        LoadProgress(f"Downloading {p.file or repo_id}", p.done_bytes, p.total_bytes)))
+    snapshot = download_model(repo_id, progress=_download_stages(report))
     return _load_folder(snapshot.path, spec, device, dtype, report,
                         lambda files: ModelIdentity("hub", repo_id, snapshot.revision,
                                                     files_sha256(snapshot.path, files)))
+
+
+def _download_stages(report: ProgressCallback) -> Callable[[DownloadProgress], None]:
+    """A download's progress as loading stages: the file, rate and time left as text; the
+    bytes (or, while bytes kept from before are checked, those) as done and total."""
+    def stage(p: DownloadProgress) -> None:
+        text = f"{'Downloaded' if p.finished else 'Downloading'} " \
+               f"{describe_progress(p, with_bytes=False)}"
+        if p.check_total:
+            report(LoadProgress(text, p.check_done, p.check_total))
+        else:
+            report(LoadProgress(text, p.done_bytes, p.total_bytes))
+
+    return stage
 
 
 def _is_incomplete(exc: ModelError) -> bool:

@@ -1,11 +1,13 @@
 """Per-image LoRA (the paper's SDE-Drag setting): train, cache on disk, attach, scale per step.
 
-Training follows the paper / DragDiffusion: rank 16 on the UNet attention projections (to_q,
-to_k, to_v, to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, MSE
-between the true and predicted noise at a random timestep. A trained LoRA is stored as
-safetensors + a small JSON file, keyed by a hash of the image content, the prompt, the base
-model identity and every setting, so the same request is never trained twice; the cache is
-bounded in bytes and evicts the least recently used entries.
+Training follows the paper / DragDiffusion: rank 16 by default (the request's `lora_rank`; the
+paper's DragBench script used 4) on the UNet attention projections (to_q, to_k, to_v,
+to_out.0), AdamW lr 2e-4, 100 steps, batch 1, the edit prompt as the condition, MSE between the
+true and predicted noise (v for a v-prediction model: each UNet is trained on its own
+objective) at a random timestep (docs/algorithms.md, "Per-image LoRA training"). A trained LoRA
+is stored as safetensors + a small JSON file, keyed by a hash of the image content, the prompt,
+the base model identity and every setting (the rank too), so the same request is never trained
+twice; the cache is bounded in bytes and evicts the least recently used entries.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import time
 import warnings
@@ -28,15 +29,20 @@ from safetensors import SafetensorError
 
 from sdedit_desktop.core import phases
 from sdedit_desktop.core import tensors as core_tensors
+from sdedit_desktop.core.families import DEFAULT_FAMILY, family_info
 from sdedit_desktop.core.hashing import image_sha256
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.core.progress import StepReporter
+from sdedit_desktop.diffusion.conditioning import Cond
+from sdedit_desktop.fileopen import open_regular_file, read_regular_bytes
+from sdedit_desktop.filesave import write_bytes, write_file, write_text
 from sdedit_desktop.models.errors import (
     LoraError,
     ModelError,
     is_out_of_memory,
     out_of_memory_error,
 )
+from sdedit_desktop.models.families import MODEL_FAMILIES
 from sdedit_desktop.models.lora_defaults import LORA_TRAIN_STEPS
 from sdedit_desktop.models.paths import default_lora_dir
 from sdedit_desktop.models.sd_model import LORA_ADAPTER, StableDiffusionModel
@@ -47,6 +53,9 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 _TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+# A cache entry's JSON: settings, identity and a loss curve of a few thousand numbers.
+_MAX_METADATA_BYTES = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,7 @@ class LoraCache:
         if key in self._unsaved:
             return self._unsaved[key][1]
         try:
-            data = json.loads(self.metadata_path(key).read_text(encoding="utf-8"))
+            data = json.loads(read_regular_bytes(self.metadata_path(key), _MAX_METADATA_BYTES))
         except (OSError, ValueError, RecursionError):
             return None
         return data if valid_metadata(data) else None
@@ -201,16 +210,12 @@ class LoraCache:
         """Store an entry; when the folder cannot be written the entry stays in memory."""
         now = time.time()
         metadata = {**metadata, "key": key, "created": now, "last_used": now}
-        tmp = self.weights_path(key).with_suffix(f".{os.getpid()}.tmp")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            write_lora_file(tmp, state, metadata)
-            os.replace(tmp, self.weights_path(key))
+            write_lora_file(self.weights_path(key), state, metadata)
             self._write_metadata(key, metadata)
         except (OSError, SafetensorError) as exc:
             self._fault("written", exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             self._unsaved[key] = ({k: v.detach().clone() for k, v in state.items()}, metadata)
             while len(self._unsaved) > self._MEMORY_ENTRIES:
                 self._unsaved.pop(next(iter(self._unsaved)))
@@ -223,15 +228,13 @@ class LoraCache:
             state, metadata = self._unsaved[key]
             write_lora_file(path, state, metadata)
         else:
-            shutil.copyfile(self.weights_path(key), path)
+            with open_regular_file(self.weights_path(key)) as source:
+                write_file(path, lambda handle: shutil.copyfileobj(source, handle))
             metadata = self.read_metadata(key) or {}
-        path.with_suffix(".json").write_text(json.dumps(metadata, indent=1, sort_keys=True),
-                                             encoding="utf-8")
+        write_text(path.with_suffix(".json"), json.dumps(metadata, indent=1, sort_keys=True))
 
     def _write_metadata(self, key: str, metadata: dict) -> None:
-        tmp = self.metadata_path(key).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(metadata, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.metadata_path(key))
+        write_text(self.metadata_path(key), json.dumps(metadata, indent=1, sort_keys=True))
 
     def touch(self, key: str, metadata: dict | None = None) -> None:
         """Mark an entry as just used (LRU order)."""
@@ -348,32 +351,56 @@ def valid_metadata(data: object) -> bool:
 
 def write_lora_file(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> None:
     """A LoRA .safetensors in this app's format (readable by `load_lora_file`)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path),
-              metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
-                        "alpha": str(metadata["lora_alpha"])})
+    base = metadata.get("base") if isinstance(metadata.get("base"), dict) else {}
+    data = save({k: v.contiguous() for k, v in state.items()},
+                metadata={"format": "sdedit-lora", "rank": str(metadata["settings"]["rank"]),
+                          "alpha": str(metadata["lora_alpha"]),
+                          # the base model's family: a LoRA fits only models of its family
+                          "family": str(base.get("family") or DEFAULT_FAMILY)})
+    write_bytes(path, data)
+
+
+def check_lora_family(lora_family: str | None, model: StableDiffusionModel, what: str) -> None:
+    """A LoRA trained on another family's model cannot be attached (other layers, other
+    widths): say so in one message before anything changes."""
+    if lora_family is None or lora_family == model.family.name:
+        return
+    try:
+        made_for = family_info(lora_family).label
+    except ValueError:
+        made_for = repr(lora_family[:20])
+    raise LoraError(f"{what} was trained on a {made_for} model, but the loaded model is "
+                    f"{model.family.info.label}: a LoRA only fits models of its own family. "
+                    f"Load a {made_for} model to use it.",
+                    detail=f"LoRA family {lora_family}, model family {model.family.name}")
 
 
 # -- training ----------------------------------------------------------------------------------
 def _posterior_std(model: StableDiffusionModel, image: np.ndarray) -> torch.Tensor:
     """Standard deviation of the VAE posterior, in the scaled latent units of encode_image."""
     with torch.no_grad():
-        pixels = image_to_tensor(image).to(device=model.device, dtype=model.dtype)
+        # (in the VAE's own precision: SDXL's runs in float32 under a float16 UNet)
+        pixels = image_to_tensor(image).to(device=model.device, dtype=model.vae_dtype)
         dist = model.vae.encode(pixels).latent_dist
     return dist.std * model.scaling_factor
 
 
-def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, embeds: torch.Tensor,
+def _noised(model: StableDiffusionModel, clean: torch.Tensor, noise: torch.Tensor,
+            timesteps: torch.Tensor) -> torch.Tensor:
+    ab = model.alpha_bars(timesteps).to(device=clean.device, dtype=clean.dtype)[:, None, None, None]
+    return ab.sqrt() * clean + (1 - ab).sqrt() * noise
+
+
+def _probe_loss(model: StableDiffusionModel, latent: torch.Tensor, cond: Cond,
                 timesteps: torch.Tensor, noise: torch.Tensor) -> float:
     """Denoising MSE on fixed (timestep, noise) pairs: the same numbers before and after."""
-    ab = model.alphas_cumprod[timesteps].to(device=latent.device, dtype=latent.dtype)
-    noisy = ab.sqrt()[:, None, None, None] * latent + (1 - ab).sqrt()[:, None, None, None] * noise
+    clean = latent.expand(len(timesteps), *latent.shape[1:])
     with torch.no_grad():
-        pred = model.unet(noisy.to(model.dtype), timesteps.to(model.device),
-                          encoder_hidden_states=embeds.expand(len(timesteps), -1, -1),
-                          return_dict=False)[0]
-    return float(torch.mean((pred.double() - noise.double()) ** 2))
+        pred = model.unet_output(_noised(model, clean, noise, timesteps), timesteps, cond)
+    target = model.training_target(clean, noise, timesteps)
+    return float(torch.mean((pred.double() - target.double()) ** 2))
 
 
 class _MixedPrecision:
@@ -419,9 +446,8 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
     work = torch.float64 if dtype == torch.float64 else torch.float32
     latent = model.encode_image(image_to_tensor(image)).to(work)  # posterior mean, scaled
     latent_std = _posterior_std(model, image).to(work) if settings.sample_posterior else None
-    embeds = model.encode_prompt(prompt)
-    alphas = model.alphas_cumprod.to(device=device, dtype=work)
-    n_train = alphas.shape[0]
+    cond = model.encode_prompt(prompt)
+    n_train = model.schedule.num_train_timesteps
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     probe_t = torch.linspace(0, n_train - 1, settings.probe_samples + 2)[1:-1].round().long()
     probe_noise = torch.randn((settings.probe_samples, *latent.shape[1:]), generator=gen,
@@ -431,7 +457,7 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         torch.manual_seed(settings.seed)  # peft's initialisation of lora_A
         model.attach_lora(settings.peft_config(), None, lora_id)
     try:
-        before = _probe_loss(model, latent, embeds, probe_t, probe_noise)
+        before = _probe_loss(model, latent, cond, probe_t, probe_noise)
         params = model.lora_parameters()
         for p in params:
             if p.dtype in (torch.float16, torch.bfloat16):
@@ -442,23 +468,22 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         precision = _MixedPrecision(device, dtype)
         losses: list[float] = []
         batch = settings.batch_size
-        cond = embeds.expand(batch, -1, -1)
         for step in range(settings.steps):
             reporter.check_cancel()
             noise = torch.randn((batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
             t = torch.randint(0, n_train, (batch,), generator=gen)
-            ab = alphas[t.to(device)][:, None, None, None]
-            clean = latent
+            clean = latent.expand(batch, *latent.shape[1:])
             if latent_std is not None:  # a VAE posterior sample per step, as DragDiffusion does
                 clean = latent + latent_std * torch.randn(
                     (batch, *latent.shape[1:]), generator=gen, dtype=work).to(device)
-            noisy = ab.sqrt() * clean + (1 - ab).sqrt() * noise
+            noisy = _noised(model, clean, noise, t)
+            # The UNet's own target: the noise, or v for a v-model (its training objective).
+            target = model.training_target(clean, noise, t)
             # Gradients even when a caller runs the edit under no_grad.
             with torch.inference_mode(False), torch.enable_grad():
                 with precision.autocast():
-                    pred = model.unet(noisy.to(dtype), t.to(device), encoder_hidden_states=cond,
-                                      return_dict=False)[0]
-                loss = torch.nn.functional.mse_loss(pred.to(work), noise)
+                    pred = model.unet_output(noisy, t, cond)
+                loss = torch.nn.functional.mse_loss(pred.to(work), target)
                 optimizer.zero_grad(set_to_none=True)
                 precision.backward_and_step(loss, optimizer)
             value = float(loss.detach())
@@ -469,7 +494,7 @@ def train_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
             reporter.report(phases.LORA, step + 1, settings.steps)
         for p in params:
             p.requires_grad_(False)
-        after = _probe_loss(model, latent, embeds, probe_t, probe_noise)
+        after = _probe_loss(model, latent, cond, probe_t, probe_noise)
     except RuntimeError as exc:
         model.detach_lora()
         if is_out_of_memory(exc):
@@ -495,7 +520,11 @@ def ensure_lora(model: StableDiffusionModel, image: np.ndarray, prompt: str,
         return key
     cached = cache.load(key)
     if cached is not None:
-        state, _meta = cached
+        state, meta = cached
+        base = meta.get("base") if isinstance(meta.get("base"), dict) else {}
+        # (The key covers the base model, so only a hand-made entry could be foreign; it is
+        # refused, not removed.)
+        check_lora_family(base.get("family") or DEFAULT_FAMILY, model, "The cached LoRA")
         # The key covers every setting, so the entry was trained with exactly `settings`.
         try:
             model.attach_lora(settings.peft_config(), state, key)
@@ -533,6 +562,11 @@ def load_lora_file(model: StableDiffusionModel, path: Path | str) -> str:
         raise LoraError(f"{path.name} holds non-finite values (NaN or infinity) in {bad[:80]}: "
                         "it would turn every image black.", path=path)
     lora_id = "file:" + file_sha256(path)
+    meta = _file_metadata(path)
+    if meta.get("format") == "sdedit-lora":
+        check_lora_family(meta.get("family") or DEFAULT_FAMILY, model, path.name)
+    else:
+        check_lora_width(_context_width(state), model, path.name)
     ours = [k for k in state
             if k.endswith(".lora_A.weight") and not k.startswith(("unet.", "text"))]
     if ours and len(ours) * 2 == len(state):
@@ -557,13 +591,41 @@ def _target_of(key: str) -> str:
     return "to_out.0" if stem.endswith("to_out.0") else stem.rsplit(".", 1)[-1]
 
 
-def _file_alpha(path: Path) -> float | None:
-    """The alpha recorded in the file's metadata; None when absent or not a number. A
-    non-finite one is returned as is (LoraSettings refuses it)."""
+def _file_metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
+        return dict(handle.metadata() or {})
+
+
+def _context_width(state: dict[str, torch.Tensor]) -> int | None:
+    """The text-conditioning width a LoRA's cross-attention key projection takes (768 for
+    SD 1.x, 1024 for SD 2.x, 2048 for SDXL), in any of the usual key spellings."""
+    for key, value in state.items():
+        if value.ndim == 2 and "attn2" in key and ("to_k" in key) and (
+                "lora_A" in key or "lora_down" in key or "lora.down" in key):
+            return int(value.shape[1])
+    return None
+
+
+def check_lora_width(width: int | None, model: StableDiffusionModel, what: str) -> None:
+    """A community LoRA whose cross-attention takes another conditioning width than the
+    model's was made for another family (768: SD 1.x, 1024: SD 2.x, 2048: SDXL)."""
+    own = int(model.unet.config.cross_attention_dim)
+    if width is None or width == own:
+        return
+    family = next((f.name for f in MODEL_FAMILIES.values() if f.context_width == width), None)
+    if family is not None and family != model.family.name:
+        check_lora_family(family, model, what)
+    raise LoraError(f"{what} was made for a model with {width}-wide text conditioning; the "
+                    f"loaded model's is {own}-wide: it is a LoRA for another model family.",
+                    detail=f"LoRA cross-attention width {width}, model {own}")
+
+
+def _file_alpha(path: Path) -> float | None:
+    """The alpha recorded in the file's metadata; None when absent or not a number. A
+    non-finite one is returned as is (LoraSettings refuses it)."""
+    meta = _file_metadata(path)
     try:
         return float(meta["alpha"]) if "alpha" in meta else None
     except ValueError:
@@ -593,10 +655,12 @@ def _attach_community_lora_quietly(model: StableDiffusionModel, state: dict[str,
     from diffusers.loaders import StableDiffusionLoraLoaderMixin
 
     try:
-        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(state)
+        # The UNet's config maps LoRAs named by the original (SGM) layout, as SDXL ones are.
+        converted, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(
+            state, unet_config=model.unet.config)
         unet_part = {k: v for k, v in converted.items() if k.startswith("unet.")}
         if not unet_part:
-            raise LoraError(f"{path.name} is not a LoRA for an SD 1.x UNet (no UNet weights).",
+            raise LoraError(f"{path.name} is not a LoRA for a UNet (no UNet weights).",
                             detail=f"keys e.g. {list(state)[:3]}", path=path)
         unet_alphas = ({k: v for k, v in alphas.items() if k.startswith("unet.")}
                        if alphas else None)

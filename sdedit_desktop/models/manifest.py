@@ -26,6 +26,7 @@ class KnownModel:
     default_variant: str
     variants: dict[str, dict[str, int | None]]  # variant -> weight file -> size (None: unknown)
     descriptions: dict[str, str] = field(default_factory=dict)
+    family: str = "sd1"  # core/families.py
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,12 +41,18 @@ def load_manifest(path: Path | None = None) -> dict[str, KnownModel]:
             licence=entry.get("licence", ""), config_dir=path.parent / entry["config_dir"],
             common_files=tuple(entry["common_files"]), default_variant=entry["default_variant"],
             variants={v: dict(e["weights"]) for v, e in entry["variants"].items()},
-            descriptions={v: e.get("description", "") for v, e in entry["variants"].items()})
+            descriptions={v: e.get("description", "") for v, e in entry["variants"].items()},
+            family=entry.get("family", "sd1"))
     return models
 
 
 def default_model() -> KnownModel:
     return load_manifest()["sd15"]
+
+
+def known_model_for_family(family: str) -> KnownModel:
+    """The manifest's model of that family (its configs check a folder of the family)."""
+    return next((m for m in load_manifest().values() if m.family == family), default_model())
 
 
 def known_model_for_hub_id(hub_id: str) -> KnownModel | None:
@@ -101,8 +108,12 @@ def _expected_shapes(component: str, config_dir: Path) -> dict[str, tuple[int, .
         read_json,
     )
 
-    builder = {"unet": empty_unet, "vae": empty_vae, "text_encoder": empty_text_encoder}[component]
-    module = builder(read_json(config_dir / component / "config.json", f"{component} config"))
+    config = read_json(config_dir / component / "config.json", f"{component} config")
+    if component.startswith("text_encoder"):
+        # SDXL's second encoder is the one with a projection
+        module = empty_text_encoder(config, with_projection=component == "text_encoder_2")
+    else:
+        module = {"unet": empty_unet, "vae": empty_vae}[component](config)
     return {k: tuple(v.shape) for k, v in module.state_dict().items()
             if not k.endswith("position_ids")}
 
@@ -137,10 +148,11 @@ def verify_folder(folder: Path, model: KnownModel | None = None,
     checks: list[FileCheck] = []
     for name in required_files(model, variant):
         path = folder / name
-        if not path.is_file() and name.startswith("tokenizer/"):
+        top = name.split("/")[0]
+        if not path.is_file() and top in ("tokenizer", "tokenizer_2"):
             # The loader needs no tokenizer files: tokenizer.json replaces vocab/merges, and
-            # without either the bundled CLIP tokenizer (the one SD 1.x uses) stands in.
-            has_json = (folder / "tokenizer" / "tokenizer.json").is_file()
+            # without either the bundled CLIP tokenizer (every family's) stands in.
+            has_json = (folder / top / "tokenizer.json").is_file()
             spare = ("tokenizer.json present" if has_json
                      else "the bundled CLIP tokenizer is used instead")
             checks.append(FileCheck(name, True, f"not present ({spare})"))

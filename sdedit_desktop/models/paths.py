@@ -27,3 +27,8 @@ def default_lora_dir() -> Path:
 
 def hash_cache_file() -> Path:
     return cache_root() / "file-hashes.json"
+
+
+def file_choices_file() -> Path:
+    """What the user said about single checkpoint files (an SD 2.x file's prediction type)."""
+    return cache_root() / "file-choices.json"

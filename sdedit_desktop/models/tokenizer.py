@@ -1,4 +1,4 @@
-"""The CLIP tokenizer of SD 1.5, built from OpenAI's BPE merge list without a download.
+"""The CLIP tokenizer of every SD family, built from OpenAI's BPE merge list without a download.
 
 `models/sd15/tokenizer/bpe_simple_vocab_16e6.txt.gz` (from the open_clip wheel, MIT) holds the
 merges; CLIP's vocabulary is derived from them exactly as CLIP does it: the 256 byte symbols, the
@@ -62,8 +62,9 @@ def clip_vocab_and_merges(max_merges: int | None = None,
     return {token: i for i, token in enumerate(vocab)}, merges
 
 
-def build_clip_tokenizer(max_merges: int | None = None) -> CLIPTokenizer:
-    """A CLIPTokenizer (77 tokens, lower case, padded with <|endoftext|>) from the bundled BPE."""
+def build_clip_tokenizer(max_merges: int | None = None, pad_token: str = EOS) -> CLIPTokenizer:
+    """A CLIPTokenizer (77 tokens, lower case, padded with `pad_token`: <|endoftext|> for
+    OpenAI's CLIP, "!" for the OpenCLIP encoders of SD 2.x and SDXL) from the bundled BPE."""
     vocab, merges = clip_vocab_and_merges(max_merges)
     return CLIPTokenizer(vocab=vocab, merges=merges, unk_token=EOS, bos_token=BOS,
-                         eos_token=EOS, pad_token=EOS, model_max_length=MAX_LENGTH)
+                         eos_token=EOS, pad_token=pad_token, model_max_length=MAX_LENGTH)

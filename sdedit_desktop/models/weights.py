@@ -7,6 +7,7 @@ bytes follow, so it is caught before any tensor is read, with the file named in 
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from pathlib import Path
@@ -45,12 +46,14 @@ def sniff_format(path: Path) -> str:
     """'safetensors', 'pickle' (zip or raw pickle, as torch.save writes) or 'unknown'."""
     with _open(path) as handle:
         head = handle.read(16)
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "pickle"
+    # safetensors first: its header length is little-endian, so its first byte may well be
+    # 0x80, the pickle protocol marker (one file in 256).
     if len(head) >= 9:
         (length,) = struct.unpack("<Q", head[:8])
         if 0 < length < _MAX_HEADER and head[8:9] == b"{":
             return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
     return "unknown"
 
 
@@ -128,8 +131,28 @@ def _check_header(header: object) -> int:
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(_is_count(o) for o in offsets) or offsets[0] > offsets[1]):
             raise ValueError(f"tensor {name[:80]!r} has malformed data offsets")
+        _check_extent(name, entry["dtype"], shape, offsets[1] - offsets[0])
         data_end = max(data_end, offsets[1])
     return data_end
+
+
+# Bytes per element of the safetensors dtypes (sub-byte float formats are packed: at least a
+# bit per element, checked below for every dtype).
+_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
+                "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def _check_extent(name: str, dtype: str, shape: list[int], nbytes: int) -> None:
+    """The shape's element count must be what its byte range holds: a shape of 2^40 x 2^40
+    over a few bytes (an element count that overflows every tensor library) is damage."""
+    count = math.prod(shape)
+    size = _DTYPE_BYTES.get(dtype)
+    if size is not None and count * size != nbytes:
+        raise ValueError(f"tensor {name[:80]!r} of shape {str(shape)[:80]} ({dtype}) needs "
+                         f"{count * size} bytes, its data offsets give {nbytes}")
+    if count > nbytes * 8:
+        raise ValueError(f"tensor {name[:80]!r} of shape {str(shape)[:80]} has more elements "
+                         f"than its {nbytes} bytes can hold")
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
+from sdedit_desktop.fileopen import FileTooLargeError, read_regular_bytes
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.limits import DEFAULT_LIMITS
@@ -122,9 +123,11 @@ def _describe(data_path: Path) -> Recoverable | None:
 def _read_index(path: Path):
     """The index file as a Recoverable factory, or None when a field is not what `autosave`
     writes (a path with a NUL byte, a revision that is not an integer, a naive time...)."""
-    if path.stat().st_size > _MAX_INDEX_BYTES:
+    try:
+        raw = read_regular_bytes(path, _MAX_INDEX_BYTES)  # a FIFO or device never blocks here
+    except FileTooLargeError:
         return None
-    index = jsonio.loads(path.read_bytes(), path.name, max_depth=2)
+    index = jsonio.loads(raw, path.name, max_depth=2)
     if not isinstance(index, dict):
         return None
     project_path, project_id = index.get("project_path"), index.get("project_id")

@@ -15,13 +15,13 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sdedit_desktop import __version__
+from sdedit_desktop.filesave import temp_path
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.model import HistoryEntry, Project
@@ -72,7 +72,7 @@ def export_history(project: Project, folder: str | Path) -> Path:
     parent = folder.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+        staging = _new_folder(parent)
     except OSError as exc:
         raise ProjectError(f"cannot create {folder}: {exc}") from exc
     try:
@@ -86,6 +86,19 @@ def export_history(project: Project, folder: str | Path) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _new_folder(parent: Path) -> Path:
+    """A new, exclusively created folder in `parent` (mkdir never follows a planted name) with
+    the permissions any new folder gets (umask; mkdtemp's would be 0700)."""
+    for _ in range(100):
+        folder = temp_path(parent / "export")
+        try:
+            folder.mkdir(0o777)
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {parent}")
 
 
 def _write_history(project: Project, out: Path) -> None:

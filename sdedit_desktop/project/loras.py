@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Protocol
 
+from sdedit_desktop.fileopen import read_regular_bytes
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
+from sdedit_desktop.project.limits import DEFAULT_LIMITS
 from sdedit_desktop.project.model import EmbeddedLora, Project
 from sdedit_desktop.project.safetensors_check import check_safetensors
 from sdedit_desktop.project.storage import write_bytes_atomic
@@ -47,7 +49,8 @@ def embed_cached_loras(project: Project, cache: LoraStore) -> list[str]:
             continue
         metadata = cache.read_metadata(lora_id)
         try:
-            weights = cache.weights_path(lora_id).read_bytes()
+            weights = read_regular_bytes(cache.weights_path(lora_id),
+                                         DEFAULT_LIMITS.max_entry_bytes)
         except OSError:
             continue
         if metadata is None:

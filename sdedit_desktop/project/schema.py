@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from sdedit_desktop import __version__
+from sdedit_desktop.edits.progress import EditError
+from sdedit_desktop.edits.region import check_region
 from sdedit_desktop.edits.requests import EditResult, PointPair, image_sha256
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
@@ -185,6 +187,8 @@ def decode_project(manifest: Any, members: Mapping[str, bytes], limits: LoadLimi
     if not isinstance(ui, dict):
         raise ProjectError("ui should be an object")
     jsonio.check_depth(ui, "ui", limits.max_json_depth)
+    if ui.get("region") is not None:  # the editor's region choice: what File > Open applies
+        _check_region(ui["region"], image, "ui.region")
 
     history: list[HistoryEntry] = []
     ids: set[str] = set()
@@ -288,8 +292,7 @@ def _decode_entry(raw: Any, where: str, get: Any, earlier_ids: set[str]) -> Hist
     rw = f"{where}.result"
     used_region = None
     if res.get("region") is not None:
-        used_region = _region_value(res["region"], f"{rw}.region")
-        _check_region(used_region, image, f"{rw}.region")
+        used_region = _check_region(res["region"], image, f"{rw}.region")
     work_scale = jsonio.number(res.get("work_scale", 1.0), f"{rw}.work_scale")
     if work_scale <= 0:
         raise ProjectError(f"{rw}.work_scale must be positive, got {work_scale}")
@@ -381,17 +384,10 @@ def _check_bounds(points: Any, image: np.ndarray, where: str) -> None:
                                    f"{width}x{height} image")
 
 
-def _region_value(value: Any, where: str) -> tuple[int, int, int, int]:
-    items = jsonio.array(value, where)
-    if len(items) != 4:
-        raise ProjectError(f"{where} must be [x, y, w, h], found {len(items)} numbers")
-    x, y, w, h = (jsonio.integer(v, f"{where}[{i}]") for i, v in enumerate(items))
-    return x, y, w, h
-
-
-def _check_region(region: tuple[int, int, int, int], image: np.ndarray, where: str) -> None:
+def _check_region(value: Any, image: np.ndarray, where: str) -> tuple[int, int, int, int]:
+    """The edits' own check of a region value (edits/region.py), naming the field."""
     height, width = image.shape[:2]
-    x, y, w, h = region
-    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
-        raise ProjectError(f"{where} ({x}, {y}, {w}x{h}) is empty or outside the "
-                           f"{width}x{height} image")
+    try:
+        return check_region(value, width, height)
+    except EditError as exc:
+        raise ProjectError(f"{where}: {exc}") from None

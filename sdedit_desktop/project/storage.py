@@ -1,8 +1,9 @@
 """Loading and saving `.sdeproj` files.
 
-Saving is atomic: the archive is written to a temporary file in the destination folder, flushed
-and fsynced, the previous file (if any) becomes `NAME.sdeproj.bak`, and the temporary file is
-renamed over the destination with `os.replace`. At every instant the destination holds either
+Saving is atomic (sdedit_desktop/filesave.py, the one writer of every output): the archive is
+written to a new, exclusively created temporary file in the destination folder, flushed and
+fsynced, the previous file (if any) becomes `NAME.sdeproj.bak`, and the temporary file is renamed
+over the destination with `os.replace`. At every instant the destination holds either
 the complete old file or the complete new one. A save that fails removes its temporary file and
 leaves the destination and its backup untouched.
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
-import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from sdedit_desktop.fileopen import open_regular_file
+from sdedit_desktop.filesave import (
+    OutputFileError,
+    fitted_name,
+    temp_path,
+    write_bytes,
+    write_file,
+)
 from sdedit_desktop.project import jsonio
 from sdedit_desktop.project.errors import ProjectError
 from sdedit_desktop.project.limits import DEFAULT_LIMITS, LoadLimits
@@ -55,19 +62,6 @@ class FileInfo:
     format_version: int  # as found in the file, before any upgrade
     app_version: str | None  # the app that wrote it, as recorded in the file
     migrated: bool  # True when the file was in an older format and got upgraded in memory
-
-
-# The longest file name (bytes) common file systems take (ext4, APFS, NTFS in UTF-16 units).
-NAME_MAX = 255
-
-
-def fitted_name(prefix: str, name: str, suffix: str) -> str:
-    """prefix + name + suffix, `name` shortened at its end so the whole fits NAME_MAX bytes:
-    any name the user could save must also get its backup and temporary names."""
-    budget = NAME_MAX - len(os.fsencode(prefix + suffix))
-    while name and len(os.fsencode(name)) > budget:
-        name = name[:-1]
-    return prefix + name + suffix
 
 
 def backup_path(path: str | Path) -> Path:
@@ -182,8 +176,12 @@ def write_atomic(path: Path, members: list[tuple[str, bytes, int]], *, backup: b
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """A small file (autosave index, exported JSON) written with the same atomic replace."""
-    _replace_atomically(path, lambda handle: handle.write(data), backup=False)
+    """A file beside the projects (an export, the autosave index, LoRA files) written by the
+    app's one safe writer; unlike a project, a link at `path` is replaced, not followed."""
+    try:
+        write_bytes(path, data)
+    except OutputFileError as exc:
+        raise ProjectError(str(exc)) from exc
 
 
 def write_archive(handle: IO[bytes], members: list[tuple[str, bytes, int]]) -> None:
@@ -201,72 +199,29 @@ def write_member(archive: zipfile.ZipFile, name: str, blob: bytes, compression: 
 
 def _replace_atomically(path: Path, write: Callable[[IO[bytes]], None], *, backup: bool) -> None:
     if path.is_symlink():
-        path = path.resolve()  # replace the file the link points to, keep the link
+        # A project opened through a link is saved through it: the file the link points to is
+        # replaced (atomically, in its own folder) and the link stays.
+        path = path.resolve()
     if path.is_dir():
         raise ProjectError(f"{path} is a folder")
-    directory = path.parent
     try:
-        tmp, fd = _create_temp(path)
-    except OSError as exc:
-        raise ProjectError(f"cannot create a file in {directory}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if backup and path.exists():
-            _make_backup(path)
-        os.replace(tmp, path)
-        _fsync_directory(directory)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ProjectError(f"write error: {exc.strerror or exc}") from exc
-        raise
-
-
-def _create_temp(path: Path) -> tuple[Path, int]:
-    """A new hidden file beside `path`. Unlike mkstemp (always 0600) it gets the permissions a
-    normal new file gets (umask), or those of the file it will replace."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = path.with_name(fitted_name(".", path.name, f".{uuid.uuid4().hex[:12]}.tmp"))
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        try:
-            if path.exists():
-                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        except OSError:
-            pass  # permissions are a nicety; the content is what matters
-        return tmp, fd
-    raise FileExistsError(f"no free temporary name beside {path}")
+        write_file(path, write, before_replace=_make_backup if backup else None)
+    except OutputFileError as exc:
+        raise ProjectError(exc.reason) from exc
 
 
 def _make_backup(path: Path) -> None:
     """Makes NAME.bak the current content of `path`, atomically, before `path` is replaced: a
     hard link when the file system has them (no copy), else a copy."""
-    bak = backup_path(path)
-    staging = path.with_name(fitted_name(".", bak.name, f".{uuid.uuid4().hex}.tmp"))
-    try:
-        try:
-            os.link(path, staging)
-        except OSError:
-            shutil.copyfile(path, staging)
-            with open(staging, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(staging, bak)
-    finally:
-        staging.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; Windows cannot open folders for fsync.
-    if os.name != "posix":
+    if not path.is_file():
         return
-    fd = os.open(directory, os.O_RDONLY)
+    bak = backup_path(path)
+    staging = temp_path(bak)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        os.link(path, staging)  # never follows a planted name: it fails if `staging` exists
+        os.replace(staging, bak)
+        return
+    except OSError:
+        staging.unlink(missing_ok=True)
+    with open_regular_file(path) as source:
+        write_file(bak, lambda handle: shutil.copyfileobj(source, handle))

@@ -7,6 +7,9 @@ only), the edit region's frame (its handles resize it with any tool; with the Re
 inside moves it, its edges resize it and a drag outside draws a new one; one undo entry per
 drag), the before/after split (drag
 the line) and a hold-to-compare key (C).
+
+Every change of the document goes through the editor model's commands (strokes, points, region,
+mask operations), so the undo stack sees exactly what the app does.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
-    QUndoStack,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
@@ -34,9 +36,9 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 from sdedit_desktop.ui.brush import BrushSpec, union_box
 from sdedit_desktop.ui.canvas_items import ImageItem, MaskOverlayItem, PointsItem
 from sdedit_desktop.ui.mask_colour import mask_rgb
-from sdedit_desktop.ui.model.commands import PointsCommand, mask_command, push_mask
-from sdedit_desktop.ui.model.document import EditorDocument, PointPair, Region
-from sdedit_desktop.ui.model.region import Grip, RegionCommand, drag_region, region_between
+from sdedit_desktop.ui.model.document import PointPair, Region
+from sdedit_desktop.ui.model.editor import EditorModel
+from sdedit_desktop.ui.model.region import Grip, drag_region, region_between
 from sdedit_desktop.ui.region_frame import EDGE_PX, HANDLE_PX, RegionFrameItem, grip_at, grip_cursor
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
@@ -59,9 +61,10 @@ class CanvasView(QGraphicsView):
     message = Signal(str)  # short hints for the status bar
     editStarting = Signal()  # a stroke or point edit begins (the window shows the working image)
 
-    def __init__(self, doc: EditorDocument, undo: QUndoStack, parent: QWidget | None = None):
+    def __init__(self, editor: EditorModel, parent: QWidget | None = None):
         super().__init__(parent)
-        self.doc, self.undo = doc, undo
+        self.editor = editor
+        self.doc, self.undo = editor.doc, editor.undo  # read here; changed through `editor`
         self.setScene(QGraphicsScene(self))
         self.image_item = ImageItem()
         self.mask_item = MaskOverlayItem()
@@ -89,7 +92,6 @@ class CanvasView(QGraphicsView):
         self.region_shown = False  # the edit region's frame is drawn (a kind that uses one)
         self._space = False
         self._pan_last: QPoint | None = None
-        self._stroke_before: np.ndarray | None = None
         self._stroke_last: tuple[float, float] | None = None
         self._stroke_box = None
         self._drag_point: tuple[int, int] | None = None  # (pair index, 0 source / 1 target)
@@ -103,9 +105,9 @@ class CanvasView(QGraphicsView):
         self._frame_drag: tuple[Grip | None, Region | None, QPointF, Region | None] | None = None
         self._hover_grip: Grip | None = None  # the frame grip under the cursor (no brush ring)
 
-        doc.imageChanged.connect(self._on_image_changed)
-        doc.maskChanged.connect(self._on_mask_changed)
-        doc.pointsChanged.connect(self._on_points_changed)
+        self.doc.imageChanged.connect(self._on_image_changed)
+        self.doc.maskChanged.connect(self._on_mask_changed)
+        self.doc.pointsChanged.connect(self._on_points_changed)
 
     # -- display ----------------------------------------------------------------------------
     def show_images(self, before: QImage | None, after: QImage | None) -> None:
@@ -161,6 +163,7 @@ class CanvasView(QGraphicsView):
         self.region_shown = shown
         self.region_item.set_frame(region, explicit, error)
         self._sync_overlays()
+
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
         self._update_cursor()
@@ -273,6 +276,8 @@ class CanvasView(QGraphicsView):
         """Show `points` (a history entry's drag) instead of the working points; None goes
         back to the working points."""
         self._points_override = None if points is None else list(points)
+        # A history entry's points are drawn faint: they are not what the next Run uses.
+        self.points_item.setOpacity(1.0 if points is None else 0.45)
         self._sync_overlays()
         if points is None:
             self.points_item.set_points(self.doc.points, self.selected_pair)
@@ -377,27 +382,21 @@ class CanvasView(QGraphicsView):
         return BrushSpec(self.brush_radius, self.brush_hardness, erase=self.tool == Tool.ERASER)
 
     def _begin_stroke(self, scene: QPointF) -> None:
-        assert self.doc.mask is not None
-        self._stroke_before = self.doc.mask.copy()
         p = (scene.x(), scene.y())
         self._stroke_last = p
-        self._stroke_box = self.doc.stroke(p, p, self.brush())
+        self.editor.begin_stroke()
+        self._stroke_box = self.editor.stroke(p, p, self.brush())
 
     def _continue_stroke(self, scene: QPointF) -> None:
         assert self._stroke_last is not None
         p = (scene.x(), scene.y())
-        box = self.doc.stroke(self._stroke_last, p, self.brush())
+        box = self.editor.stroke(self._stroke_last, p, self.brush())
         self._stroke_box = union_box(self._stroke_box, box)
         self._stroke_last = p
 
     def _end_stroke(self) -> None:
-        before, self._stroke_before, self._stroke_last = self._stroke_before, None, None
-        if before is None or self.doc.mask is None:
-            return
-        text = "Erase mask" if self.tool == Tool.ERASER else "Paint mask"
-        command = mask_command(self.doc, before, self.doc.mask, text, already_applied=True)
-        if command is not None:
-            self.undo.push(command)
+        self._stroke_last = None
+        self.editor.end_stroke("Erase mask" if self.tool == Tool.ERASER else "Paint mask")
 
     # -- points ---------------------------------------------------------------------------------
     def hit_point(self, view_pos: QPointF) -> tuple[int, int] | None:
@@ -434,7 +433,7 @@ class CanvasView(QGraphicsView):
             after.append((pixel, None))
             text = "Add source point"
         self.selected_pair = len(after) - 1
-        self.undo.push(PointsCommand(self.doc, before, after, text))
+        self.editor.set_points(after, text)
 
     def _move_dragged_point(self, scene: QPointF) -> None:
         assert self._drag_point is not None
@@ -449,8 +448,8 @@ class CanvasView(QGraphicsView):
 
     def _end_point_drag(self) -> None:
         before, self._drag_before, self._drag_point = self._drag_before, None, None
-        if before is not None and before != self.doc.points:
-            self.undo.push(PointsCommand(self.doc, before, list(self.doc.points), "Move point"))
+        if before is not None:
+            self.editor.set_points(list(self.doc.points), "Move point", before=before)
 
     def delete_pair(self, index: int | None = None) -> bool:
         """Delete the pair `index` (default: the selected one, else the last one)."""
@@ -462,13 +461,13 @@ class CanvasView(QGraphicsView):
         before = list(self.doc.points)
         after = before[:index] + before[index + 1:]
         self.selected_pair = None
-        self.undo.push(PointsCommand(self.doc, before, after, f"Delete point pair {index + 1}"))
+        self.editor.set_points(after, f"Delete point pair {index + 1}")
         return True
 
     def clear_points(self) -> None:
         if self.doc.points:
             self.selected_pair = None
-            self.undo.push(PointsCommand(self.doc, list(self.doc.points), [], "Clear points"))
+            self.editor.set_points([], "Clear points")
 
     # -- edit region frame -------------------------------------------------------------------------
     def frame_grip(self, scene: QPointF) -> Grip | None:
@@ -525,7 +524,7 @@ class CanvasView(QGraphicsView):
                 text = "Draw edit region"
             else:
                 text = "Move edit region" if after[2:] == start[2:] else "Resize edit region"
-            self.undo.push(RegionCommand(self.doc, before, after, text))
+            self.editor.set_region(after, text, before=before)
         self._update_cursor()
 
     def _hover_cursor(self, scene: QPointF) -> None:
@@ -539,7 +538,7 @@ class CanvasView(QGraphicsView):
     # -- mask operations --------------------------------------------------------------------------
     def set_mask(self, mask: np.ndarray, text: str) -> None:
         """Replace the whole mask as one undoable step."""
-        push_mask(self.doc, self.undo, mask, text)
+        self.editor.set_mask(mask, text)
 
     def clear_mask(self) -> None:
         if self.doc.mask is not None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.ui.canvas import CanvasView
@@ -34,7 +35,7 @@ def metrics_html(result: EditResult) -> str:
                     "the VAE's error)")
     bits += [f"{k.replace('_', ' ')}: {v:.4g}" for k, v in metrics.items()]
     if "total" in result.timings:
-        bits.append(f"{result.timings['total']:.1f} s, {result.unet_calls} UNet calls")
+        bits.append(f"{result.timings['total']:.1f} s, {result.unet_samples} model evaluations")
     return "<br>".join(bits)
 
 
@@ -87,7 +88,7 @@ class CanvasPresenter(QObject):
 
     def _show_points(self, kind: str) -> None:
         """Drag points mean something only to a drag: other tabs neither draw nor place them."""
-        self.canvas.set_points_shown(kind == "drag")
+        self.canvas.set_points_shown(kind_named(kind).uses_points)
 
     def _on_shown_changed(self) -> None:
         entry = self.editor.shown_entry()

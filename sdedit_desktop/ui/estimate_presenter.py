@@ -1,6 +1,7 @@
-"""The run box's line about the next edit: its estimated time (or model calls before any
-measurement) and, on a slow device, the draft preset. Follows everything that changes the
-next edit: its parameters and kind, the image, the model and finished edits."""
+"""The run box's line about the next edit: its estimated time (or model evaluations before any
+measurement), what is missing when it cannot run yet, and, on a slow device, the draft preset.
+Follows everything that changes the next edit: its parameters and kind, the image, the model and
+finished edits."""
 
 from __future__ import annotations
 
@@ -34,19 +35,23 @@ class EstimatePresenter(QObject):
     def refresh(self, *_args: object) -> None:
         if not isValid(self.run_box):  # the window is being torn down; the model outlives it
             return
+        edit = self.editor.next_edit()
         try:
             estimate = self.editor.next_edit_estimate()
         except Exception:
             estimate = None
         box = self.run_box
-        box.estimate.setText("" if estimate is None else estimate.text())
         if estimate is not None:
+            box.estimate.setText(estimate.text())
             box.estimate.setToolTip(
                 "Model evaluations of the edit's job plan (UNet samples: a guided step "
-                "evaluates two, so this exceeds the UNet calls shown after the run)"
-                + (" × the time per call measured on this model, device and size."
+                "evaluates two)"
+                + (" × the time per evaluation measured on this model, device and size."
                    if estimate.seconds is not None else
                    "; the time is shown once an edit has run on this model and device."))
+        else:  # nothing to estimate: say what the edit still needs
+            box.estimate.setText(edit.problem)
+            box.estimate.setToolTip(edit.problem)
         draft = self.editor.params.preset(self.editor.edit_kind) == DRAFT
         # Offered on slow devices; once on, it stays visible so it can be switched off.
         box.draft_button.setVisible(estimate is not None and (estimate.slow or draft))

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.engine.qimage import rgb_to_qimage
 from sdedit_desktop.project.model import HistoryEntry
 from sdedit_desktop.textsafe import shown
@@ -36,8 +37,7 @@ def entry_summary(entry: HistoryEntry, number: int, parent_number: int | None = 
     detail = [f"seed {request.seed}", f"{entry.duration_s:.1f} s"]
     if "psnr" in entry.result.metrics:
         detail.append(f"PSNR {entry.result.metrics['psnr']:.2f} dB")
-    if request.kind == "drag":
-        detail.append(f"{len(getattr(request, 'points', ()))} pt")
+    detail += kind_of(request).history_detail(request)
     if parent_number is not None:
         detail.append(f"from #{parent_number}")
     elif entry.parent_id:
@@ -53,8 +53,9 @@ def entry_tooltip(entry: HistoryEntry) -> str:
     if entry.result.timings:
         lines.append("timings: " + ", ".join(f"{k} {v:.2f} s"
                                              for k, v in entry.result.timings.items()))
-    if entry.result.unet_calls:
-        lines.append(f"UNet calls: {entry.result.unet_calls}")
+    if entry.result.unet_samples:
+        lines.append(f"model evaluations: {entry.result.unet_samples} "
+                     f"(in {entry.result.unet_calls} UNet calls)")
     if entry.lora_id:
         lines.append(f"LoRA: {entry.lora_id[:16]}…")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from sdedit_desktop import imaging
 from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.filesave import write_file
 from sdedit_desktop.imaging import ImageFileError
 
 MAX_PIXELS = 64_000_000  # larger images are refused before decoding (decompression bombs)
@@ -56,7 +57,5 @@ def save_png(path: str | Path, image: np.ndarray, request: EditRequest | None = 
     if extra:
         info.add_text("sdedit:info", json.dumps(extra, sort_keys=True))
     info.add_text("Software", "sdedit-desktop")
-    tmp = path.with_name(path.name + ".part")
-    Image.fromarray(image).save(tmp, format="PNG", pnginfo=info)
-    tmp.replace(path)
-    return path
+    img = Image.fromarray(image)
+    return write_file(path, lambda handle: img.save(handle, format="PNG", pnginfo=info))

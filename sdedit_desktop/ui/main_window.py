@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sdedit_desktop.core.families import PREDICTION_TYPES
 from sdedit_desktop.edits.requests import EditRequest
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.models.interface import ModelSpec
@@ -47,7 +48,7 @@ from sdedit_desktop.ui.model.editor import EditorModel
 from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model.lifetime import while_alive
 from sdedit_desktop.ui.model_status import model_status_text
-from sdedit_desktop.ui.panels import InputError, PanelStack
+from sdedit_desktop.ui.panels import PanelStack
 from sdedit_desktop.ui.region_presenter import RegionPresenter
 from sdedit_desktop.ui.run_presenter import RunBoxPresenter
 from sdedit_desktop.ui.settings import AppSettings, save_settings
@@ -73,7 +74,7 @@ class MainWindow(QMainWindow):
         self.editor.costs.load_json(self.settings.call_costs)
         # The model's parts, named as the rest of the UI (and the tests) know them.
         self.doc, self.history, self.undo = self.editor.doc, self.editor.history, self.editor.undo
-        self.canvas = CanvasView(self.doc, self.undo)
+        self.canvas = CanvasView(self.editor)
         self.canvas.brush_radius = self.settings.brush_radius
         self.canvas.brush_hardness = self.settings.brush_hardness
         self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
@@ -327,6 +328,11 @@ class MainWindow(QMainWindow):
         r.addAction(self.act_cancel)
 
         m = menu.addMenu("&Model")
+        # The loaded model's family, native size and prediction type (information only).
+        self.act_model_info = QAction("No model loaded", self)
+        self.act_model_info.setEnabled(False)
+        m.addAction(self.act_model_info)
+        m.addSeparator()
         m.addAction(A("Model setup…", self.open_model_setup, None, None,
                       "Choose, download or load the diffusion model"))
         self.act_stop_load = A("Stop loading", self.stop_model_load, None, None,
@@ -571,25 +577,10 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     # ------------------------------------------------------------------ run
-    def build_request(self) -> EditRequest:
-        identity = self.editor.model_state.identity
-        request = self.panels.build_request(self.doc.image, self.doc.mask, self.doc.points,
-                                            identity)
-        return self.region_presenter.apply(request)  # the canvas frame's region
-
     def run_edit(self) -> int | None:
-        """Validate the panel + canvas state and submit; returns the job id or None."""
-        blocker = self.editor.run_blocker()
-        if blocker is not None:
-            title, message, detail = blocker
-            show_error(self, title, message, detail or None)
-            return None
-        try:
-            request = self.build_request()
-        except InputError as exc:
-            show_error(self, "Cannot run this edit", str(exc))
-            return None
-        return self.editor.runner.run_working_image(request)
+        """Run the next edit (the editor model says why not, in a dialog); the job id or None.
+        """
+        return self.editor.run_next()
 
     def submit(self, request: EditRequest, parent_id: str | None) -> int | None:
         """Queue `request` as an edit continuing history entry `parent_id`."""
@@ -603,7 +594,7 @@ class MainWindow(QMainWindow):
         self.editor.continue_from(entry_id)
 
     def rerun_with_new_seed(self, entry_id: str) -> int | None:
-        return self.editor.runner.rerun_with_new_seed(entry_id)
+        return self.editor.rerun_with_new_seed(entry_id)
 
     def load_parameters(self, entry_id: str) -> None:
         entry = self.history.find(entry_id)
@@ -632,6 +623,8 @@ class MainWindow(QMainWindow):
         self.dtype_label.setText(text.dtype)
         self.model_label.setText(text.model)
         self.model_label.setToolTip(text.tooltip)
+        self.act_model_info.setText(f"Loaded: {text.family}" if text.family else
+                                    "No model loaded")
 
     def stop_model_load(self) -> None:
         if self.editor.runner.cancel_model_load():
@@ -643,13 +636,20 @@ class MainWindow(QMainWindow):
     def model_spec(self) -> ModelSpec | None:
         if not self.settings.model_source:
             return None
-        return ModelSpec(self.settings.model_source, self.settings.device, self.settings.dtype,
-                         allow_pickle=self.settings.allow_pickle)
+        source, prediction = self.settings.model_source, self.settings.prediction_type
+        # The choice is for a single file (an SD 2.x file does not say); folders and hub
+        # models say it in their scheduler config.
+        if prediction not in PREDICTION_TYPES or not Path(source).expanduser().is_file():
+            prediction = None
+        return ModelSpec(source, self.settings.device, self.settings.dtype,
+                         allow_pickle=self.settings.allow_pickle, prediction_type=prediction)
 
     def open_model_setup(self) -> None:
         from sdedit_desktop.ui.model_setup import ModelSetupDialog
 
-        dialog = ModelSetupDialog(self.settings, self)
+        state = self.editor.model_state
+        dialog = ModelSetupDialog(self.settings, self,
+                                  loaded=state.identity if state.status == "ready" else None)
         if dialog.exec():
             self.persist_settings()
             spec = self.model_spec()
@@ -661,7 +661,7 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         before = (self.settings.model_source, self.settings.device, self.settings.dtype,
-                  self.settings.allow_pickle)
+                  self.settings.allow_pickle, self.settings.prediction_type)
         max_side = self.settings.max_side
         if dialog.exec():
             self.persist_settings()
@@ -671,7 +671,7 @@ class MainWindow(QMainWindow):
             self.opacity_slider.setValue(round(100 * self.settings.overlay_opacity))
             self.canvas.set_mask_colour(self.settings.mask_colour)
             after = (self.settings.model_source, self.settings.device, self.settings.dtype,
-                     self.settings.allow_pickle)
+                     self.settings.allow_pickle, self.settings.prediction_type)
             if after != before and self.model_spec() is not None:
                 self.load_model(self.model_spec())
 
@@ -685,7 +685,8 @@ class MainWindow(QMainWindow):
 
         QMessageBox.about(self, "About sdedit-desktop",
                           f"<b>sdedit-desktop {__version__}</b><br>SDE-based diffusion image "
-                          "editing (SDE-Drag, inpainting, DiffEdit) on Stable Diffusion 1.5, "
+                          "editing (SDE-Drag, inpainting, DiffEdit) on Stable Diffusion 1.x, "
+                          "2.x and SDXL, "
                           "after Nie et al., <i>The Blessing of Randomness: SDE Beats ODE in "
                           "General Diffusion-based Image Editing</i> (ICLR 2024).")
 

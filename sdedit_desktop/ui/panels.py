@@ -1,16 +1,12 @@
-"""Method panels: one per edit kind, generated from the request schema (`params.py`) and bound
-to an `EditParams` (ui/model): widgets write into it and show what it holds. A panel turns those
-parameters plus the canvas state (image, mask, points) into an edit request, or refuses with a
-clear message (the request's own `validate()` included)."""
+"""Method panels: one per edit kind, generated from the request schema (`params.py`) and the
+kind's texts (`EditKind.methods`, `.hint`), bound to an `EditParams` (ui/model): widgets write
+into it and show what it holds. The request Run sends is the editor model's `next_edit`."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -33,28 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sdedit_desktop.core.identity import ModelIdentity
-from sdedit_desktop.core.progress import EditError
-from sdedit_desktop.core.types import PlacedPair
-from sdedit_desktop.edits.registry import KINDS
+from sdedit_desktop.edits.kinds import all_kinds, kind_named
 from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.edits.schema import schema_field
 from sdedit_desktop.ui.model.edit_params import EditParams
-from sdedit_desktop.ui.params import (
-    LORA_TIP,
-    MAX_SIDE,
-    METHOD_LABELS,
-    METHOD_TIPS,
-    PANEL_HINTS,
-    PANELS,
-    SEED,
-    ParamSpec,
-)
+from sdedit_desktop.ui.params import MAX_SIDE, SEED, ParamSpec, panel_specs
 
 INT32_MAX = 2**31 - 1  # QSpinBox's limit: larger integer ranges use a QDoubleSpinBox
-
-
-class InputError(ValueError):
-    """The panel cannot build a request from what is on screen; the message says what to do."""
 
 
 def make_spin(spec: ParamSpec) -> QAbstractSpinBox:
@@ -81,19 +62,20 @@ class MethodPanel(QWidget):
         super().__init__(parent)
         self.kind = kind
         self.params = params if params is not None else EditParams(self)
-        self.request_cls, self.specs = PANELS[kind]
+        edit_kind = kind_named(kind)
+        self.request_cls = edit_kind.request_type
+        self.specs = panel_specs(self.request_cls)
         self.widgets: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
         method_row = QHBoxLayout()
         self.method_group = QButtonGroup(self)
-        sde_label, ode_label = METHOD_LABELS[kind]
-        sde_tip, ode_tip = METHOD_TIPS[kind]
-        self.sde_button = QRadioButton(sde_label)
-        self.ode_button = QRadioButton(ode_label)
-        self.sde_button.setToolTip(sde_tip)
-        self.ode_button.setToolTip(ode_tip)
+        texts = edit_kind.methods
+        self.sde_button = QRadioButton(texts.sde_label)
+        self.ode_button = QRadioButton(texts.ode_label)
+        self.sde_button.setToolTip(texts.sde_tip)
+        self.ode_button.setToolTip(texts.ode_tip)
         self.sde_button.setChecked(True)
         for button in (self.sde_button, self.ode_button):
             self.method_group.addButton(button)
@@ -102,7 +84,7 @@ class MethodPanel(QWidget):
             lambda on: self._write("method", "sde" if on else "ode"))
         method_row.addStretch(1)
         layout.addLayout(method_row)
-        hint = QLabel(PANEL_HINTS[kind])
+        hint = QLabel(edit_kind.hint)
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #6b7280;")
         layout.addWidget(hint)
@@ -168,9 +150,12 @@ class MethodPanel(QWidget):
         w.setObjectName(f"{self.kind}.{spec.name}")
         return w
 
+    def _lora_tip(self) -> str:
+        return schema_field(self.request_cls, "lora").info.tooltip()
+
     def _lora_label(self) -> QLabel:
         label = QLabel("LoRA")
-        label.setToolTip(LORA_TIP)
+        label.setToolTip(self._lora_tip())
         return label
 
     def _lora_row(self) -> QWidget:
@@ -181,7 +166,7 @@ class MethodPanel(QWidget):
         for value, text in (("off", "Off"), ("auto", "Auto (train / cached)"),
                             ("file", "From file…")):
             self.lora_mode.addItem(text, value)
-        self.lora_mode.setToolTip(LORA_TIP)
+        self.lora_mode.setToolTip(self._lora_tip())
         self.lora_path = QLineEdit()
         self.lora_path.setPlaceholderText("LoRA .safetensors")
         browse = QToolButton()
@@ -267,79 +252,6 @@ class MethodPanel(QWidget):
     def reset_defaults(self) -> None:
         self.params.reset(self.kind)
 
-    # -- requests -----------------------------------------------------------------------------
-    def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
-        """The request for what is on screen, or InputError saying what is missing."""
-        if image is None:
-            raise InputError("Open an image first (File > Open, drop a file, paste, or pick a "
-                             "sample).")
-        values = self.values()
-        mask_any = mask is not None and bool(mask.any())
-        _PRECHECKS[self.kind](values, points, mask_any)
-        use = KINDS[self.kind].mask_use
-        send_mask = {"optional": mask_any, "required": True, "unused": False,
-                     "by_mode": values.get("mask_mode") == "user"}[use]
-        # The request owns copies: the canvas keeps painting into its mask while a job runs,
-        # and a history entry must keep exactly what was sent.
-        request = self.params.build_request(
-            self.kind, image.copy(), mask.copy() if send_mask and mask is not None else None,
-            points, model=model)
-        try:
-            request.validate()
-        except EditError as exc:
-            raise InputError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-        return request
-
-
-def _check_drag(values: dict[str, Any], points: list[PlacedPair], _mask_any: bool) -> None:
-    if not points:
-        raise InputError("Drag needs points: with the Points tool click a source, then "
-                         "where it should go (the target).")
-    for index, (_, target) in enumerate(points):
-        if target is None:
-            raise InputError(f"Point pair {index + 1} has a source but no target: click "
-                             "where it should go, or delete it.")
-    if all(tuple(s) == tuple(t) for s, t in points):
-        raise InputError("Every target equals its source, so nothing would move. Drag a "
-                         "target point away from its source.")
-    lora = values["lora"]
-    if lora not in ("off", "auto"):
-        if not lora:
-            raise InputError("LoRA 'From file' is selected but no file is chosen. Pick a "
-                             ".safetensors file or set LoRA to Off/Auto.")
-        if not Path(lora).is_file():
-            raise InputError(f"The LoRA file does not exist: {lora}")
-
-
-def _check_inpaint(_values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
-    if not mask_any:
-        raise InputError("Inpainting needs a mask: paint the region to fill with the "
-                         "brush (Brush tool, key B) before running.")
-
-
-def _check_diffedit(values: dict[str, Any], _points: list[PlacedPair], mask_any: bool) -> None:
-    if not values["target_prompt"]:
-        raise InputError("DiffEdit needs a target prompt describing the edited image.")
-    if values["mask_mode"] == "auto" and values["source_prompt"] == values["target_prompt"]:
-        raise InputError("The source and target prompts are identical, so the automatic "
-                         "mask would be empty. Describe what should change.")
-    if values["mask_mode"] == "user" and not mask_any:
-        raise InputError("Mask mode is 'Your mask' but the mask is empty: paint the "
-                         "region to edit, or switch the mask to Auto.")
-
-
-def _no_check(_values: dict[str, Any], _points: list[PlacedPair], _mask_any: bool) -> None:
-    """Nothing on the canvas is needed."""
-
-
-# What each kind needs from the canvas before its request can be built (messages that say
-# which tool to use); every parameter check is the request's own validate().
-_PRECHECKS: dict[str, Callable[[dict[str, Any], list[PlacedPair], bool], None]] = {
-    "drag": _check_drag, "inpaint": _check_inpaint, "diffedit": _check_diffedit,
-    "reconstruct": _no_check,
-}
-
 
 class PanelStack(QWidget):
     """Method tabs, the panels and the settings every method shares (seed, max size), all bound
@@ -355,9 +267,9 @@ class PanelStack(QWidget):
         self.tabs.setExpanding(True)
         self.stack = QStackedWidget()
         self.panels: dict[str, MethodPanel] = {}
-        for kind, entry in KINDS.items():
-            panel = MethodPanel(kind, self.params)
-            self.panels[kind] = panel
+        for entry in all_kinds():
+            panel = MethodPanel(entry.name, self.params)
+            self.panels[entry.name] = panel
             self.tabs.addTab(entry.title)
             self.stack.addWidget(panel)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -423,10 +335,6 @@ class PanelStack(QWidget):
 
     def max_side_value(self) -> int | None:
         return int(self.max_side.value()) or None
-
-    def build_request(self, image: np.ndarray | None, mask: np.ndarray | None,
-                      points: list[PlacedPair], model: ModelIdentity | None) -> EditRequest:
-        return self.current().build_request(image, mask, points, model)
 
     def show_request(self, request: EditRequest) -> None:
         """Put a past request's parameters back on screen."""

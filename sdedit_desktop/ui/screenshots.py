@@ -32,11 +32,12 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
                        log: Callable[[str], None] = print) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("SDEDIT_CONFIG_DIR", tempfile.mkdtemp(prefix="sdedit-shots-"))
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QBuffer, QIODevice, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
     from sdedit_desktop.engine import Engine
+    from sdedit_desktop.filesave import write_bytes
     from sdedit_desktop.resources import sample_images
     from sdedit_desktop.ui.canvas import Tool
     from sdedit_desktop.ui.errors import ShownError, build_error_box, error_handler
@@ -56,7 +57,10 @@ def render_screenshots(outdir: Path, engine: Any = None, size: tuple[int, int] =
     def shot(widget: Any, name: str) -> None:
         app.processEvents()
         path = outdir / f"{name}.png"
-        widget.grab().save(str(path))
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        widget.grab().save(buffer, "PNG")
+        write_bytes(path, bytes(buffer.data()))
         written.append(path)
         log(f"wrote {path}")
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from sdedit_desktop.fileopen import read_regular_bytes
+from sdedit_desktop.filesave import write_bytes
 from sdedit_desktop.ui.mask_colour import DEFAULT_MASK_COLOUR, is_mask_colour
 
 APP_NAME = "sdedit-desktop"
 SETTINGS_FILE = "settings.json"
 MAX_RECENT = 10
+MAX_SETTINGS_BYTES = 4_000_000  # a few KB normally; call costs grow with each model and size
 
 
 @dataclass
@@ -28,6 +30,9 @@ class AppSettings:
     device: str = "auto"
     dtype: str = "auto"
     allow_pickle: bool = False
+    # What the model's UNet predicts: "auto" (what the model says, or what was chosen for that
+    # file before), "epsilon" or "v_prediction" (an SD 2.x single file does not say).
+    prediction_type: str = "auto"
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
     overlay_opacity: float = 0.45
@@ -99,10 +104,10 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
     """Read the settings; returns (settings, problems). Missing file = defaults, no problem."""
     path = path or settings_path()
     try:
-        raw = path.read_bytes()
+        raw = read_regular_bytes(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return AppSettings(), []
-    except OSError as exc:
+    except OSError as exc:  # a FIFO, a device, a huge file: defaults, never a hang
         return AppSettings(), [f"could not read {path}: {exc}"]
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -112,18 +117,8 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
 
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> Path:
-    """Write atomically (temp file + os.replace) so a crash never leaves half a file."""
+    """Write atomically (filesave) so a crash never leaves half a file."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(asdict(settings), indent=2, sort_keys=True).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, payload)

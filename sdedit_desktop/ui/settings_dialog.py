@@ -102,14 +102,17 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._source = settings.model_source
         self._pickle = settings.allow_pickle
+        self._prediction = settings.prediction_type
         self._recent = list(settings.recent_files)
 
     def _change_model(self) -> None:
         probe = AppSettings(model_source=self._source, device=self.device.currentData(),
-                            dtype=self.dtype.currentData(), allow_pickle=self._pickle)
+                            dtype=self.dtype.currentData(), allow_pickle=self._pickle,
+                            prediction_type=self._prediction)
         dialog = ModelSetupDialog(probe, self)
         if dialog.exec():
             self._source, self._pickle = probe.model_source, probe.allow_pickle
+            self._prediction = probe.prediction_type
             self.device.setCurrentIndex(max(self.device.findData(probe.device), 0))
             self.dtype.setCurrentIndex(max(self.dtype.findData(probe.dtype), 0))
             self.model_label.setText(self._source or "none")
@@ -122,6 +125,7 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         s = self.settings
         s.model_source, s.allow_pickle = self._source, self._pickle
+        s.prediction_type = self._prediction
         s.device, s.dtype = self.device.currentData(), self.dtype.currentData()
         s.max_side = int(self.max_side.value())
         s.overlay_opacity = float(self.opacity.value())

@@ -1,12 +1,12 @@
-"""Data sets for `sdedit eval`: each kind turns a folder or list file into `Sample`s."""
+"""Data sets for `sdedit eval`: each kind's eval spec (`EditKind.eval.samples`) turns a folder or
+list file into `Sample`s; the readers live beside this module, one per layout."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sdedit_desktop.edits.kinds import all_kinds, kind_named
 from sdedit_desktop.eval.samples import Sample
-
-KINDS = ("drag", "inpaint", "diffedit", "reconstruct")
 
 
 class DatasetError(ValueError):
@@ -17,17 +17,18 @@ def list_samples(kind: str, path: Path) -> list[Sample]:
     """The samples of the data set at `path`, in a stable order (the order sharding relies on)."""
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    if kind == "drag":
-        from sdedit_desktop.eval.datasets.drag import drag_samples as lister
-    elif kind == "inpaint":
-        from sdedit_desktop.eval.datasets.inpaint import inpaint_samples as lister
-    elif kind == "diffedit":
-        from sdedit_desktop.eval.datasets.diffedit import diffedit_samples as lister
-    elif kind == "reconstruct":
-        from sdedit_desktop.eval.datasets.reconstruct import reconstruct_samples as lister
-    else:
-        raise DatasetError(f"unknown data set kind {kind!r}: expected one of {', '.join(KINDS)}")
-    samples = lister(path)
+    try:
+        spec = kind_named(kind).eval
+    except KeyError:
+        spec = None
+    if spec is None:
+        known = ", ".join(k.name for k in all_kinds() if k.eval is not None)
+        raise DatasetError(f"unknown data set kind {kind!r}: expected one of {known}")
+    lister = spec.samples
+    try:
+        samples = lister(path)
+    except OSError as exc:  # an unreadable folder under the data set
+        raise DatasetError(f"{path}: cannot list the data set ({exc.strerror or exc})") from None
     if not samples:
         raise DatasetError(f"{path}: no {kind} samples found (see `sdedit eval {kind} --help` "
                            "for the layout)")

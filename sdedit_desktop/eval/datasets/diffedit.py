@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sdedit_desktop.eval.datasets.files import read_image, read_mask, read_table, row_path
+from sdedit_desktop.eval.datasets.files import (
+    read_image,
+    read_mask,
+    read_table,
+    row_name,
+    row_path,
+    row_text,
+)
 from sdedit_desktop.eval.samples import Sample, SampleError, SampleInputs, safe_ids
 
 
@@ -28,27 +35,23 @@ def _list_file(path: Path) -> Path:
 
 
 def _name(row: dict[str, Any] | str, line: int) -> str:
-    if isinstance(row, dict):
-        if row.get("id"):
-            return str(row["id"])
-        if isinstance(row.get("image"), str):
-            return Path(row["image"]).stem
-    return f"line{line}"
+    return row_name(row, line)
 
 
 def _loader(base: Path, row: dict[str, Any] | str, where: str):
     def load() -> SampleInputs:
         if isinstance(row, str):
             raise SampleError(row)
-        image = read_image(row_path(base, row, "image", where))
-        target = row.get("target_prompt", row.get("target"))
-        if not isinstance(target, str) or not target.strip():
+        target = row_text(row, where, "target_prompt", "target")
+        if not target.strip():
             raise SampleError(f"{where}: no target_prompt")
-        source = row.get("source_prompt", row.get("source", ""))
-        fields: dict[str, Any] = {"source_prompt": str(source or ""), "target_prompt": target}
+        source = row_text(row, where, "source_prompt", "source")
+        image = read_image(row_path(base, row, "image", where))
+        fields: dict[str, Any] = {"source_prompt": source, "target_prompt": target}
         mask = None
         if row.get("mask"):
             mask = read_mask(row_path(base, row, "mask", where), image)
             fields["mask_mode"] = "user"
-        return SampleInputs(image=image, mask=mask, fields=fields)
+        return SampleInputs(image=image, mask=mask, fields=fields,
+                            instruction_text=f"{source} → {target}" if source else target)
     return load

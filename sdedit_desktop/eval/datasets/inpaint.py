@@ -11,9 +11,6 @@ from pathlib import Path
 from sdedit_desktop.eval.datasets.files import is_image_file, read_image, read_mask
 from sdedit_desktop.eval.samples import Sample, SampleError, SampleInputs, safe_ids
 
-# The paper's fixed prompt for the Places inpainting comparison (overridable with --prompt).
-DEFAULT_INPAINT_PROMPT = "photograph of a beautiful empty scene, highest quality settings"
-
 
 def inpaint_samples(root: Path) -> list[Sample]:
     if (root / "images").is_dir():

@@ -10,7 +10,10 @@ from sdedit_desktop.eval.datasets.files import (
     is_image_file,
     read_image,
     read_table,
+    read_text,
+    row_name,
     row_path,
+    row_text,
 )
 from sdedit_desktop.eval.samples import Sample, SampleError, SampleInputs, safe_ids
 
@@ -18,11 +21,10 @@ from sdedit_desktop.eval.samples import Sample, SampleError, SampleInputs, safe_
 def reconstruct_samples(path: Path) -> list[Sample]:
     if path.is_file():
         rows = read_table(path)
-        names = [row.get("id") or Path(str(row.get("image", f"line{n}"))).stem
-                 if isinstance(row, dict) else f"line{n}" for n, row in rows]
+        names = [row_name(row, n) for n, row in rows]
         return [Sample(id=sid, source=f"{path}:{n}", load=_row_loader(path.parent, row,
                                                                       f"{path}:{n}"))
-                for sid, (n, row) in zip(safe_ids([str(x) for x in names]), rows, strict=True)]
+                for sid, (n, row) in zip(safe_ids(names), rows, strict=True)]
     images = sorted(p for p in path.iterdir() if is_image_file(p))
     return [Sample(id=sid, source=str(img), load=_file_loader(img))
             for sid, img in zip(safe_ids([p.stem for p in images]), images, strict=True)]
@@ -31,13 +33,10 @@ def reconstruct_samples(path: Path) -> list[Sample]:
 def _file_loader(image_path: Path):
     def load() -> SampleInputs:
         caption_path = image_path.with_suffix(".txt")
-        caption = ""
-        if caption_path.exists():
-            try:
-                caption = caption_path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SampleError(f"{caption_path}: cannot read ({exc})") from None
-        return SampleInputs(image=read_image(image_path), fields={"prompt": caption})
+        # read_text refuses a FIFO or a device under the caption's name instead of waiting
+        caption = read_text(caption_path).strip() if caption_path.exists() else ""
+        return SampleInputs(image=read_image(image_path), fields={"prompt": caption},
+                            instruction_text=caption)
     return load
 
 
@@ -45,7 +44,7 @@ def _row_loader(base: Path, row: dict[str, Any] | str, where: str):
     def load() -> SampleInputs:
         if isinstance(row, str):
             raise SampleError(row)
-        caption = row.get("caption", row.get("prompt", ""))
+        caption = row_text(row, where, "caption", "prompt")
         return SampleInputs(image=read_image(row_path(base, row, "image", where)),
-                            fields={"prompt": str(caption or "")})
+                            fields={"prompt": caption}, instruction_text=caption)
     return load

@@ -6,7 +6,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-CLIP_MODEL = "openai/clip-vit-large-patch14"  # torchmetrics' CLIPScore default
+# DiffEdit's CLIP score: torchmetrics' CLIPScore default backbone (ViT-L/14), reported as the
+# plain cosine (`--clip-model` picks another backbone).
+CLIP_MODEL = "openai/clip-vit-large-patch14"
+# DragBench's CLIP image similarity (run_eval_similarity.py loads CLIP "ViT-B/32").
+DRAGBENCH_CLIP_MODEL = "openai/clip-vit-base-patch32"
 FID_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's Inception
 
 
@@ -35,12 +39,20 @@ def lpips_unavailable() -> str | None:
     return None
 
 
-def clip_unavailable() -> str | None:
+def clip_unavailable(model: str = CLIP_MODEL) -> str | None:
+    """None when the CLIP model `model` (a hub id) is complete in the local cache."""
     from huggingface_hub import try_to_load_from_cache
 
-    for name in ("config.json", "model.safetensors"):
-        if not isinstance(try_to_load_from_cache(CLIP_MODEL, name), str):
-            return f"{CLIP_MODEL} ({name}) is not in the local Hugging Face cache"
+    def cached(*names: str) -> bool:
+        try:
+            return any(isinstance(try_to_load_from_cache(model, n), str) for n in names)
+        except ValueError:  # not a valid hub id
+            return False
+
+    for names in (("config.json",), ("model.safetensors", "pytorch_model.bin"),
+                  ("preprocessor_config.json",), ("tokenizer.json", "vocab.json")):
+        if not cached(*names):
+            return f"{model} ({names[0]}) is not in the local Hugging Face cache"
     return None
 
 

@@ -1,76 +1,64 @@
 """Per-task scores, computed by the process that ran the edit (it has the model loaded).
 
-reconstruct: PSNR and SSIM against the input. drag: DragBench's DIFT mean distance, and image
-fidelity 1-LPIPS when LPIPS can run. diffedit: CLIP score of the edit against the target prompt
-when CLIP can run. A learned metric that cannot run is left out of the task's scores and named
-with its reason in the run's summary.
-"""
+Each kind's metrics are a `KindMetrics` in its own module (drag.py, diffedit.py, inpaint.py,
+reconstruct.py), which the kind's eval spec names (`EditKind.eval.metrics`). A learned metric
+whose weights are not on this machine is left out of the task's scores and named with its reason
+in the run's summary; every computed metric carries a note saying how it was computed (protocol,
+backbone, scale) into the records and reports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import torch
-
+from sdedit_desktop.edits.kinds import kind_named
 from sdedit_desktop.eval.metrics import availability
-from sdedit_desktop.eval.metrics.dift import drag_distance
-from sdedit_desktop.eval.metrics.pixels import psnr, ssim
+from sdedit_desktop.eval.metrics.base import KindMetrics, MetricOptions, Scores, TaskImages
+from sdedit_desktop.eval.metrics.learned import LearnedMetrics
 
 
-def _chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+def kind_metrics(kind: str) -> KindMetrics:
+    return kind_named(kind).eval.metrics()
+
+# learned metric -> why it cannot run here (None: it can)
+LEARNED_CHECKS: dict[str, Callable[[MetricOptions], str | None]] = {
+    "lpips": lambda _o: availability.lpips_unavailable(),
+    "clip_similarity": lambda _o: availability.clip_unavailable(
+        availability.DRAGBENCH_CLIP_MODEL),
+    "clip_score": lambda o: availability.clip_unavailable(o.clip_model),
+}
 
 
-LEARNED = {"drag": ("lpips",), "diffedit": ("clip_score", "lpips"), "inpaint": ("lpips",)}
-
-
-def unavailable_metrics(kind: str) -> dict[str, str]:
+def unavailable_metrics(kind: str, options: MetricOptions | None = None) -> dict[str, str]:
     """The learned per-task metrics of `kind` that cannot run here, with the reasons."""
-    checks = {"lpips": availability.lpips_unavailable,
-              "clip_score": availability.clip_unavailable}
-    reasons = {name: checks[name]() for name in LEARNED.get(kind, ())}
+    options = options or MetricOptions()
+    reasons = {name: LEARNED_CHECKS[name](options) for name in kind_metrics(kind).learned}
     return {name: why for name, why in reasons.items() if why}
 
 
 class Scorer:
-    def __init__(self, kind: str, model, dift_ensemble: int = 8):
+    def __init__(self, kind: str, model: Any, options: MetricOptions | None = None,
+                 learned: LearnedMetrics | None = None,
+                 load_model: Callable[[Any], Any] | None = None):
         self.kind = kind
         self.model = model
-        self.dift_ensemble = dift_ensemble
-        self.unavailable = unavailable_metrics(kind)
-        if kind == "drag" and not hasattr(getattr(model, "unet", None), "up_blocks"):
-            self.unavailable["dift_distance"] = "the model has no diffusers UNet for DIFT"
-        self._lpips = self._clip = None
+        self.options = options or MetricOptions()
+        self.metrics = kind_metrics(kind)
+        self.load_model = load_model
+        self.learned = learned or LearnedMetrics(getattr(model, "device", "cpu"))
+        self.unavailable = unavailable_metrics(kind, self.options)
+        self.notes = dict(self.metrics.describe(self.options))  # metric -> how computed
+        self.info: dict[str, Any] = {}  # run-level facts (which feature model)
+        self.dift = None
+        if self.metrics.prepare is not None:
+            self.metrics.prepare(self)
 
-    def lpips(self, a: np.ndarray, b: np.ndarray) -> float:
-        if self._lpips is None:
-            from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+    def available(self, name: str) -> bool:
+        return name not in self.unavailable
 
-            self._lpips = LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True)
-        return float(self._lpips(_chw(a).float() / 255.0, _chw(b).float() / 255.0))
+    def score(self, task: TaskImages) -> Scores:
+        return self.metrics.score(self, task)
 
-    def clip_score(self, image: np.ndarray, prompt: str) -> float:
-        if self._clip is None:
-            from torchmetrics.multimodal.clip_score import CLIPScore
-
-            self._clip = CLIPScore(model_name_or_path=availability.CLIP_MODEL)
-        return float(self._clip(_chw(image), [prompt]))
-
-    def score(self, inputs_image: np.ndarray, edited: np.ndarray,
-              params: dict[str, Any]) -> dict[str, float]:
-        scores: dict[str, float] = {}
-        if self.kind == "reconstruct":
-            scores["psnr"] = psnr(inputs_image, edited)
-            scores["ssim"] = ssim(inputs_image, edited)
-        if self.kind == "drag" and "dift_distance" not in self.unavailable:
-            scores["dift_distance"] = drag_distance(
-                self.model, inputs_image, edited, params.get("prompt", ""), params["points"],
-                ensemble=self.dift_ensemble)
-        if self.kind in ("drag", "diffedit", "inpaint") and "lpips" not in self.unavailable:
-            scores["lpips"] = self.lpips(inputs_image, edited)
-            if self.kind == "drag":
-                scores["image_fidelity"] = 1.0 - scores["lpips"]
-        if self.kind == "diffedit" and "clip_score" not in self.unavailable:
-            scores["clip_score"] = self.clip_score(edited, params["target_prompt"])
-        return scores
+    def notes_for(self, scores: Scores) -> dict[str, str]:
+        """How each metric in `scores` was computed."""
+        return {name: self.notes[name] for name in scores.values if name in self.notes}

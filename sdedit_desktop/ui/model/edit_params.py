@@ -4,8 +4,8 @@ One `EditParams` holds, per kind, what the method panel shows: the request's JSO
 parameters (every field but the image, the mask, the model and the points; see
 `EditRequest.defaults`). Panels write into it and update from `changed`; a project saves
 `to_json()`; `build_request` turns it plus the canvas state into a request. Values are checked by
-the same codec as a stored request (project/requestcodec.py), so what is held here is always of
-the field's type and in its schema range.
+the request schema (`edits/schema.read_params`), so what is held here is always of the field's
+type and in its schema range.
 
 `seed` and `max_side` are shared by every kind (the panel shows them once): setting them for one
 kind sets them for all, and `changed` is emitted for every kind.
@@ -13,17 +13,16 @@ kind sets them for all, and `changed` is emitted for every kind.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from sdedit_desktop.core.types import PlacedPair
+from sdedit_desktop.edits.kinds import all_kinds, kind_named
 from sdedit_desktop.edits.presets import preset_of, preset_values
-from sdedit_desktop.edits.requests import REQUEST_TYPES, EditRequest
-from sdedit_desktop.project.errors import ProjectError
-from sdedit_desktop.project.requestcodec import check_panel_params, read_panel_params
+from sdedit_desktop.edits.requests import EditRequest
+from sdedit_desktop.edits.schema import read_params
 
 SHARED = ("seed", "max_side")  # one value for every kind
 
@@ -34,12 +33,11 @@ class EditParams(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._params: dict[str, dict[str, Any]] = {
-            kind: cls.defaults() for kind, cls in REQUEST_TYPES.items()}
+            kind.name: kind.request_type.defaults() for kind in all_kinds()}
 
     # -- reading -------------------------------------------------------------------------------
-    @staticmethod
-    def kinds() -> list[str]:
-        return list(REQUEST_TYPES)
+    def kinds(self) -> list[str]:
+        return list(self._params)
 
     def get(self, kind: str) -> dict[str, Any]:
         """A copy of the kind's parameters."""
@@ -60,7 +58,7 @@ class EditParams(QObject):
         values it holds apply to every kind. ValueError when any value is not acceptable (then
         nothing changes)."""
         clean = self._check(kind, params)
-        full = REQUEST_TYPES[kind].defaults()
+        full = kind_named(kind).request_type.defaults()
         for name in SHARED:  # not given: keep the shared value every kind has now
             full[name] = self._params[kind][name]
         full.update(clean)
@@ -68,7 +66,7 @@ class EditParams(QObject):
 
     def reset(self, kind: str) -> None:
         """The paper's defaults for `kind` (the shared seed and max side are kept)."""
-        defaults = REQUEST_TYPES[self._known(kind)].defaults()
+        defaults = kind_named(self._known(kind)).request_type.defaults()
         for name in SHARED:
             defaults.pop(name, None)
         self._apply(kind, defaults)
@@ -99,7 +97,7 @@ class EditParams(QObject):
             return [f"edit parameters should be an object, found {type(data).__name__}"]
         problems: list[str] = []
         for kind, params in data.items():
-            clean, issues = read_panel_params(kind, params, f"edit parameters.{kind}")
+            clean, issues = self._read(kind, params)
             problems += issues
             if clean:
                 self._apply(kind, clean)
@@ -112,9 +110,9 @@ class EditParams(QObject):
         """The request these parameters describe for the given canvas state (`points` are used
         by drag only, pairs without a target are left out; `extra` sets any other field, e.g.
         model=). Not validated: call `request.validate()`."""
-        cls = REQUEST_TYPES[self._known(kind)]
+        cls = kind_named(self._known(kind)).request_type
         values = {**self._params[kind], **extra}
-        if "points" in {f.name for f in fields(cls)}:
+        if cls.uses_points:
             values["points"] = tuple((tuple(s), tuple(t)) for s, t in points if t is not None)
         return cls(image=image, mask=mask, **values)
 
@@ -124,11 +122,19 @@ class EditParams(QObject):
             raise KeyError(f"unknown edit kind {kind!r}")
         return kind
 
+    def _read(self, kind: Any, params: Any) -> tuple[dict[str, Any], list[str]]:
+        where = f"edit parameters.{kind}"
+        if not isinstance(kind, str) or kind not in self._params:
+            return {}, [f"{where}: {kind!r} is not an edit this version knows"]
+        return read_params(kind_named(kind).request_type, params, where)
+
     def _check(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return check_panel_params(self._known(kind), params, kind)
-        except ProjectError as exc:
-            raise ValueError(str(exc)) from None
+        """The values of `params`, each checked; ValueError (naming it) for any that is not
+        acceptable."""
+        clean, problems = read_params(kind_named(self._known(kind)).request_type, params, kind)
+        if problems:
+            raise ValueError(problems[0])
+        return clean
 
     def _apply(self, kind: str, values: dict[str, Any], replace: bool = False) -> None:
         touched: set[str] = set()
@@ -157,6 +163,6 @@ def legacy_panel_json(ui: dict[str, Any]) -> dict[str, Any]:
     if "max_side" in ui:
         shared["max_side"] = ui["max_side"] or None
     if shared:
-        for kind in REQUEST_TYPES:
+        for kind in (k.name for k in all_kinds()):
             out.setdefault(kind, {}).update(shared)
     return out

@@ -2,24 +2,30 @@
 run box bind to its signals; tests drive it directly.
 
 It aggregates the document (image, mask, points), the history, the undo stack, the jobs sent to
-the engine (through `JobController`), the parameters of the next edit, the entry the working
-image continues, which history entry is shown, the saved/unsaved state and the model state."""
+the engine (through `JobController`, which it listens to), the parameters of the next edit and
+the edit they make (`next_edit`, built once per change and used by Run, the estimate and the
+region frame), the entry the working image continues, which history entry is shown, the
+saved/unsaved state and the model state. Every undoable change of the document goes through
+its commands (`paint`/strokes, `set_mask`, `set_points`, `set_region`)."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from sdedit_desktop.edits.requests import EditRequest, EditResult
+from sdedit_desktop.core.families import default_max_side
+from sdedit_desktop.edits.kinds import kind_named, kind_of
+from sdedit_desktop.edits.requests import EditResult
 from sdedit_desktop.engine.types import ModelState
 from sdedit_desktop.project.model import HistoryEntry, Project
 from sdedit_desktop.ui.brush import BrushSpec
 from sdedit_desktop.ui.model.commands import CallbackCommand, PointsCommand, mask_command, push_mask
 from sdedit_desktop.ui.model.demo_params import DemoParams
-from sdedit_desktop.ui.model.document import EditorDocument, PointPair
+from sdedit_desktop.ui.model.document import Box, EditorDocument, PointPair
 from sdedit_desktop.ui.model.edit_params import EditParams
 from sdedit_desktop.ui.model.engine_api import EditEngine
 from sdedit_desktop.ui.model.estimates import CostEstimates, Estimate, cost_key, plan_calls
@@ -27,8 +33,9 @@ from sdedit_desktop.ui.model.history import HistoryModel, method_label
 from sdedit_desktop.ui.model.job_controller import JobController
 from sdedit_desktop.ui.model.jobs import JobList
 from sdedit_desktop.ui.model.lifetime import while_alive
+from sdedit_desktop.ui.model.next_edit import NextEdit, build_next_edit
 from sdedit_desktop.ui.model.original import ORIGINAL_ID, Original, session_original
-from sdedit_desktop.ui.model.region import RegionCommand
+from sdedit_desktop.ui.model.region import Region, RegionCommand
 
 # What the user is told when Run cannot start, by model status: (title, message).
 _NOT_READY = {
@@ -40,9 +47,6 @@ _NOT_READY = {
              "to pick Stable Diffusion 1.5 (download or local file) or the tiny demo model."),
 }
 _NOT_READY["error"] = _NOT_READY["none"]
-# Kinds whose result is a measurement, not an edit: it joins the history but does not replace
-# the working image (a reconstruction only shows how exactly a method returns to its input).
-NOT_APPLIED = frozenset({"reconstruct"})
 
 
 class EditorModel(QObject):
@@ -55,6 +59,7 @@ class EditorModel(QObject):
     error = Signal(str, str, str)  # title, message, detail ("" = none): the window shows it
     warning = Signal(str, str)  # title, message: something the user should know, work goes on
     editKindChanged = Signal(str)  # the edit kind the next Run makes (the panel shown)
+    nextEditChanged = Signal()  # something the next edit depends on changed (see next_edit)
 
     def __init__(self, engine: EditEngine, parent: QObject | None = None):
         super().__init__(parent)
@@ -74,7 +79,22 @@ class EditorModel(QObject):
         self._saved_index = 0  # undo index at the last save
         self.undo.indexChanged.connect(while_alive(self, self._on_undo_index))
         self.costs = CostEstimates()  # seconds per model call, measured by finished edits
-        self.runner = JobController(self, engine)
+        # The working size the loaded model's family suggests (1.5x its native side); the
+        # max side follows it while the user has not chosen another value.
+        self._family_max_side = default_max_side(self.model_state.identity)
+        self.runner = JobController(engine, self.jobs, self)
+        self.runner.measured.connect(self.record_cost)
+        self.runner.finished.connect(self._on_job_finished)
+        self.runner.failed.connect(self.error)
+        self.runner.warned.connect(self.warning)
+        self.runner.message.connect(self.message)
+        self.runner.modelStateChanged.connect(self.set_model_state)
+        self._next: NextEdit | None = None  # the cached next edit; None = to be built
+        self._stroke_before: np.ndarray | None = None  # the mask when a stroke began
+        doc = self.doc
+        for signal in (doc.imageChanged, doc.maskChanged, doc.pointsChanged, doc.regionChanged,
+                       self.params.changed, self.editKindChanged, self.modelStateChanged):
+            signal.connect(while_alive(self, self._next_edit_stale))
         self.demo = DemoParams(self)  # a demo model's preset and max side (models/demo.py)
 
     def set_edit_kind(self, kind: str) -> None:
@@ -123,43 +143,72 @@ class EditorModel(QObject):
         self._saved_index = -1
         self.savedStateChanged.emit()
 
-    # -- mask and points (undoable) ---------------------------------------------------------
-    def paint(self, p0: tuple[float, float], p1: tuple[float, float], brush: BrushSpec,
-              text: str = "Paint mask") -> bool:
-        """One brush segment as one undo step (the canvas groups a whole mouse stroke)."""
-        if self.doc.mask is None:
-            return False
-        before = self.doc.mask.copy()
-        if self.doc.stroke(p0, p1, brush) is None:
+    # -- mask, points and region (undoable) ------------------------------------------------
+    def begin_stroke(self) -> None:
+        """A brush stroke starts: its segments paint straight into the mask (the canvas shows
+        them live) and `end_stroke` makes the whole stroke one undo step."""
+        self._stroke_before = None if self.doc.mask is None else self.doc.mask.copy()
+
+    def stroke(self, p0: tuple[float, float], p1: tuple[float, float], brush: BrushSpec
+               ) -> Box | None:
+        """One segment of the current stroke; the changed box or None."""
+        if self._stroke_before is None:
+            self.begin_stroke()
+        return self.doc.stroke(p0, p1, brush)
+
+    def end_stroke(self, text: str = "Paint mask") -> bool:
+        """The stroke ends: one undo step, if it changed anything."""
+        before, self._stroke_before = self._stroke_before, None
+        if before is None or self.doc.mask is None:
             return False
         command = mask_command(self.doc, before, self.doc.mask, text, already_applied=True)
         if command is not None:
             self.undo.push(command)
         return command is not None
 
+    def paint(self, p0: tuple[float, float], p1: tuple[float, float], brush: BrushSpec,
+              text: str = "Paint mask") -> bool:
+        """One brush segment as one undo step."""
+        self.begin_stroke()
+        self.stroke(p0, p1, brush)
+        return self.end_stroke(text)
+
     def set_mask(self, mask: np.ndarray, text: str) -> bool:
         return push_mask(self.doc, self.undo, mask, text)
 
-    def set_points(self, points: list[PointPair], text: str = "Set points") -> None:
-        if list(points) != self.doc.points:
-            self.undo.push(PointsCommand(self.doc, list(self.doc.points), list(points), text))
+    def set_points(self, points: list[PointPair], text: str = "Set points",
+                   before: list[PointPair] | None = None) -> None:
+        """The drag points as one undo step. `before`: the points were already changed live
+        (a handle being dragged) from these."""
+        before = list(self.doc.points) if before is None else list(before)
+        if list(points) != before:
+            self.undo.push(PointsCommand(self.doc, before, list(points), text))
 
-    def set_region(self, region: tuple[int, int, int, int] | None, text: str = "") -> None:
-        """The edit region choice (None = auto) as one undo step."""
-        if region != self.doc.region:
+    def set_region(self, region: Region | None, text: str = "",
+                   before: Region | object | None = ...) -> None:
+        """The edit region choice (None = auto) as one undo step. `before`: the region was
+        already changed live (a frame being dragged) from this."""
+        before = self.doc.region if before is ... else before
+        if region != before:
             text = text or ("Auto edit region" if region is None else "Set edit region")
-            self.undo.push(RegionCommand(self.doc, self.doc.region, region, text))
+            self.undo.push(RegionCommand(self.doc, before, region, text))
 
     # -- history ----------------------------------------------------------------------------
+    def _on_job_finished(self, result: EditResult, parent_id: str | None,
+                         duration_s: float) -> None:
+        self.add_result(result, parent_id, duration_s)
+
     def add_result(self, result: EditResult, parent_id: str | None,
                    duration_s: float) -> HistoryEntry:
-        """A finished edit joins the history and becomes the working image, as one undo step
-        (undo returns to the previous working image; the entry keeps its input and parent)."""
+        """A finished edit joins the history and, if its kind applies results, becomes the
+        working image, as one undo step (undo returns to the previous working image; the entry
+        keeps its input and parent)."""
         if parent_id is not None and self.history.find(parent_id) is None:
             parent_id = None  # its parent was undone meanwhile
         entry = HistoryEntry(result=result, duration_s=duration_s, parent_id=parent_id)
         text = f"{method_label(entry)} (seed {result.request.seed})"
-        if result.request.kind in NOT_APPLIED:
+        kind = kind_of(result.request)
+        if not kind.applies_result:
             self.undo.push(CallbackCommand(text, lambda: self.history.add(entry),
                                            lambda: self._remove_entry(entry.id)))
             self.message.emit(f"Finished {text} in {duration_s:.1f} s", 6000)
@@ -168,8 +217,9 @@ class EditorModel(QObject):
         old = (doc.image, doc.mask.copy() if doc.mask is not None else None, list(doc.points),
                doc.image_label, doc.source_path, self.parent_id)
         new_image = np.array(result.image, copy=True)
-        # Drag points belong to the image they were set on: the dragged result starts without.
-        new_points = [] if result.request.kind == "drag" else list(doc.points)
+        # Drag points belong to the image they were set on: the result starts without them
+        # (they stay visible with the history entry, which is not what the next Run uses).
+        new_points = [] if kind.uses_points else list(doc.points)
 
         def apply() -> None:
             mask = old[1] if old[1] is not None and old[1].shape == new_image.shape[:2] else None
@@ -185,11 +235,12 @@ class EditorModel(QObject):
             self.show_entry(self.shown_entry_id)
 
         self.undo.push(CallbackCommand(text, apply, revert))
-        if result.request.kind == "diffedit" and result.mask is not None:
-            self._take_auto_mask(result)
+        if self._computed_mask(result) is not None:
+            self._take_computed_mask(result)
+        follow = " — set new points for the next drag" if kind.uses_points else ""
         self.message.emit(f"Finished {text} in {duration_s:.1f} s — the result is the working "
-                          "image now (Ctrl+Z returns to the previous one; hold C to compare)",
-                          6000)
+                          f"image now (Ctrl+Z returns to the previous one; hold C to compare)"
+                          f"{follow}", 6000)
         return entry
 
     def working_source_id(self) -> str | None:
@@ -203,33 +254,45 @@ class EditorModel(QObject):
         if self.shown_entry_id is None:
             self.show_entry(None)
 
-    def _take_auto_mask(self, result: EditResult) -> None:
-        """DiffEdit: put the mask it used on the canvas (undoable) so the user can refine it and
-        re-run with mask mode 'Your mask' - but only over an empty canvas mask: a hand-painted
-        mask is the user's work and is never replaced (the auto mask stays with the history
-        entry, where "Use auto mask" brings it to the canvas on request)."""
+    @staticmethod
+    def _computed_mask(result: EditResult) -> np.ndarray | None:
+        """The mask an edit computed itself (DiffEdit's auto mask), or None when it used the
+        canvas mask or none."""
+        if result.mask is None or result.request.limiting_mask() is not None:
+            return None
+        return result.mask
+
+    def _use_canvas_mask(self, kind_name: str) -> None:
+        """Switch `kind_name`'s next edit to the canvas mask (a kind that uses it by a mode)."""
+        use = kind_named(kind_name).mask_use
+        if use.use == "when":
+            self.params.set(kind_name, use.field, use.value)
+
+    def _take_computed_mask(self, result: EditResult) -> None:
+        """Put a mask the edit computed (DiffEdit's auto mask) on the canvas (undoable) so the
+        user can refine it and run again with it - but only over an empty canvas mask: a
+        hand-painted mask is the user's work and is never replaced (the computed mask stays
+        with the history entry, where "Use auto mask" brings it to the canvas on request)."""
         mask = result.mask
-        if result.request.mask_mode != "auto" or mask is None or self.doc.mask is None:
-            return
-        if mask.shape != self.doc.mask.shape:
+        if mask is None or self.doc.mask is None or mask.shape != self.doc.mask.shape:
             return
         if not self.doc.mask_is_empty():
-            self.message.emit("Your painted mask is kept; the DiffEdit auto mask is stored with "
-                              "the history entry (History > Use auto mask).", 8000)
+            self.message.emit("Your painted mask is kept; the auto mask is stored with the "
+                              "history entry (History > Use auto mask).", 8000)
             return
-        self.set_mask(mask, "DiffEdit auto mask")
-        self.params.set("diffedit", "mask_mode", "user")
-        self.message.emit("The DiffEdit mask is on the canvas; mask mode switched to 'Your "
-                          "mask' — refine it and run again.", 8000)
+        self.set_mask(mask, "Auto mask")
+        self._use_canvas_mask(result.request.kind)
+        self.message.emit("The auto mask is on the canvas and the next edit uses it — refine "
+                          "it and run again.", 8000)
 
     def use_auto_mask(self, entry_id: str) -> bool:
-        """Put a DiffEdit entry's auto mask on the canvas (one undo step), on request."""
+        """Put a history entry's computed mask on the canvas (one undo step), on request."""
         entry = self.history.find(entry_id)
         mask = None if entry is None else entry.result.mask
         if mask is None or self.doc.mask is None or mask.shape != self.doc.mask.shape:
             return False
-        self.set_mask(mask, "Use DiffEdit auto mask")
-        self.params.set("diffedit", "mask_mode", "user")
+        self.set_mask(mask, "Use auto mask")
+        self._use_canvas_mask(entry.request.kind)
         return True
 
     def continue_from(self, entry_id: str) -> bool:
@@ -298,18 +361,55 @@ class EditorModel(QObject):
             f"{identity.kind}:{identity.source}:{identity.revision or identity.sha256 or ''}"
         return model, state.device or ""
 
-    def next_request(self) -> EditRequest | None:
-        """The request Run would send now (not validated), or None without an image."""
-        doc = self.doc
-        if doc.image is None:
-            return None
-        return self.params.build_request(self.edit_kind, doc.image, doc.mask, doc.points)
+    def _next_edit_stale(self, *_args: object) -> None:
+        self._next = None
+        self.nextEditChanged.emit()
+
+    def next_edit(self) -> NextEdit:
+        """The edit Run would send now (its request shares the document's arrays), built once
+        per change of the document, the parameters, the kind or the model."""
+        if self._next is None:
+            self._next = build_next_edit(self.doc, self.params, self.edit_kind,
+                                         self.model_state.identity)
+        return self._next
 
     def next_edit_estimate(self) -> Estimate | None:
-        request = self.next_request()
-        if request is None:
+        """How long the next edit will take; None when it cannot run (nothing to estimate)."""
+        edit = self.next_edit()
+        if not edit.runnable:
             return None
-        return self.costs.estimate(request, *self.model_key())
+        return self.costs.estimate(edit.request, *self.model_key(), region=edit.region)
+
+    def run_next(self) -> int | None:
+        """Run the next edit on the working image: the canvas switches to the working image
+        first (what Run uses is what is shown), then the edit is queued; returns the job id,
+        or None after emitting `error` with what to do."""
+        self.show_entry(None)
+        blocker = self.run_blocker()
+        if blocker is not None:
+            self.error.emit(*blocker)
+            return None
+        edit = self.next_edit()
+        if not edit.runnable:
+            self.error.emit("Cannot run this edit", edit.problem, "")
+            return None
+        request = edit.request
+        # The request owns copies: the canvas keeps painting into its mask while a job runs,
+        # and a history entry must keep exactly what was sent.
+        request = request.with_changes(
+            image=request.image.copy(), mask=None if request.mask is None else
+            request.mask.copy())
+        return self.runner.submit(request, self.parent_id)
+
+    def rerun_with_new_seed(self, entry_id: str) -> int | None:
+        """Run a history entry's edit again (same input, same parent) with another seed."""
+        entry = self.history.find(entry_id)
+        if entry is None:
+            return None
+        seed = random.randrange(0, 2**31 - 1)
+        while seed == entry.request.seed:
+            seed = random.randrange(0, 2**31 - 1)
+        return self.runner.submit(entry.request.with_changes(seed=seed), entry.parent_id)
 
     def record_cost(self, result: EditResult) -> None:
         """A finished edit measured the cost of a model call on this model and device."""
@@ -321,7 +421,17 @@ class EditorModel(QObject):
     def set_model_state(self, state: ModelState) -> None:
         previous = self.model_state.status
         self.model_state = state
+        if state.status == "ready":
+            self._follow_family_max_side()
         self.modelStateChanged.emit(state, previous)
+
+    def _follow_family_max_side(self) -> None:
+        """A model of another family changes the default working size (768 px for SD 1.x,
+        1536 px for SDXL); a max side the user (or the project) chose stays."""
+        suggested = default_max_side(self.model_state.identity)
+        if self.params.value(self.edit_kind, "max_side") == self._family_max_side:
+            self.params.set(self.edit_kind, "max_side", suggested)
+        self._family_max_side = suggested
 
     def run_blocker(self) -> tuple[str, str, str] | None:
         """(title, message, detail) saying why no edit can run now, or None when one can."""

@@ -1,19 +1,20 @@
 """How long the next edit will take, before it runs.
 
-An edit's job plan (edits/registry.py) says how many model calls it makes, in relative cost
-units (~ UNet samples); a finished edit says how long it took. Their ratio - seconds per model
-call - is kept per (model, device, working size), so the next edit's estimate is its plan times
-the cost measured on this machine. Before any measurement the estimate is the number of model
-calls only. A slow device (a CPU, or a measured cost above `SLOW_SECONDS_PER_CALL`) gets the
-"draft" preset offered (edits/presets.py). No Qt, no torch beyond what a plan needs."""
+An edit's job plan (its kind's `plan`, edits/kinds/) says how many model calls it makes, in
+relative cost units (~ UNet samples); a finished edit says how long it took. Their ratio -
+seconds per model call - is kept per (model, device, working size), so the next edit's estimate
+is its plan times the cost measured on this machine. Before any measurement the estimate is the
+number of model calls only. A slow device (a CPU, or a measured cost above
+`SLOW_SECONDS_PER_CALL`) gets the "draft" preset offered (edits/presets.py). No Qt, no torch
+beyond what a plan needs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sdedit_desktop.edits.geometry import working_size
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.edits.region import resolve_region
-from sdedit_desktop.edits.registry import kind_of
 from sdedit_desktop.edits.requests import EditRequest
 
 # Above this many seconds per model call the draft preset is worth offering (an SD 1.5 UNet
@@ -129,9 +130,11 @@ class CostEstimates:
         other, value = min(others, key=lambda kv: abs(kv[0].size[0] * kv[0].size[1] - pixels))
         return value * pixels / max(other.size[0] * other.size[1], 1), False
 
-    def estimate(self, request: EditRequest, model: str, device: str) -> Estimate:
+    def estimate(self, request: EditRequest, model: str, device: str,
+                 region: tuple[int, int, int, int] | None = None) -> Estimate:
+        """The estimate of `request` (its edit region `region` when known, else resolved)."""
         calls = plan_calls(request)
-        known = self.per_call(cost_key(request, model, device))
+        known = self.per_call(cost_key(request, model, device, region))
         cpu = device.startswith("cpu")
         if known is None:
             return Estimate(round(calls), None, False, cpu)

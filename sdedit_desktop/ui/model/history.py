@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from sdedit_desktop.edits.kinds import kind_of
 from sdedit_desktop.project.model import HistoryEntry
-from sdedit_desktop.ui.params import METHOD_LABELS
 
 
 def method_label(entry: HistoryEntry) -> str:
     """"SDE-Drag", "DragDiffusion (ODE)", ...: the method an entry used, for lists and undo."""
     request = entry.request
-    sde, ode = METHOD_LABELS.get(request.kind, (request.kind, request.kind))
-    return sde if request.method == "sde" else ode
+    try:
+        return kind_of(request).methods.label(request.method)
+    except KeyError:  # a kind this version does not know (projects refuse those on load)
+        return f"{request.kind} ({request.method})"
 
 
 class HistoryModel(QObject):

@@ -38,6 +38,10 @@ def editor_to_project(editor: EditorModel) -> Project:
 def project_to_editor(editor: EditorModel, project: Project, label: str) -> None:
     """Start a session on `project`; `label` names the image when the project does not."""
     ui = project.ui if isinstance(project.ui, dict) else {}
+    # Everything read from the file is read before the editor switches: a bad value can then
+    # never leave it half on the old session, half on the new one.
+    height, width = project.image.shape[:2]
+    region = saved_region(ui.get("region"), width, height)
     original = ui.get("original_label")
     editor.start_project(project.image, str(ui.get("image_label") or label), None,
                          project.mask, list(project.points), list(project.history),
@@ -50,7 +54,7 @@ def project_to_editor(editor: EditorModel, project: Project, label: str) -> None
         editor.set_edit_kind(ui["method"])
     parent = ui.get("parent_id")
     editor.parent_id = parent if editor.history.find(parent) is not None else None
-    editor.doc.set_region(saved_region(ui.get("region"), *editor.doc.size))
+    editor.doc.set_region(region)
 
 
 def saved_region(value: object, width: int, height: int) -> tuple[int, int, int, int] | None:

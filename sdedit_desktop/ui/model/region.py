@@ -1,23 +1,17 @@
-"""The edit region as the editor shows it: the user's choice ("auto" or an explicit x, y, w, h),
-the region the next edit would use, the frame's move/resize geometry (snapped to multiples of 8,
-inside the image) and the status-bar text of the working size. Pure functions plus one undo
-command; the canvas draws the frame (ui/region_frame.py) and `ui/region_presenter.py` binds it.
+"""The edit region as the editor shows it: the frame's move/resize geometry (snapped to multiples
+of 8, inside the image) and the status-bar text of the working size. The region the next edit
+would use is part of the next edit (`next_edit.py`). Pure functions plus one undo command; the
+canvas draws the frame (ui/region_frame.py) and `ui/region_presenter.py` binds it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from sdedit_desktop.core.progress import EditError
 from sdedit_desktop.edits.geometry import working_size
-from sdedit_desktop.edits.progress import EditError
-from sdedit_desktop.edits.region import ALIGN, Region, resolve_region, whole_image
-from sdedit_desktop.edits.registry import KINDS
+from sdedit_desktop.edits.region import ALIGN, Region
 from sdedit_desktop.ui.model.document import EditorDocument
-from sdedit_desktop.ui.model.edit_params import EditParams
 
 MIN_REGION_SIDE = 64  # the smallest side the working size accepts unscaled (geometry.MIN_SIDE)
 
@@ -26,67 +20,20 @@ Grip = tuple[bool, bool, bool, bool]
 MOVE: Grip = (True, True, True, True)
 
 
-def uses_region(kind: str) -> bool:
-    """Whether the frame is shown (and its region sent) for this kind: every kind that edits
-    part of the image; reconstruct always works on the whole image."""
-    return KINDS[kind].mask_use != "unused"
-
-
-def request_mask(kind: str, params: dict[str, Any], mask: np.ndarray | None
-                 ) -> np.ndarray | None:
-    """The canvas mask as the panels put it into a request of `kind`, for predicting its
-    region: None when it is not sent or empty."""
-    if mask is None or not mask.any():  # an empty mask bounds nothing (the panel says so)
-        return None
-    use = KINDS[kind].mask_use
-    send = use in ("optional", "required") or (
-        use == "by_mode" and params.get("mask_mode") == "user")
-    return mask if send else None
-
-
-@dataclass(frozen=True)
-class NextRegion:
-    """What the next edit will use: its region (None when it cannot be told: no image, or the
-    request is not complete yet), whether the user chose it, and why it is unusable."""
-
-    region: Region | None
-    explicit: bool
-    shown: bool  # the kind uses a region: the frame is drawn
-    error: str = ""  # an explicit region the edit would refuse (e.g. a point outside it)
-    max_side: int | None = None
-
-
-def next_region(doc: EditorDocument, params: EditParams, kind: str) -> NextRegion:
-    """The region the next edit of `kind` would use, as `edits.region.resolve_region` computes
-    it from a request built from the parameters and the canvas (cheap: nothing is copied)."""
-    max_side = params.value(kind, "max_side")
-    shown = uses_region(kind)
-    if doc.image is None:
-        return NextRegion(None, False, shown, max_side=max_side)
-    w, h = doc.size
-    choice = doc.region if shown else None
-    if not shown:
-        return NextRegion(whole_image(w, h), False, False, max_side=max_side)
-    values = params.get(kind)
-    request = params.build_request(kind, doc.image, request_mask(kind, values, doc.mask),
-                                   doc.points, region=choice)
-    try:
-        return NextRegion(resolve_region(request), choice is not None, True, max_side=max_side)
-    except EditError as exc:
-        return NextRegion(choice, choice is not None, True, str(exc), max_side)
-
-
 def scale_text(region: Region | None, max_side: int | None, used_scale: float | None = None
                ) -> str:
     """"Region 512x384 at 1:1" or "Region 2000x1500 → 768x576 (0.38x)"."""
     if region is None:
         return "Region: auto"
     _, _, w, h = region
-    size = working_size(w, h, max_side)
-    ww, wh = size.work
-    if size.identity and used_scale in (None, 1.0):
+    try:
+        size = working_size(w, h, max_side)
+    except EditError:  # too narrow for the cap: the frame and Run say why
+        return f"Region {w}x{h}: too narrow to edit"
+    ww, wh = size.content  # what the model sees (padding to multiples of 8 aside)
+    if not size.resampled and used_scale in (None, 1.0):
         return f"Region {w}x{h} at 1:1"
-    scale = used_scale if used_scale is not None else ww / w
+    scale = used_scale if used_scale is not None else size.scale
     return f"Region {w}x{h} → {ww}x{wh} ({scale:.2f}x)"
 
 

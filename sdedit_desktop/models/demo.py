@@ -12,20 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sdedit_desktop.core.identity import ModelIdentity
-from sdedit_desktop.edits.presets import DRAFT
 
 
 @dataclass(frozen=True)
 class DemoSettings:
     """What the editor applies while a demo model is loaded."""
 
-    preset: str  # a preset of edits/presets.py
+    preset: str  # a preset's name in edits/presets.py (a layer above: named, not imported)
     max_side: int  # the working size's longer side, px
     note: str  # what the user is told
 
 
 TINY_DEMO = DemoSettings(
-    preset=DRAFT, max_side=256,
+    preset="draft", max_side=256,
     note="The tiny demo model has random weights (its pictures are noise), so the editor "
          "picked the Draft preset and a 256 px max side: a demo edit takes seconds. Real "
          "weights use the paper's defaults.")

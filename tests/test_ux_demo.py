@@ -63,6 +63,18 @@ def test_the_demo_model_gets_draft_and_a_small_side_and_real_weights_get_them_ba
     assert params.value("drag", "max_side") == 768
 
 
+def test_after_the_demo_the_max_side_follows_the_new_models_family(editor):
+    engine, model = editor
+    engine.modelStateChanged.emit(_ready(TINY))
+    sdxl = ModelIdentity(kind="hub", source="stabilityai/stable-diffusion-xl-base-1.0",
+                         family="sdxl")
+    engine.modelStateChanged.emit(_ready(sdxl))
+    assert model.params.value("drag", "max_side") == 1536  # SDXL's default, not SD 1.x's
+    sd1 = ModelIdentity(kind="hub", source="sd1", family="sd1")
+    engine.modelStateChanged.emit(_ready(sd1))  # the family rule goes on from there
+    assert model.params.value("drag", "max_side") == 768
+
+
 def test_what_the_user_changed_during_the_demo_stays_theirs(editor):
     engine, model = editor
     params = model.params

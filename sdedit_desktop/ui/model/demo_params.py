@@ -2,9 +2,10 @@
 
 When a demo model (the tiny one) becomes ready, its preset and max side are applied to every
 kind, once per load (`active` holds them, and the window tells the user why); the values they
-replaced are kept. When real
-weights become ready, the kept values come back - except the ones the user changed meanwhile,
-which are theirs. The model decides what a demo is; this only applies it."""
+replaced are kept. When real weights become ready, the kept values come back - except the
+ones the user changed meanwhile, which are theirs; a max side that was the family default
+follows the new model's family (the editor's family rule, ui/model/editor.py). The model
+decides what a demo is; this only applies it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from sdedit_desktop.core.families import default_max_side
 from sdedit_desktop.core.identity import ModelIdentity
 from sdedit_desktop.edits.presets import preset_fields
 from sdedit_desktop.engine.types import ModelState
@@ -42,7 +44,7 @@ class DemoParams(QObject):
             return
         demo = demo_settings(state.identity)
         if demo is None:
-            self.restore()
+            self.restore(state.identity)
         elif state.identity != self._identity:
             self.apply(demo, state.identity)
 
@@ -62,12 +64,17 @@ class DemoParams(QObject):
         self._applied = self._values()
         self.active, self._identity = demo, identity  # the window tells the user (note)
 
-    def restore(self) -> None:
-        """Put back the values the demo replaced, where the user has not changed them."""
+    def restore(self, identity: ModelIdentity | None = None) -> None:
+        """Put back the values the demo replaced, where the user has not changed them. A max
+        side that was the demo model's family default becomes the default of `identity`'s
+        family (the model now loaded), as the editor's family rule would have made it."""
         if self.active is None:
             return
+        family_side = default_max_side(self._identity), default_max_side(identity)
         for kind, kept in self._kept.items():
             for name, value in kept.items():
+                if name == SHARED_FIELD and value == family_side[0]:
+                    value = family_side[1]
                 if self.params.value(kind, name) == self._applied[kind][name]:
                     self.params.set(kind, name, value)
         self.active, self._identity = None, None

@@ -12,7 +12,16 @@ from sdedit_desktop.cli import CliError
 from sdedit_desktop.textsafe import shown
 
 __all__ = ["CliError", "Output", "check_outputs", "check_range", "float_list", "shown_value",
-           "trajectory_batch"]
+           "trajectory_batch", "whole_number"]
+
+
+def whole_number(text: str) -> int:
+    """An option's whole number (its range is the request's, or the option's, to check)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {shown_value(text)}") from None
 
 
 def float_list(text: str) -> list[float]:
@@ -38,11 +47,9 @@ def trajectory_batch(text: str) -> int:
     from sdedit_desktop.edits.options import check_trajectory_batch
     from sdedit_desktop.edits.progress import EditError
 
+    value = whole_number(text)
     try:
-        return check_trajectory_batch(int(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, got {shown_value(text)}") from None
+        return check_trajectory_batch(value)
     except EditError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

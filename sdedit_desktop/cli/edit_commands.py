@@ -19,6 +19,7 @@ from sdedit_desktop.cli.common import (
     check_outputs,
     shown_value,
     trajectory_batch,
+    whole_number,
 )
 from sdedit_desktop.cli.terminal_progress import TerminalProgress
 from sdedit_desktop.core.families import PREDICTION_TYPES, default_max_side
@@ -64,14 +65,6 @@ def parse_points(text: str) -> tuple[tuple[tuple[int, int], tuple[int, int]], ..
     return tuple(pairs)
 
 
-def _whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, got {shown_value(text)}") from None
-
-
 def _number(text: str) -> float:
     # NaN, infinities and out-of-range values parse here and are refused, naming the option's
     # parameter, by the request's validate() (one message for the CLI, the GUI and the engine).
@@ -104,7 +97,7 @@ def add_schema_option(p: argparse.ArgumentParser, entry: SchemaField,
             else choices
     base = entry.base_type
     if base is int or (choices and all(isinstance(c, int) for c in choices)):
-        kwargs["type"] = _whole_number
+        kwargs["type"] = whole_number
     elif base is float:
         kwargs["type"] = _number
     if required:
@@ -138,10 +131,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="allow downloading the model from the Hugging Face hub")
     add_prediction_type_option(p)
     seed = schema_field(EditRequest, "seed")
-    p.add_argument("--seed", type=_whole_number, default=seed.default,
+    p.add_argument("--seed", type=whole_number, default=seed.default,
                    help=_help(seed))
     max_side = schema_field(EditRequest, "max_side")
-    p.add_argument("--max-side", type=_whole_number, default=None,
+    p.add_argument("--max-side", type=whole_number, default=None,
                    help=_help(max_side, "the model's: 768 for SD 1.x, 1152 for SD 2.x 768-v, "
                                         "1536 for SDXL"))
     p.add_argument("--out", type=Path,

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sdedit_desktop.cli.common import CliError, float_list
+from sdedit_desktop.cli.common import CliError, float_list, whole_number
 from sdedit_desktop.edits.kind import EditKind, EvalOption, EvalSpec
 from sdedit_desktop.edits.kinds import all_kinds, kind_named
 from sdedit_desktop.edits.schema import schema_field
@@ -50,11 +50,7 @@ def bounded_whole_number(option: EvalOption):
     lo, hi = option.bounds or (None, None)
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r:.40}") \
-                from None
+        value = whole_number(text)
         if lo is not None and not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"expected {lo} to {hi}, got {value}")
         return value

@@ -59,7 +59,6 @@ class EditorModel(QObject):
     error = Signal(str, str, str)  # title, message, detail ("" = none): the window shows it
     warning = Signal(str, str)  # title, message: something the user should know, work goes on
     editKindChanged = Signal(str)  # the edit kind the next Run makes (the panel shown)
-    nextEditChanged = Signal()  # something the next edit depends on changed (see next_edit)
 
     def __init__(self, engine: EditEngine, parent: QObject | None = None):
         super().__init__(parent)
@@ -362,8 +361,7 @@ class EditorModel(QObject):
         return model, state.device or ""
 
     def _next_edit_stale(self, *_args: object) -> None:
-        self._next = None
-        self.nextEditChanged.emit()
+        self._next = None  # rebuilt when next asked for (presenters coalesce mask strokes)
 
     def next_edit(self) -> NextEdit:
         """The edit Run would send now (its request shares the document's arrays), built once

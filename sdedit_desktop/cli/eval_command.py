@@ -19,7 +19,7 @@ from typing import Any
 from sdedit_desktop.cli.common import CliError, float_list, whole_number
 from sdedit_desktop.edits.kind import EditKind, EvalOption, EvalSpec
 from sdedit_desktop.edits.kinds import all_kinds, kind_named
-from sdedit_desktop.edits.schema import schema_field
+from sdedit_desktop.edits.schema import field_hints, schema_field
 
 # Options of the single-image commands that a batch run does not take from the command line:
 # files of one image, and what the data set supplies per sample.
@@ -160,16 +160,10 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
                 common[name] = value
     if "max_side" in common:
         common["max_side"] = common["max_side"] or None  # 0 = no limit, as the single commands
-    if "dtype" in schema_names(args.eval_kind):
+    if "dtype" in field_hints(kind_named(args.eval_kind).request_type):
         # A request's latent precision follows the model's --dtype (float64 only on request).
         common["dtype"] = "float64" if args.dtype == "float64" else "float32"
     return common
-
-
-def schema_names(kind: str) -> set[str]:
-    from dataclasses import fields
-
-    return {f.name for f in fields(kind_named(kind).request_type)}
 
 
 def sweep(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -130,3 +130,26 @@ def test_only_entry_points_import_the_main_window():
                 importers.add(path.relative_to(package).as_posix())
     assert importers <= allowed, importers - allowed
     assert "ui/app.py" in importers
+
+
+def test_a_first_start_fits_the_window_to_a_small_screen(qtbot, monkeypatch):
+    """The default 1400x900 window on a smaller screen is shrunk to its free area (centred), so
+    the edit panel is never off-screen; a window that fits keeps its size."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QWidget
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    screen = window.screen()
+    monkeypatch.setattr(screen, "availableGeometry", lambda: QRect(0, 0, 1280, 768),
+                        raising=False)
+    monkeypatch.setattr(window, "screen", lambda: screen)
+    app_module.fit_to_screen(window)
+    assert (window.width(), window.height()) == (1264, 720)
+    assert (window.x(), window.y()) == (8, 24)
+    monkeypatch.setattr(screen, "availableGeometry", lambda: QRect(0, 0, 2560, 1440),
+                        raising=False)
+    window.resize(1400, 900)
+    app_module.fit_to_screen(window)
+    assert (window.width(), window.height()) == (1400, 900)

@@ -103,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Closing the main window ends the app even if a dialog or another window is still open.
     window.closed.connect(app.quit)
     _install_excepthook(window)
+    if not settings.window_geometry:  # first start: the default size, or what the screen has
+        fit_to_screen(window)
     window.show()
 
     def start() -> None:
@@ -154,3 +156,17 @@ def _apply_overrides(settings, args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def fit_to_screen(window) -> None:
+    """Shrink `window` to the free area of its screen when its size does not fit there (a
+    1280x800 laptop), centred: a first start must not open with the edit panel off-screen."""
+    screen = window.screen()
+    if screen is None:
+        return
+    free = screen.availableGeometry()
+    # The frame (title bar, borders) is not known before the window is shown: keep room for it.
+    width = min(window.width(), free.width() - 16)
+    height = min(window.height(), free.height() - 48)
+    window.resize(width, height)
+    window.move(free.x() + (free.width() - width) // 2, free.y() + (free.height() - height) // 2)
